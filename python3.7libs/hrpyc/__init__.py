@@ -1,0 +1,55 @@
+"""hrpyc: drive a running Houdini from any Python, through its `hou` module, over rpyc.
+
+A drop-in for SideFX's `hrpyc` module. Inside Houdini::
+
+    import hrpyc
+    hrpyc.start_server()            # 127.0.0.1:18811; returns an hrpyc.Server you can stop()
+
+From Maya, Nuke or any Python::
+
+    connection, hou = hrpyc.import_remote_module()
+    hou.node("/obj/sphere1").parm("scale").set(2.0)
+"""
+
+from .client import connect, import_remote_module
+from .clients import ClientInfo
+from .errors import (
+    BindError,
+    ConfigError,
+    HrpycError,
+    PortInUseError,
+    ProtocolError,
+    RemoteImportError,
+    RequestTimeoutError,
+    ServerAlreadyRunningError,
+    ServerNotFoundError,
+)
+from .events import ServerEvent, subscribe, unsubscribe
+from .server import Server, running_server, start_server, stop_server
+from .version import __version__
+
+__all__ = [
+    "__version__",
+    # serving, inside Houdini
+    "start_server",
+    "stop_server",
+    "running_server",
+    "Server",
+    "ClientInfo",
+    "subscribe",
+    "unsubscribe",
+    "ServerEvent",
+    # connecting, from anywhere
+    "import_remote_module",
+    "connect",
+    # errors
+    "HrpycError",
+    "BindError",
+    "PortInUseError",
+    "ServerAlreadyRunningError",
+    "ConfigError",
+    "ServerNotFoundError",
+    "ProtocolError",
+    "RemoteImportError",
+    "RequestTimeoutError",
+]

@@ -1,0 +1,68 @@
+"""Host and port handling shared by the server, the client and the CLI."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from typing import Tuple
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 18811  # SideFX's default, kept so existing scripts keep working
+
+Address = Tuple[str, int]
+
+
+def is_loopback(host: str) -> bool:
+    """True when `host` names this machine only, so nothing else on the network can reach it."""
+    if host in ("", "0.0.0.0", "::"):
+        return False
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except socket.gaierror:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
+
+
+def is_ipv6(host: str) -> bool:
+    return ":" in host
+
+
+def format_address(host: str, port: int) -> str:
+    return "[{}]:{}".format(host, port) if is_ipv6(host) else "{}:{}".format(host, port)
+
+
+def parse_address(text: str, default_port: int = DEFAULT_PORT) -> Address:
+    """`HOST`, `HOST:PORT`, `:PORT`, `PORT` or `[V6]:PORT` -> (host, port); ValueError says what is wrong."""
+    text = text.strip()
+    host, port_text = DEFAULT_HOST, ""
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise ValueError("{!r} has no closing ']'".format(text))
+        host, rest = text[1:end], text[end + 1 :]
+        if rest and not rest.startswith(":"):
+            raise ValueError("expected [HOST]:PORT, got {!r}".format(text))
+        port_text = rest[1:]
+    elif text.isdigit():
+        port_text = text
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+        host = host or DEFAULT_HOST
+    elif text:
+        host = text
+    port = parse_port(port_text) if port_text else default_port
+    return host, port
+
+
+def parse_port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise ValueError("port {!r} is not a number".format(text)) from None
+    if not 0 <= port <= 65535:
+        raise ValueError("port {} is outside 0-65535".format(port))
+    return port

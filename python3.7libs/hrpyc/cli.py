@@ -1,0 +1,123 @@
+"""`hrpyc` on the command line: serve, ping, shell."""
+
+from __future__ import annotations
+
+import argparse
+import code
+import statistics
+import sys
+import time
+from typing import List, Optional, Sequence
+
+from .address import DEFAULT_HOST, DEFAULT_PORT, format_address, parse_address
+from .client import connect
+from .errors import HrpycError
+from .server import start_server
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except HrpycError as exc:
+        print("hrpyc: {}".format(exc), file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hrpyc", description="Drive a running Houdini from any Python.")
+    verbs = parser.add_subparsers(dest="verb", metavar="{serve,ping,shell}")
+    verbs.required = True
+
+    serve = verbs.add_parser("serve", help="serve this Python (hython: this Houdini) until Ctrl-C")
+    serve.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default %(default)s)")
+    serve.add_argument("--port", type=_port, default=DEFAULT_PORT, help="0 picks a free one (default %(default)s)")
+    serve.add_argument("-v", "--verbose", action="store_true", help="log clients coming and going")
+    serve.set_defaults(run=_serve)
+
+    for name, run, text in (
+        ("ping", _ping, "say whether a server answers, how fast, and what it is"),
+        ("shell", _shell, "an interactive prompt where `hou` is the server's"),
+    ):
+        verb = verbs.add_parser(name, help=text)
+        verb.add_argument(
+            "address",
+            nargs="?",
+            type=_address,
+            default=(DEFAULT_HOST, DEFAULT_PORT),
+            metavar="HOST:PORT",
+            help="default {}".format(format_address(DEFAULT_HOST, DEFAULT_PORT)),
+        )
+        verb.add_argument("--timeout", type=float, default=None, help="seconds per request")
+        verb.set_defaults(run=run)
+    return parser
+
+
+def _address(text: str) -> tuple:
+    try:
+        return parse_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _port(text: str) -> int:
+    return _address(":" + text)[1]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    server = start_server(args.port, quiet=not args.verbose, host=args.host)
+    print("hrpyc: serving on {} (Ctrl-C to stop)".format(format_address(*server.address)), flush=True)
+    server.serve_forever()
+    print("hrpyc: stopped", flush=True)
+    return 0
+
+
+def _ping(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    with connect(*args.address, timeout=args.timeout) as conn:
+        connected = time.perf_counter() - started
+        rtts: List[float] = []
+        for _ in range(10):
+            t0 = time.perf_counter()
+            conn.ping()
+            rtts.append(time.perf_counter() - t0)
+        what = _describe(conn)
+    print(
+        "hrpyc: {} is alive: {}; connect {:.1f} ms, round trip {:.2f} ms (median of {})".format(
+            format_address(*args.address), what, connected * 1e3, statistics.median(rtts) * 1e3, len(rtts)
+        )
+    )
+    return 0
+
+
+def _describe(conn: object) -> str:
+    """What the server is, from its own description, or from its modules if it is a stock server."""
+    try:
+        info = dict(conn.root.hrpyc_info())  # type: ignore[attr-defined]
+    except AttributeError:
+        sys_module = conn.modules.sys  # type: ignore[attr-defined]
+        rpyc_version = conn.modules.rpyc.version.version  # type: ignore[attr-defined]
+        return "a stock rpyc classic server (rpyc {}, Python {})".format(
+            ".".join(str(p) for p in rpyc_version[:3]), sys_module.version.split()[0]
+        )
+    where = "Houdini {}".format(info["houdini"]) if info.get("houdini") else "plain Python"
+    return "hrpyc {} in {} (pid {}), Python {}, rpyc {}".format(
+        info["hrpyc"], where, info["pid"], info["python"], info["rpyc"]
+    )
+
+
+def _shell(args: argparse.Namespace) -> int:
+    conn = connect(*args.address, timeout=args.timeout)
+    namespace = {"connection": conn}
+    address = format_address(*args.address)
+    try:
+        namespace["hou"] = conn.modules["hou"]  # type: ignore[attr-defined]
+        have = "`hou` and `connection`"
+    except ImportError:
+        have = "`connection` (the server has no hou)"
+    banner = "hrpyc shell on {}: {} are the server's; Ctrl-D leaves.".format(address, have)
+    try:
+        code.interact(banner=banner, local=namespace, exitmsg="")
+    finally:
+        conn.close()
+    return 0

@@ -1,0 +1,73 @@
+"""Connecting to a Houdini: where socket and rpyc errors become hrpyc's one-line errors."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any, Optional, Tuple
+
+import rpyc
+from rpyc.core.stream import SocketStream
+
+from . import config
+from .address import DEFAULT_HOST, DEFAULT_PORT, format_address, is_loopback
+from .errors import ProtocolError, RemoteImportError, RequestTimeoutError, ServerNotFoundError
+from .rpyc_compat import ClientService, set_compression, set_request_timeout
+
+__all__ = ["connect", "import_remote_module"]
+
+CONNECT_TIMEOUT = 5.0  # seconds to reach the host and hear rpyc answer; rpyc alone retries for ~20 s
+
+
+def connect(
+    server: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, timeout: Optional[config.Seconds] = None
+) -> rpyc.Connection:
+    """An rpyc connection to the hrpyc (or stock rpyc classic) server at server:port.
+
+    Our side exposes nothing: unlike rpyc.classic.connect, the server cannot reach into this process.
+    `timeout` is seconds per request (None: HRPYC_TIMEOUT or 30; 0 or math.inf: no limit).
+    """
+    seconds = config.request_timeout(timeout)
+    address = format_address(server, port)
+    reach = CONNECT_TIMEOUT if seconds is None else min(CONNECT_TIMEOUT, seconds)
+    try:
+        sock = socket.create_connection((server, port), timeout=reach)
+    except ConnectionRefusedError:
+        raise ServerNotFoundError(address, "connection refused") from None
+    except socket.timeout:
+        raise ServerNotFoundError(address, "no answer within {:g} s".format(reach)) from None
+    except socket.gaierror as exc:
+        raise ServerNotFoundError(address, "unknown host: {}".format(exc.strerror)) from None
+    except OSError as exc:
+        raise ServerNotFoundError(address, exc.strerror or str(exc)) from None
+    sock.settimeout(None)
+    try:
+        # No TCP_NODELAY here: on the client alone it makes rpyc slower (measured); our server sets it.
+        conn = rpyc.connect_stream(
+            SocketStream(sock), ClientService, {"sync_request_timeout": reach}
+        )  # the first request (the server's root) happens here
+    except RequestTimeoutError:
+        sock.close()
+        raise ProtocolError(address, "no rpyc answer within {:g} s".format(reach)) from None
+    except (EOFError, OSError, ValueError) as exc:  # ValueError: brine could not read its frames
+        sock.close()
+        raise ProtocolError(address, "{}: {}".format(type(exc).__name__, exc)) from None
+    conn.address = address
+    set_request_timeout(conn, seconds)
+    set_compression(conn, not is_loopback(sock.getpeername()[0]))
+    return conn
+
+
+def import_remote_module(
+    server: str = DEFAULT_HOST, port: int = DEFAULT_PORT, name: str = "hou", *, timeout: Optional[config.Seconds] = None
+) -> Tuple[rpyc.Connection, Any]:
+    """`(connection, module)`: the server's `name` module, used as if it were local.
+
+    Keep `connection` (or the module) referenced: the link closes when both are garbage-collected.
+    """
+    conn = connect(server, port, timeout=timeout)
+    try:
+        module = conn.modules[name]
+    except ImportError as exc:
+        conn.close()
+        raise RemoteImportError(name, conn.address) from exc
+    return conn, module

@@ -1,0 +1,116 @@
+"""The errors a user of hrpyc can meet, each a one-line message that says what happened and what to do.
+
+    HrpycError
+     ├── BindError (OSError)                 the server could not listen
+     │    └── PortInUseError                 ... because the port is taken
+     ├── ServerAlreadyRunningError           start_server() with other settings while one runs
+     ├── ConfigError (ValueError)            an HRPYC_* variable has a value we cannot use
+     ├── ServerNotFoundError (ConnectionError)   nobody answers at host:port
+     ├── ProtocolError (ConnectionError)     something answered, but not as an rpyc server does
+     ├── RemoteImportError (ImportError)     the server cannot import the module asked for
+     └── RequestTimeoutError (TimeoutError)  a request did not finish in time
+
+Third-party errors (socket, rpyc) become these at one boundary each, with the cause chained.
+"""
+
+from __future__ import annotations
+
+import errno
+
+__all__ = [
+    "BindError",
+    "ConfigError",
+    "HrpycError",
+    "PortInUseError",
+    "ProtocolError",
+    "RemoteImportError",
+    "RequestTimeoutError",
+    "ServerAlreadyRunningError",
+    "ServerNotFoundError",
+]
+
+
+class HrpycError(Exception):
+    """Base of every error hrpyc raises on purpose."""
+
+
+class BindError(HrpycError, OSError):
+    """The server could not listen on the address asked for."""
+
+    def __init__(self, host: str, port: int, reason: str) -> None:
+        super().__init__(
+            "cannot listen on {}:{}: {}; use an address of this machine, or host='127.0.0.1'".format(host, port, reason)
+        )
+
+
+class PortInUseError(BindError):
+    """The port is taken, by another Houdini, another application, or a child that inherited it."""
+
+    def __init__(self, host: str, port: int) -> None:
+        HrpycError.__init__(
+            self,
+            "{}:{} is already in use (another Houdini?); stop it, or use port=0 or "
+            "HRPYC_PORT=18811-18820 to take a free port".format(host, port),
+        )
+        self.errno = errno.EADDRINUSE
+
+
+class ServerAlreadyRunningError(HrpycError):
+    """One server per process: start_server() was asked for another address while one runs."""
+
+    def __init__(self, running: str, requested: str) -> None:
+        super().__init__(
+            "an hrpyc server is already running on {}; call hrpyc.stop_server() before starting one on {}".format(
+                running, requested
+            )
+        )
+
+
+class ConfigError(HrpycError, ValueError):
+    """An HRPYC_* environment variable has a value hrpyc cannot use."""
+
+    def __init__(self, variable: str, value: str, expected: str) -> None:
+        super().__init__("{}={!r} is not valid; expected {}".format(variable, value, expected))
+        self.variable = variable
+
+
+class ServerNotFoundError(HrpycError, ConnectionError):
+    """Nothing accepted the connection in time."""
+
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__(
+            "no hrpyc server at {} ({}); in Houdini run `import hrpyc; hrpyc.start_server()`, "
+            "or run `hrpyc serve`".format(address, reason)
+        )
+
+
+class ProtocolError(HrpycError, ConnectionError):
+    """The peer accepted the connection but did not speak rpyc the way we do."""
+
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__(
+            "{} accepted the connection but did not answer as an rpyc server ({}); check the port "
+            "and that both sides use compatible rpyc versions".format(address, reason)
+        )
+
+
+class RemoteImportError(HrpycError, ImportError):
+    """The server's Python cannot import the module the client asked for."""
+
+    def __init__(self, name: str, address: str) -> None:
+        hint = (
+            "is it a Houdini or hython session? plain Python has no hou"
+            if name == "hou"
+            else "is it installed in the server's Python?"
+        )
+        super().__init__("the server at {} cannot import {!r}; {}".format(address, name, hint), name=name)
+
+
+class RequestTimeoutError(HrpycError, TimeoutError):
+    """A request did not finish within the client's timeout; the server may still be working on it."""
+
+    def __init__(self, address: str, timeout: float) -> None:
+        super().__init__(
+            "the request to {} did not finish within {:g} s; pass a larger timeout= to "
+            "import_remote_module() or set HRPYC_TIMEOUT (0 waits forever)".format(address, timeout)
+        )

@@ -1,0 +1,51 @@
+"""The only module that touches `hou`, and only once this process has loaded it.
+
+hrpyc itself never imports `hou`: a plain Python serving hrpyc must stay plain, and in Houdini and
+hython `hou` is loaded before any hook runs.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
+
+
+def loaded_hou() -> Optional[Any]:
+    if sys.modules.get("hou") is None:  # None: an import of hou failed, or was blocked on purpose
+        return None
+    import hou
+
+    return hou
+
+
+def version() -> Optional[str]:
+    """Houdini's version string, or None outside Houdini. Call it on the thread that started the server."""
+    hou = loaded_hou()
+    if hou is None:
+        return None
+    try:
+        return hou.applicationVersionString()
+    except Exception:  # a broken or partial hou must not stop the server from starting
+        return None
+
+
+@contextmanager
+def main_context() -> Iterator[None]:
+    """Run a block off the main thread with the main thread's Houdini time.
+
+    Houdini keeps the global time per thread; SideFX's client bracketed each hou call with
+    `_syncFromMainContext()` / `_syncToMainContext()` over the network (four extra round trips a call).
+    Doing it here, around the request, costs nothing on the wire.
+    """
+    hou = loaded_hou()
+    sync_in = getattr(hou, "_syncFromMainContext", None)
+    if sync_in is None or threading.current_thread() is threading.main_thread():
+        yield
+        return
+    sync_in()
+    try:
+        yield
+    finally:
+        hou._syncToMainContext()  # type: ignore[union-attr]

@@ -1,0 +1,250 @@
+"""The hrpyc server: binding, serving, stopping, its table of clients, and the one server a process
+runs through the module API (`start_server`, `stop_server`, `running_server`)."""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import logging
+import socket
+import sys
+import threading
+import time
+from typing import Dict, List, Optional, Tuple
+
+from . import events, houdini
+from .address import DEFAULT_HOST, DEFAULT_PORT, format_address, is_loopback
+from .clients import ClientInfo, ClientRecord
+from .dispatch import ThreadDispatcher
+from .errors import BindError, PortInUseError, ServerAlreadyRunningError
+from .rpyc_compat import ListeningServer, peer_address, set_compression, shutdown
+from .service import service_for
+
+__all__ = ["Server", "running_server", "start_server", "stop_server"]
+
+log = logging.getLogger(__name__)
+# rpyc narrates every accept and goodbye at INFO; our events say the same once, in our words.
+_rpyc_log = logging.getLogger("hrpyc.rpyc")
+_rpyc_log.setLevel(logging.WARNING)
+
+STOP_GRACE = 2.0  # seconds stop() waits for connection threads to finish their current request
+
+
+class Server(object):
+    """A listening hrpyc server. Build it to bind (errors surface here), then `start()` it.
+
+    It answers `join()` and `is_alive()` like the thread SideFX's `start_server` returned.
+    """
+
+    def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, compress: Optional[bool] = None) -> None:
+        """`compress`: zlib for large frames; None (default) turns it on only for peers beyond loopback."""
+        self._compress = compress
+        self._lock = threading.Condition()
+        self._clients: Dict[int, ClientRecord] = {}
+        self._ids = itertools.count(1)
+        self._stopping = False
+        self._stopped = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._dispatcher = ThreadDispatcher()
+        try:
+            self._rpyc = ListeningServer(
+                service_for(houdini.version() or ""),
+                host,
+                port,
+                protocol_config={},
+                logger=_rpyc_log,
+                serve_connection=self._serve,
+            )
+            self._rpyc.listen()
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUseError(host, port) from exc
+            raise BindError(host, port, exc.strerror or str(exc)) from exc
+        self.address: Tuple[str, int] = (self._rpyc.host, self._rpyc.port)
+        if not is_loopback(self.address[0]):
+            log.warning(
+                "hrpyc: listening on %s, beyond this machine: anyone who can reach this port can run "
+                "code in this process",
+                format_address(*self.address),
+            )
+
+    def __repr__(self) -> str:
+        state = "running" if self.is_alive() else ("stopped" if self._stopping else "not started")
+        return "<hrpyc.Server {} {}>".format(format_address(*self.address), state)
+
+    @property
+    def dispatch(self) -> str:
+        """Where requests run: 'thread' (their connection's thread, in Houdini's main context)."""
+        return self._dispatcher.name
+
+    def start(self) -> Server:
+        """Serve on daemon threads (one accepts, one per client) and return at once."""
+        with self._lock:
+            if self._thread is not None or self._stopping:
+                return self
+            self._thread = threading.Thread(
+                target=self._accept_loop, name="hrpyc-accept-{}".format(self.address[1]), daemon=True
+            )
+            self._thread.start()
+        log.info("hrpyc: listening on %s", format_address(*self.address))
+        events.emit(events.ServerEvent(events.STARTED, self.address))
+        return self
+
+    def is_alive(self) -> bool:
+        return self._thread is not None and not self._stopped.is_set()
+
+    def join(self, timeout: Optional[float] = None) -> None:
+        """Wait until the server stops, or `timeout` seconds."""
+        if self._thread is not None:
+            self._stopped.wait(timeout)
+
+    def serve_forever(self) -> None:
+        """Serve in the caller until stopped; Ctrl-C stops cleanly."""
+        self.start()
+        try:
+            # A bounded wait in a loop, because an unbounded one ignores Ctrl-C on Windows.
+            while not self._stopped.wait(1.0):
+                pass
+        except KeyboardInterrupt:
+            log.info("hrpyc: interrupted")
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """Stop accepting, drop every client and free the port; harmless when already stopped."""
+        with self._lock:
+            if self._stopping:
+                return
+            self._stopping = True
+        self._rpyc.close()  # closes the listener and every client socket
+        self._dispatcher.close()
+        me = threading.current_thread()
+        deadline = time.monotonic() + STOP_GRACE
+        with self._lock:
+            # A request may have called stop(): never wait for our own connection to end.
+            while any(c.thread is not me for c in self._clients.values()):
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._lock.wait(left):
+                    break
+        self._stopped.set()
+        log.info("hrpyc: stopped %s", format_address(*self.address))
+        events.emit(events.ServerEvent(events.STOPPED, self.address))
+
+    def clients(self) -> List[ClientInfo]:
+        """A snapshot of the connected clients, oldest first."""
+        with self._lock:
+            records = sorted(self._clients.values(), key=lambda c: c.id)
+        return [record.info() for record in records]
+
+    def disconnect(self, client_id: int) -> bool:
+        """Drop one client; False when no such client is connected."""
+        with self._lock:
+            record = self._clients.get(client_id)
+        if record is None:
+            return False
+        shutdown(record.conn)
+        return True
+
+    def _accept_loop(self) -> None:
+        try:
+            self._rpyc.start()
+        except Exception as exc:
+            log.error("hrpyc: the server on %s failed: %s", format_address(*self.address), exc)
+            events.emit(events.ServerEvent(events.ERROR, self.address, message=str(exc)))
+        finally:
+            self.stop()
+
+    def _serve(self, conn: object) -> None:
+        """Runs on the client's own thread from connect to disconnect."""
+        peer = peer_address(conn)
+        compress = self._compress if self._compress is not None else not is_loopback(peer[0])
+        set_compression(conn, compress)
+        record = ClientRecord(next(self._ids), peer, conn)
+        with self._lock:
+            if self._stopping:
+                return
+            self._clients[record.id] = record
+
+        def on_request(handler: int, request: object) -> None:
+            record.count_request()
+            self._dispatcher.run(request)
+
+        conn.request_hook = on_request  # type: ignore[attr-defined]
+        log.info("hrpyc: client %s connected", format_address(*peer))
+        events.emit(events.ServerEvent(events.CONNECTED, self.address, record.info()))
+        reason = ""
+        try:
+            conn.serve_until_closed()  # type: ignore[attr-defined]
+        except Exception as exc:  # bad bytes or a broken socket end this client only, never the server
+            reason = "connection dropped: {}: {}".format(type(exc).__name__, exc)
+        finally:
+            log.info("hrpyc: client %s disconnected%s", format_address(*peer), reason and ": " + reason)
+            with self._lock:
+                self._clients.pop(record.id, None)
+                self._lock.notify_all()
+            events.emit(events.ServerEvent(events.DISCONNECTED, self.address, record.info(), reason))
+
+
+# The one server a process runs through the module API, as SideFX's hrpyc offers.
+_running: Optional[Server] = None
+_running_lock = threading.Lock()
+
+
+def start_server(
+    port: int = DEFAULT_PORT,
+    use_thread: bool = True,
+    quiet: bool = True,
+    *,
+    host: str = DEFAULT_HOST,
+    compress: Optional[bool] = None,
+) -> Server:
+    """Start this process's hrpyc server, or return the one already running on the same address."""
+    global _running
+    if not quiet:
+        _log_to_stderr()
+    with _running_lock:
+        server = running_server()
+        if server is not None:
+            if not _same_address(server, host, port):
+                raise ServerAlreadyRunningError(format_address(*server.address), format_address(host, port))
+        else:
+            server = _running = Server(host, port, compress=compress).start()
+    if not use_thread:
+        server.serve_forever()
+    return server
+
+
+def stop_server() -> None:
+    """Stop this process's server, if one runs."""
+    global _running
+    with _running_lock:
+        server, _running = _running, None
+    if server is not None:
+        server.stop()
+
+
+def running_server() -> Optional[Server]:
+    """This process's running server, or None."""
+    server = _running
+    return server if server is not None and server.is_alive() else None
+
+
+def _same_address(server: Server, host: str, port: int) -> bool:
+    bound_host, bound_port = server.address
+    if port not in (0, bound_port):
+        return False
+    try:  # "localhost" binds 127.0.0.1, "" binds 0.0.0.0
+        infos = socket.getaddrinfo(host or None, bound_port, 0, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+    except socket.gaierror:
+        return False
+    return any(info[4][0] == bound_host for info in infos)
+
+
+def _log_to_stderr() -> None:
+    """quiet=False: show hrpyc's events, as SideFX's server showed rpyc's."""
+    logger = logging.getLogger("hrpyc")
+    if not any(getattr(h, "stream", None) is sys.stderr for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)

@@ -1,0 +1,99 @@
+"""Fixtures: real hrpyc servers in separate processes, serving the stand-in `hou`."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import hrpyc
+import pytest
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+STANDIN = os.path.join(TESTS, "standin")
+LIBS = os.path.join(os.path.dirname(TESTS), "python3.7libs")
+
+
+def child_env(**extra):
+    """The environment of a child Python: our package and the stand-in hou importable."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([LIBS, STANDIN, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env.pop("HRPYC_TIMEOUT", None)
+    env.update(extra)
+    return env
+
+
+class ServerProcess(object):
+    """`python -m hrpyc serve` in its own process, on a free port of 127.0.0.1."""
+
+    def __init__(self, *args, **env):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hrpyc", "serve", "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=child_env(**env),
+            universal_newlines=True,
+        )
+        line = self.proc.stdout.readline()
+        match = re.search(r"serving on (\S+):(\d+)", line)
+        if not match:
+            self.proc.kill()
+            raise RuntimeError("server did not start: {!r} {}".format(line, self.proc.stderr.read()))
+        self.host, self.port = match.group(1), int(match.group(2))
+
+    def interrupt(self, timeout=10):
+        """Ctrl-C, as a terminal sends it; returns (exit code, stdout, stderr)."""
+        self.proc.send_signal(signal.SIGINT)
+        out, err = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode, out, err
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.communicate()
+
+
+@pytest.fixture
+def server_process():
+    server = ServerProcess()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def remote(server_process):
+    """(connection, hou) to a fresh server process."""
+    conn, hou = hrpyc.import_remote_module(server_process.host, server_process.port)
+    yield conn, hou
+    conn.close()
+
+
+@pytest.fixture
+def local_server():
+    """An hrpyc.Server in this process on a free port, stopped afterwards."""
+    server = hrpyc.Server("127.0.0.1", 0).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_module_server():
+    yield
+    hrpyc.stop_server()
+
+
+def wait_for(predicate, timeout=10.0, what="condition"):
+    """Poll `predicate` until it is true or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(0.01)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -1,0 +1,140 @@
+"""A stand-in for Houdini's `hou`, for tests only: the documented behaviour hrpyc relies on, with the
+signatures of the types-houdini stubs. Never shipped, never imported by product code.
+
+- Node / Parm with `==` and `hash` as real hou objects define them.
+- Houdini's global time is kept per thread; `_syncFromMainContext` / `_syncToMainContext` copy the main
+  thread's time in and out, as in Houdini.
+- Every call records its thread in `standin_calls`, so tests can tell where requests ran.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Dict, List, Optional, Tuple
+
+standin_calls: List[Tuple[str, str]] = []
+_frames: Dict[int, float] = {}
+
+
+def _record(name: str) -> None:
+    standin_calls.append((name, threading.current_thread().name))
+
+
+class Parm(object):
+    def __init__(self, node: Node, name: str, value: object) -> None:
+        self._node, self._name, self._value = node, name, value
+
+    def name(self) -> str:
+        return self._name
+
+    def node(self) -> Node:
+        return self._node
+
+    def eval(self) -> object:
+        _record("Parm.eval")
+        return self._value
+
+    def set(self, value: object, language: object = None, follow_parm_reference: bool = True) -> None:
+        _record("Parm.set")
+        self._value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Parm) and other._node == self._node and other._name == self._name
+
+    def __hash__(self) -> int:
+        return hash((self._node.path(), self._name))
+
+
+class Node(object):
+    def __init__(self, parent: Optional[Node], name: str, type_name: str = "null") -> None:
+        self._parent, self._name, self._type = parent, name, type_name
+        self._children: Dict[str, Node] = {}
+        self._parms = {"scale": Parm(self, "scale", 1.0), "tx": Parm(self, "tx", 0.0)}
+
+    def path(self) -> str:
+        if self._parent is None:
+            return "/"
+        parent = self._parent.path()
+        return parent.rstrip("/") + "/" + self._name
+
+    def name(self) -> str:
+        return self._name
+
+    def parent(self) -> Optional[Node]:
+        return self._parent
+
+    def children(self) -> Tuple[Node, ...]:
+        _record("Node.children")
+        return tuple(self._children.values())
+
+    def parm(self, parm_path: str) -> Optional[Parm]:
+        _record("Node.parm")
+        return self._parms.get(parm_path)
+
+    def createNode(
+        self,
+        node_type_name: str,
+        node_name: Optional[str] = None,
+        run_init_scripts: bool = True,
+        load_contents: bool = True,
+        exact_type_name: bool = False,
+        force_valid_node_name: bool = False,
+    ) -> Node:
+        _record("Node.createNode")
+        name = node_name or "{}{}".format(node_type_name, len(self._children) + 1)
+        child = self._children[name] = Node(self, name, node_type_name)
+        return child
+
+    def destroy(self, disable_safety_checks: bool = False) -> None:
+        if self._parent is not None:
+            self._parent._children.pop(self._name, None)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Node) and other.path() == self.path()
+
+    def __hash__(self) -> int:
+        return hash(self.path())
+
+    def __repr__(self) -> str:
+        return "<hou.Node {}>".format(self.path())
+
+
+_root = Node(None, "")
+for _name in ("obj", "out", "stage", "mat"):
+    _root._children[_name] = Node(_root, _name, "manager")
+_root._children["obj"].createNode("geo", "sphere1")
+
+
+def node(path: str) -> Optional[Node]:
+    _record("node")
+    current: Optional[Node] = _root
+    for part in [p for p in path.split("/") if p]:
+        current = current._children.get(part) if current is not None else None
+    return current
+
+
+def applicationVersionString() -> str:
+    return os.environ.get("HOU_STANDIN_VERSION", "19.0.720")
+
+
+def isUIAvailable() -> bool:
+    return os.environ.get("HOU_STANDIN_UI") == "1"
+
+
+def frame(full_precision: bool = False) -> float:
+    _record("frame")
+    return _frames.get(threading.get_ident(), 1.0)
+
+
+def setFrame(frame: float) -> None:
+    _record("setFrame")
+    _frames[threading.get_ident()] = float(frame)
+
+
+def _syncFromMainContext() -> None:
+    _frames[threading.get_ident()] = _frames.get(threading.main_thread().ident or 0, 1.0)
+
+
+def _syncToMainContext() -> None:
+    _frames[threading.main_thread().ident or 0] = _frames.get(threading.get_ident(), 1.0)
