@@ -25,23 +25,43 @@ def child_env(**extra):
     return env
 
 
-class ServerProcess(object):
-    """`python -m hrpyc serve` in its own process, on a free port of 127.0.0.1."""
+SESSIONS = os.path.join(TESTS, "sessions")
 
-    def __init__(self, *args, **env):
+
+class ServerProcess(object):
+    """A process serving hrpyc on a free port of 127.0.0.1: by default `python -m hrpyc serve`,
+    or one of the session scripts in tests/sessions (a graphical Houdini, a Qt application)."""
+
+    def __init__(self, *args, session=None, **env):
+        argv = [os.path.join(SESSIONS, session)] if session else ["-m", "hrpyc", "serve", "--port", "0"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hrpyc", "serve", "--port", "0", *args],
+            [sys.executable, *argv, *args],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=child_env(**env),
-            universal_newlines=True,
+            text=True,
         )
         line = self.proc.stdout.readline()
-        match = re.search(r"serving on (\S+):(\d+)", line)
+        match = re.search(r"serving on (\S+):(\d+) \(dispatch: (\w+)", line)
         if not match:
             self.proc.kill()
             raise RuntimeError("server did not start: {!r} {}".format(line, self.proc.stderr.read()))
-        self.host, self.port = match.group(1), int(match.group(2))
+        self.host, self.port, self.dispatch = match.group(1), int(match.group(2)), match.group(3)
+
+    @property
+    def address(self):
+        return self.host, self.port
+
+    def tell(self, command):
+        """A line on the session's stdin (sessions obey `stop` and `quit`)."""
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+
+    def finish(self, timeout=20):
+        """End the session; returns its remaining stdout."""
+        out, _ = self.proc.communicate(timeout=timeout)
+        return out
 
     def interrupt(self, timeout=10):
         """Ctrl-C, as a terminal sends it; returns (exit code, stdout, stderr)."""
@@ -53,6 +73,14 @@ class ServerProcess(object):
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.communicate()
+
+
+@pytest.fixture
+def gui_houdini():
+    """A graphical Houdini session (stand-ins): requests must run on its main thread."""
+    server = ServerProcess(session="gui_houdini.py")
+    yield server
+    server.close()
 
 
 @pytest.fixture

@@ -16,6 +16,8 @@ from .clients import ClientInfo
 from .errors import (
     BindError,
     ConfigError,
+    DispatchError,
+    HoudiniBusyError,
     HrpycError,
     PortInUseError,
     ProtocolError,
@@ -48,8 +50,10 @@ __all__ = [
     "PortInUseError",
     "ServerAlreadyRunningError",
     "ConfigError",
+    "DispatchError",
     "ServerNotFoundError",
     "ProtocolError",
     "RemoteImportError",
     "RequestTimeoutError",
+    "HoudiniBusyError",
 ]

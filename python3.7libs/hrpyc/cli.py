@@ -7,12 +7,15 @@ import code
 import statistics
 import sys
 import time
-from typing import List, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 from .address import DEFAULT_HOST, DEFAULT_PORT, format_address, parse_address
 from .client import connect
+from .dispatch import MODES
 from .errors import HrpycError
 from .server import start_server
+
+BUSY_REPORT = 1.0  # seconds of main-thread work before ping calls Houdini busy
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -32,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = verbs.add_parser("serve", help="serve this Python (hython: this Houdini) until Ctrl-C")
     serve.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default %(default)s)")
     serve.add_argument("--port", type=_port, default=DEFAULT_PORT, help="0 picks a free one (default %(default)s)")
+    serve.add_argument("--dispatch", choices=MODES, default=None, help="where requests run (default: auto)")
     serve.add_argument("-v", "--verbose", action="store_true", help="log clients coming and going")
     serve.set_defaults(run=_serve)
 
@@ -65,8 +69,11 @@ def _port(text: str) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    server = start_server(args.port, quiet=not args.verbose, host=args.host)
-    print("hrpyc: serving on {} (Ctrl-C to stop)".format(format_address(*server.address)), flush=True)
+    server = start_server(args.port, quiet=not args.verbose, host=args.host, dispatch=args.dispatch)
+    print(
+        "hrpyc: serving on {} (dispatch: {}; Ctrl-C to stop)".format(format_address(*server.address), server.dispatch),
+        flush=True,
+    )
     server.serve_forever()
     print("hrpyc: stopped", flush=True)
     return 0
@@ -90,20 +97,22 @@ def _ping(args: argparse.Namespace) -> int:
     return 0
 
 
-def _describe(conn: object) -> str:
-    """What the server is, from its own description, or from its modules if it is a stock server."""
-    try:
-        info = dict(conn.root.hrpyc_info())  # type: ignore[attr-defined]
-    except AttributeError:
-        sys_module = conn.modules.sys  # type: ignore[attr-defined]
-        rpyc_version = conn.modules.rpyc.version.version  # type: ignore[attr-defined]
+def _describe(conn: Any) -> str:
+    """What the server is, from its handshake, or from its modules if it is a stock server."""
+    info = conn.server_info
+    if not info:
+        rpyc_version = conn.modules.rpyc.version.version
         return "a stock rpyc classic server (rpyc {}, Python {})".format(
-            ".".join(str(p) for p in rpyc_version[:3]), sys_module.version.split()[0]
+            ".".join(str(p) for p in rpyc_version[:3]), conn.modules.sys.version.split()[0]
         )
     where = "Houdini {}".format(info["houdini"]) if info.get("houdini") else "plain Python"
-    return "hrpyc {} in {} (pid {}), Python {}, rpyc {}".format(
-        info["hrpyc"], where, info["pid"], info["python"], info["rpyc"]
+    text = "hrpyc {} in {} (pid {}), Python {}, rpyc {}, dispatch {}".format(
+        info["hrpyc"], where, info["pid"], info["python"], info["rpyc"], info.get("dispatch", "?")
     )
+    busy = float(info.get("busy_for", 0))
+    if busy >= BUSY_REPORT:
+        text += "; main thread busy for {:.0f} s".format(busy)
+    return text
 
 
 def _shell(args: argparse.Namespace) -> int:

@@ -19,12 +19,19 @@ CONNECT_TIMEOUT = 5.0  # seconds to reach the host and hear rpyc answer; rpyc al
 
 
 def connect(
-    server: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, timeout: Optional[config.Seconds] = None
+    server: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    *,
+    timeout: Optional[config.Seconds] = None,
+    serve_callbacks: bool = False,
 ) -> rpyc.Connection:
     """An rpyc connection to the hrpyc (or stock rpyc classic) server at server:port.
 
     Our side exposes nothing: unlike rpyc.classic.connect, the server cannot reach into this process.
     `timeout` is seconds per request (None: HRPYC_TIMEOUT or 30; 0 or math.inf: no limit).
+    `serve_callbacks`: serve the server's calls into our functions (event callbacks) as they come,
+    from a background thread, instead of only while we wait for an answer; close such a connection
+    yourself (or use `with`), as the thread keeps it alive.
     """
     seconds = config.request_timeout(timeout)
     address = format_address(server, port)
@@ -54,17 +61,28 @@ def connect(
     conn.address = address
     set_request_timeout(conn, seconds)
     set_compression(conn, not is_loopback(sock.getpeername()[0]))
+    try:  # the handshake: say how long we wait, learn what the server is
+        conn.server_info = dict(conn.root.hrpyc_hello(seconds))
+    except AttributeError:  # a stock rpyc server
+        conn.server_info = {}
+    if serve_callbacks:
+        rpyc.BgServingThread(conn, callback=lambda: None)  # ends quietly when the connection closes
     return conn
 
 
 def import_remote_module(
-    server: str = DEFAULT_HOST, port: int = DEFAULT_PORT, name: str = "hou", *, timeout: Optional[config.Seconds] = None
+    server: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    name: str = "hou",
+    *,
+    timeout: Optional[config.Seconds] = None,
+    serve_callbacks: bool = False,
 ) -> Tuple[rpyc.Connection, Any]:
     """`(connection, module)`: the server's `name` module, used as if it were local.
 
     Keep `connection` (or the module) referenced: the link closes when both are garbage-collected.
     """
-    conn = connect(server, port, timeout=timeout)
+    conn = connect(server, port, timeout=timeout, serve_callbacks=serve_callbacks)
     try:
         module = conn.modules[name]
     except ImportError as exc:

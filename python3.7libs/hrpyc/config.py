@@ -36,3 +36,19 @@ def request_timeout(timeout: Optional[Seconds] = None) -> Optional[float]:
     if timeout == 0 or math.isinf(timeout):
         return None
     return float(timeout)
+
+
+def dispatch_mode(mode: Optional[str] = None) -> str:
+    """Where requests run: `mode` if given, else HRPYC_DISPATCH, else 'auto'."""
+    from .dispatch import MODES
+
+    if mode is None:
+        text = os.environ.get("HRPYC_DISPATCH", "").strip().lower()
+        if not text:
+            return "auto"
+        if text not in MODES:
+            raise ConfigError("HRPYC_DISPATCH", text, " or ".join(MODES))
+        return text
+    if mode not in MODES:
+        raise ValueError("dispatch={!r}: use one of {}".format(mode, ", ".join(MODES)))
+    return mode

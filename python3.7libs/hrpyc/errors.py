@@ -8,7 +8,9 @@
      ├── ServerNotFoundError (ConnectionError)   nobody answers at host:port
      ├── ProtocolError (ConnectionError)     something answered, but not as an rpyc server does
      ├── RemoteImportError (ImportError)     the server cannot import the module asked for
+     ├── DispatchError                       the dispatch mode asked for cannot work in this process
      └── RequestTimeoutError (TimeoutError)  a request did not finish in time
+          └── HoudiniBusyError               ... because Houdini's main thread never took it
 
 Third-party errors (socket, rpyc) become these at one boundary each, with the cause chained.
 """
@@ -113,4 +115,36 @@ class RequestTimeoutError(HrpycError, TimeoutError):
         super().__init__(
             "the request to {} did not finish within {:g} s; pass a larger timeout= to "
             "import_remote_module() or set HRPYC_TIMEOUT (0 waits forever)".format(address, timeout)
+        )
+
+
+class HoudiniBusyError(RequestTimeoutError):
+    """Houdini's main thread did not take the request in time; it was dropped, not run late."""
+
+    # The server sends a builtin TimeoutError whose message starts with MARK, so stock clients read a
+    # plain sentence and ours raise this class.
+    MARK = "hrpyc: Houdini is busy:"
+
+    def __init__(self, address: str, timeout: float) -> None:
+        HrpycError.__init__(
+            self,
+            "Houdini at {} did not take the request within {:g} s; it is busy (a cook, a render, a modal "
+            "dialog?) - the request was dropped; retry when it is idle, or pass a larger timeout=".format(
+                address, timeout
+            ),
+        )
+
+    @classmethod
+    def for_stock_clients(cls, timeout: float) -> TimeoutError:
+        return TimeoutError(
+            "{} the main thread did not take the request within {:g} s; it was dropped".format(cls.MARK, timeout)
+        )
+
+
+class DispatchError(HrpycError):
+    """The dispatch mode asked for cannot work in this process."""
+
+    def __init__(self, mode: str, reason: str) -> None:
+        super().__init__(
+            "dispatch={!r} cannot work here: {}; use dispatch='auto' (or unset HRPYC_DISPATCH)".format(mode, reason)
         )

@@ -1,4 +1,4 @@
-"""The only module that touches `hou`, and only once this process has loaded it.
+"""The only module that touches `hou` and `hdefereval`, and only once this process has loaded `hou`.
 
 hrpyc itself never imports `hou`: a plain Python serving hrpyc must stay plain, and in Houdini and
 hython `hou` is loaded before any hook runs.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import threading
 from contextlib import contextmanager
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 
 def loaded_hou() -> Optional[Any]:
@@ -29,6 +29,18 @@ def version() -> Optional[str]:
         return hou.applicationVersionString()
     except Exception:  # a broken or partial hou must not stop the server from starting
         return None
+
+
+def deferred_poster() -> Optional[Callable[..., None]]:
+    """`hdefereval.executeDeferred` in a graphical Houdini; None in hython and plain Python."""
+    hou = loaded_hou()
+    if hou is None or not hou.isUIAvailable():
+        return None
+    try:
+        import hdefereval
+    except ImportError:
+        return None
+    return hdefereval.executeDeferred
 
 
 @contextmanager

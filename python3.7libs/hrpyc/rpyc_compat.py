@@ -7,6 +7,7 @@ rpyc release is checked here and nowhere else. Verified against 4.1.0, 4.1.5, 5.
 from __future__ import annotations
 
 import socket
+import sys
 from typing import Any, Callable, Optional, Tuple
 
 import rpyc
@@ -16,34 +17,93 @@ from rpyc.utils.server import ThreadedServer
 from rpyc.version import version as _rpyc_version
 
 from .address import is_ipv6
-from .errors import RequestTimeoutError
+from .dispatch import main_thread_parked
+from .errors import HoudiniBusyError, RequestTimeoutError
 
 # rpyc 4.x spells its version as a tuple of ints, 5+ as a tuple of strings.
 RPYC_VERSION: Tuple[int, ...] = tuple(int(part) for part in _rpyc_version[:3])
 RPYC_VERSION_STRING = ".".join(str(part) for part in RPYC_VERSION)
 
-HANDLE_PING = consts.HANDLE_PING
+# Requests that need neither hou nor the main thread: rpyc's bookkeeping and our service's own calls.
+_LIGHT_HANDLERS = frozenset((consts.HANDLE_PING, consts.HANDLE_GETROOT, consts.HANDLE_INSPECT))
+SERVICE_PREFIX = "hrpyc_"
 
-RequestHook = Callable[[int, Callable[[], None]], None]
+
+class Request(object):
+    """One request from a client, as rpyc received it: run it where it must run, or refuse it."""
+
+    __slots__ = ("_conn", "_raw_args", "_seq")
+
+    def __init__(self, conn: ServerConnection, seq: int, raw_args: Any) -> None:
+        self._conn, self._seq, self._raw_args = conn, seq, raw_args
+
+    @property
+    def conn(self) -> ServerConnection:
+        return self._conn
+
+    @property
+    def light(self) -> bool:
+        """Answered on the connection's thread, even while Houdini is busy: ping, inspection, and what a
+        client's connect does with our service (read its attributes, call its hrpyc_* methods, fetch an
+        already-imported module) - none of it touches hou or runs user code."""
+        handler, boxed = self._raw_args
+        if handler in _LIGHT_HANDLERS:
+            return True
+        if handler not in (consts.HANDLE_GETATTR, consts.HANDLE_CALLATTR, consts.HANDLE_CALL):
+            return False
+        try:  # boxed: (LABEL_TUPLE, ((LABEL_LOCAL_REF, id_pack), second, ...))
+            (label, id_pack), second = boxed[1][0], boxed[1][1]
+            if label != consts.LABEL_LOCAL_REF:
+                return False
+            root = self._conn._local_root
+            if handler == consts.HANDLE_GETATTR:
+                return id_pack[2] == id(root)
+            if handler == consts.HANDLE_CALLATTR:  # second: (LABEL_VALUE, name)
+                return id_pack[2] == id(root) and second[1].startswith(SERVICE_PREFIX)
+            # HANDLE_CALL of a bound method of the root; second: its arguments, (LABEL_VALUE, (...))
+            method = self._conn._local_objects[id_pack]
+            name = getattr(method, "__name__", "")
+            return getattr(method, "__self__", None) is root and (
+                name.startswith(SERVICE_PREFIX) or (name == "getmodule" and second[1][0] in sys.modules)
+            )
+        except (TypeError, ValueError, IndexError, KeyError, AttributeError):
+            return False
+
+    @property
+    def needs_no_reply(self) -> bool:
+        """A proxy's deletion: the client does not wait for it, so neither need we."""
+        return self._raw_args[0] == consts.HANDLE_DEL
+
+    def run(self) -> None:
+        """Unbox, run and reply, as rpyc would (an error in the request is the client's, not ours)."""
+        rpyc.Connection._dispatch_request(self._conn, self._seq, self._raw_args)
+
+    def refuse(self, exc: BaseException) -> None:
+        """Reply with `exc` instead of running; a gone client is not an error."""
+        try:
+            self._conn._send(consts.MSG_EXCEPTION, self._seq, self._conn._box_exc(type(exc), exc, None))
+        except (EOFError, OSError):
+            pass
 
 
 class ServerConnection(rpyc.Connection):
-    """The server's end of one client: every incoming request goes through `request_hook`.
+    """The server's end of one client: every incoming request goes to `request_hook`.
 
     `_dispatch_request(seq, raw_args)` is the whole of rpyc's request handling (unbox, run, reply) and
-    has the same signature from 4.1.0 to 6.0.2, so wrapping it is how a request is counted, timed and
-    moved to the thread it must run on.
+    has the same signature from 4.1.0 to 6.0.2, so wrapping it is how a request is counted and moved
+    to the thread it must run on. `timeout` is how long the client waits for an answer: rpyc's 30 s
+    unless our client says otherwise in its handshake.
     """
 
-    request_hook: Optional[RequestHook] = None
+    request_hook: Optional[Callable[[Request], None]] = None
+    timeout: Optional[float] = 30.0
 
     def _dispatch_request(self, seq, raw_args):  # type: ignore[no-untyped-def]
         hook = self.request_hook
-        run = super()._dispatch_request
         if hook is None:
-            run(seq, raw_args)
+            super()._dispatch_request(seq, raw_args)
         else:
-            hook(raw_args[0], lambda: run(seq, raw_args))
+            hook(Request(self, seq, raw_args))
 
     def serve_until_closed(self) -> None:
         """rpyc's serve_all, except that a peer that broke the protocol is cut off at once.
@@ -70,11 +130,15 @@ class ClientConnection(rpyc.Connection):
 
     def sync_request(self, handler, *args):  # type: ignore[no-untyped-def]
         try:
-            return super().sync_request(handler, *args)
-        except rpyc.AsyncResultTimeout as exc:  # the builtin TimeoutError, raised by AsyncResult
+            with main_thread_parked():
+                return super().sync_request(handler, *args)
+        except rpyc.AsyncResultTimeout as exc:  # the builtin TimeoutError: ours, the server's, rpyc's
             if isinstance(exc, RequestTimeoutError):
                 raise
-            raise RequestTimeoutError(self.address, request_timeout(self) or 0) from exc
+            seconds = request_timeout(self) or 0
+            if exc.args and str(exc.args[0]).startswith(HoudiniBusyError.MARK):
+                raise HoudiniBusyError(self.address, seconds) from None
+            raise RequestTimeoutError(self.address, seconds) from exc
 
 
 class ClientService(ClassicClient):

@@ -6,19 +6,22 @@ from __future__ import annotations
 import errno
 import itertools
 import logging
+import os
+import platform
 import socket
 import sys
 import threading
 import time
 from typing import Dict, List, Optional, Tuple
 
-from . import events, houdini
+from . import config, events, houdini
 from .address import DEFAULT_HOST, DEFAULT_PORT, format_address, is_loopback
 from .clients import ClientInfo, ClientRecord
-from .dispatch import ThreadDispatcher
+from .dispatch import make_dispatcher
 from .errors import BindError, PortInUseError, ServerAlreadyRunningError
-from .rpyc_compat import ListeningServer, peer_address, set_compression, shutdown
+from .rpyc_compat import RPYC_VERSION_STRING, ListeningServer, Request, peer_address, set_compression, shutdown
 from .service import service_for
+from .version import __version__
 
 __all__ = ["Server", "running_server", "start_server", "stop_server"]
 
@@ -36,8 +39,20 @@ class Server(object):
     It answers `join()` and `is_alive()` like the thread SideFX's `start_server` returned.
     """
 
-    def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, compress: Optional[bool] = None) -> None:
-        """`compress`: zlib for large frames; None (default) turns it on only for peers beyond loopback."""
+    def __init__(
+        self,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        *,
+        dispatch: Optional[str] = None,
+        timeout: Optional[config.Seconds] = None,
+        compress: Optional[bool] = None,
+    ) -> None:
+        """`dispatch`: where requests run (see hrpyc.dispatch); None reads HRPYC_DISPATCH, else 'auto'.
+        `timeout`: how long a stock client waits (ours say so themselves); None reads HRPYC_TIMEOUT.
+        `compress`: zlib for large frames; None turns it on only for peers beyond loopback."""
+        self._dispatcher = make_dispatcher(config.dispatch_mode(dispatch))
+        self._timeout = config.request_timeout(timeout)
         self._compress = compress
         self._lock = threading.Condition()
         self._clients: Dict[int, ClientRecord] = {}
@@ -45,10 +60,17 @@ class Server(object):
         self._stopping = False
         self._stopped = threading.Event()
         self._thread: Optional[threading.Thread] = None
-        self._dispatcher = ThreadDispatcher()
+        self._about = (
+            ("hrpyc", __version__),
+            ("rpyc", RPYC_VERSION_STRING),
+            ("python", platform.python_version()),
+            ("houdini", houdini.version() or ""),
+            ("pid", str(os.getpid())),
+            ("dispatch", self._dispatcher.name),
+        )
         try:
             self._rpyc = ListeningServer(
-                service_for(houdini.version() or ""),
+                service_for(self.describe),
                 host,
                 port,
                 protocol_config={},
@@ -74,8 +96,13 @@ class Server(object):
 
     @property
     def dispatch(self) -> str:
-        """Where requests run: 'thread' (their connection's thread, in Houdini's main context)."""
+        """Where requests run: 'main' (Houdini's main thread), 'qt' (the Qt main thread) or 'thread'."""
         return self._dispatcher.name
+
+    def describe(self) -> Tuple[Tuple[str, str], ...]:
+        """What this server is, as clients see it: versions, pid, dispatch, and for how long the main
+        thread has been busy with a request (ping uses it to tell "alive, but busy")."""
+        return self._about + (("busy_for", "{:.1f}".format(self._dispatcher.busy_for())),)
 
     def start(self) -> Server:
         """Serve on daemon threads (one accepts, one per client) and return at once."""
@@ -165,11 +192,12 @@ class Server(object):
                 return
             self._clients[record.id] = record
 
-        def on_request(handler: int, request: object) -> None:
+        def on_request(request: Request) -> None:
             record.count_request()
             self._dispatcher.run(request)
 
         conn.request_hook = on_request  # type: ignore[attr-defined]
+        conn.timeout = self._timeout  # type: ignore[attr-defined]
         log.info("hrpyc: client %s connected", format_address(*peer))
         events.emit(events.ServerEvent(events.CONNECTED, self.address, record.info()))
         reason = ""
@@ -196,9 +224,15 @@ def start_server(
     quiet: bool = True,
     *,
     host: str = DEFAULT_HOST,
+    dispatch: Optional[str] = None,
+    timeout: Optional[config.Seconds] = None,
     compress: Optional[bool] = None,
 ) -> Server:
-    """Start this process's hrpyc server, or return the one already running on the same address."""
+    """Start this process's hrpyc server, or return the one already running on the same address.
+
+    SideFX's signature, plus keywords: `host` (loopback unless you ask), `dispatch` ('auto', 'main',
+    'qt', 'thread'), `timeout` (seconds a stock client waits), `compress` (see Server).
+    """
     global _running
     if not quiet:
         _log_to_stderr()
@@ -208,7 +242,7 @@ def start_server(
             if not _same_address(server, host, port):
                 raise ServerAlreadyRunningError(format_address(*server.address), format_address(host, port))
         else:
-            server = _running = Server(host, port, compress=compress).start()
+            server = _running = Server(host, port, dispatch=dispatch, timeout=timeout, compress=compress).start()
     if not use_thread:
         server.serve_forever()
     return server

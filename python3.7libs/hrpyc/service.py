@@ -1,40 +1,43 @@
 """What the server offers a client: rpyc's classic service (so stock clients work) plus a
-description of itself that needs no `hou` and no main thread."""
+handshake and a description of itself that need no `hou` and no main thread."""
 
 from __future__ import annotations
 
-import os
-import platform
-from typing import Tuple
+from typing import Callable, Optional, Tuple
 
 from rpyc.core.service import SlaveService
 
-from .rpyc_compat import RPYC_VERSION_STRING, ServerConnection
-from .version import __version__
+from .rpyc_compat import ServerConnection
 
+# Pairs rather than a dict: rpyc sends a tuple of strings by value, a dict as a proxy.
 Info = Tuple[Tuple[str, str], ...]
 
 
 class HrpycService(SlaveService):
     """rpyc's SlaveService, not classic's ClassicService: the server never asks for the client's root,
-    so a connection costs one round trip less and the server never reaches into the client."""
+    so a connection costs one round trip less and the server never reaches into the client.
+
+    Its `hrpyc_*` methods are answered on the connection's thread (see rpyc_compat.Request.light).
+    """
 
     __slots__ = ()
     _protocol = ServerConnection
-    info: Info = ()
+
+    def describe(self) -> Info:
+        raise NotImplementedError  # each server's own subclass says what it is
 
     def hrpyc_info(self) -> Info:
-        """Pairs rather than a dict: rpyc sends a tuple of strings by value, a dict as a proxy."""
-        return self.info
+        """What this server is: hrpyc, rpyc, Python and Houdini versions, pid, dispatch, busy time."""
+        return self.describe()
+
+    def hrpyc_hello(self, timeout: Optional[float]) -> Info:
+        """Our client's handshake: how long it waits for an answer, so the server can say
+        "busy" before the client gives up; answers with hrpyc_info()."""
+        if timeout is None or (isinstance(timeout, (int, float)) and timeout > 0):
+            self._conn.timeout = timeout
+        return self.describe()
 
 
-def service_for(houdini_version: str) -> type:
-    """The service class of one server, carrying that server's description."""
-    info = (
-        ("hrpyc", __version__),
-        ("rpyc", RPYC_VERSION_STRING),
-        ("python", platform.python_version()),
-        ("houdini", houdini_version),
-        ("pid", str(os.getpid())),
-    )
-    return type("HrpycService", (HrpycService,), {"__slots__": (), "info": info})
+def service_for(describe: Callable[[], Info]) -> type:
+    """The service class of one server, describing itself with `describe()`."""
+    return type("HrpycService", (HrpycService,), {"__slots__": (), "describe": staticmethod(describe)})

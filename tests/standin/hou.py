@@ -103,7 +103,8 @@ class Node(object):
 _root = Node(None, "")
 for _name in ("obj", "out", "stage", "mat"):
     _root._children[_name] = Node(_root, _name, "manager")
-_root._children["obj"].createNode("geo", "sphere1")
+_obj = _root._children["obj"]
+_obj._children["sphere1"] = Node(_obj, "sphere1", "geo")
 
 
 def node(path: str) -> Optional[Node]:

@@ -1,0 +1,32 @@
+"""A graphical Houdini session, played by the stand-ins: hou with a UI, hdefereval, and Houdini's
+event loop on the main thread. Starts hrpyc as a user would, then obeys lines on stdin:
+`stop` stops the server, `quit` (or end of input) ends the session, printing the hou calls made."""
+
+import json
+import os
+import sys
+import threading
+
+os.environ["HOU_STANDIN_UI"] = "1"
+import hdefereval  # noqa: E402
+import hou  # noqa: E402
+
+import hrpyc  # noqa: E402
+
+server = hrpyc.start_server(port=0)
+print("serving on {}:{} (dispatch: {})".format(server.address[0], server.address[1], server.dispatch), flush=True)
+
+
+def commands():
+    for line in sys.stdin:
+        if line.strip() == "stop":
+            hrpyc.stop_server()
+            print("stopped", flush=True)
+        elif line.strip() == "quit":
+            break
+    hdefereval.standin_quit()
+
+
+threading.Thread(target=commands, daemon=True).start()
+hdefereval.standin_main_loop()
+print("calls " + json.dumps(hou.standin_calls), flush=True)

@@ -1,0 +1,242 @@
+"""Where requests run, and that Houdini never freezes or deadlocks because of them."""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import hrpyc
+from conftest import ServerProcess, child_env, wait_for
+
+
+def calls_threads(hou):
+    """The threads the stand-in hou saw each of its calls on."""
+    return {thread for _, thread in list(hou.standin_calls)}
+
+
+def test_a_hython_like_session_runs_requests_on_their_connection_threads(server_process):
+    assert server_process.dispatch == "thread"
+    conn, hou = hrpyc.import_remote_module(*server_process.address)
+    hou.node("/obj/sphere1").parm("scale").eval()
+    assert conn.server_info["dispatch"] == "thread"
+    assert "MainThread" not in calls_threads(hou)
+
+
+def test_a_graphical_houdini_runs_every_kind_of_request_on_its_main_thread(gui_houdini):
+    assert gui_houdini.dispatch == "main"
+    conn, hou = hrpyc.import_remote_module(*gui_houdini.address)
+    sphere = hou.node("/obj/sphere1")  # attribute access and call
+    sphere.parm("scale").set(4.0)
+    assert [child.name() for child in hou.node("/obj").children()] == ["sphere1"]  # iteration
+    assert sphere == hou.node("/obj/sphere1")  # comparison
+    assert "sphere1" in str(sphere)  # str
+    del sphere  # deletes
+    assert conn.modules.threading.current_thread().name == "MainThread"  # plain Python too
+    assert calls_threads(hou) == {"MainThread"}
+
+
+@pytest.fixture
+def qt_app():
+    server = ServerProcess(session="qt_app.py")
+    yield server
+    server.close()
+
+
+def test_a_qt_application_runs_requests_on_the_qt_main_thread(qt_app):
+    assert qt_app.dispatch == "qt"
+    conn, hou = hrpyc.import_remote_module(*qt_app.address)
+    hou.node("/obj/sphere1").parm("scale").set(5.0)
+    assert conn.modules.threading.current_thread().name == "MainThread"
+    assert calls_threads(hou) == {"MainThread"}
+
+
+def test_a_shelf_tool_calling_its_own_houdini_does_not_freeze_it(gui_houdini):
+    """A script on Houdini's main thread connects to its own server: the main thread waits on the
+    socket, so its requests must not wait for the main thread."""
+    conn = hrpyc.connect(*gui_houdini.address, timeout=5)
+    started = time.monotonic()
+    conn.execute(
+        "import hrpyc\n"
+        "own, own_hou = hrpyc.import_remote_module(port={}, timeout=3)\n"
+        "path = own_hou.node('/obj/sphere1').path()\n"
+        "own.close()\n".format(gui_houdini.port)
+    )
+    assert conn.namespace["path"] == "/obj/sphere1"
+    assert time.monotonic() - started < 2.5  # well inside the 3 s that would mean "busy"
+
+
+def test_callbacks_from_the_main_thread_into_the_client_and_nested_calls_back(gui_houdini):
+    conn, hou = hrpyc.import_remote_module(*gui_houdini.address)
+    conn.execute("def call_twice(f, x):\n    return f(f(x))\n")
+    seen = []
+
+    def callback(x):
+        seen.append(x)
+        return x + hou.frame()  # a nested request, back into Houdini, from inside its main thread's call
+
+    assert conn.namespace["call_twice"](callback, 1) == 3
+    assert seen == [1, 2]
+    assert calls_threads(hou) == {"MainThread"}
+
+
+def test_many_clients_at_once_are_all_answered_on_the_main_thread(gui_houdini):
+    errors, done = [], []
+
+    def client():
+        try:
+            conn, hou = hrpyc.import_remote_module(*gui_houdini.address)
+            for i in range(25):
+                hou.node("/obj/sphere1").parm("tx").set(i)
+            done.append(1)
+            conn.close()
+        except Exception as exc:  # collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == [] and len(done) == 8
+    _, hou = hrpyc.import_remote_module(*gui_houdini.address)
+    assert calls_threads(hou) == {"MainThread"}
+
+
+def occupy_main_thread(address, seconds):
+    """A client whose request keeps Houdini's main thread busy; returns its thread."""
+    conn = hrpyc.connect(*address, timeout=0)
+
+    def sleep_on_main():
+        try:
+            conn.modules.time.sleep(seconds)
+        except EOFError:
+            pass  # the test stopped the server meanwhile
+        conn.close()
+
+    busy = threading.Thread(target=sleep_on_main, daemon=True)
+    busy.start()
+    wait_for(
+        lambda: float(hrpyc.connect(*address).server_info["busy_for"]) > 0.05,
+        what="the main thread to be busy",
+    )
+    return busy
+
+
+def test_a_busy_houdini_fails_fast_with_houdini_busy_error_and_drops_the_request(gui_houdini):
+    _, hou = hrpyc.import_remote_module(*gui_houdini.address, timeout=0)
+    busy = occupy_main_thread(gui_houdini.address, 3)
+    _, impatient = hrpyc.import_remote_module(*gui_houdini.address, timeout=1)
+    started = time.monotonic()
+    with pytest.raises(hrpyc.HoudiniBusyError) as caught:
+        impatient.setFrame(99)
+    assert time.monotonic() - started < 1.5
+    message = str(caught.value)
+    assert "did not take the request within 1 s" in message and "busy" in message and "\n" not in message
+    assert isinstance(caught.value, hrpyc.RequestTimeoutError)
+    busy.join(10)
+    assert hou.frame() != 99  # dropped, never run late
+    assert "setFrame" not in [name for name, _ in hou.standin_calls]
+
+
+def test_ping_answers_while_houdini_is_busy_and_says_for_how_long(gui_houdini):
+    busy = occupy_main_thread(gui_houdini.address, 3)
+    wait_for(lambda: float(hrpyc.connect(*gui_houdini.address).server_info["busy_for"]) >= 1.0, what="1 s busy")
+    result = subprocess.run(
+        [sys.executable, "-m", "hrpyc", "ping", "{}:{}".format(*gui_houdini.address)],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "is alive" in result.stdout and "main thread busy for" in result.stdout
+    busy.join(10)
+
+
+def test_stopping_with_requests_queued_fails_them_cleanly_and_never_runs_them(gui_houdini):
+    occupy_main_thread(gui_houdini.address, 2)
+    outcomes = []
+
+    def queued_client():
+        _, hou = hrpyc.import_remote_module(*gui_houdini.address, timeout=0)
+        try:
+            hou.setFrame(55)
+            outcomes.append("ran")
+        except Exception as exc:  # the outcome is what we check
+            outcomes.append(type(exc).__name__)
+
+    clients = [threading.Thread(target=queued_client) for _ in range(2)]
+    for client in clients:
+        client.start()
+    wait_for(lambda: float(hrpyc.connect(*gui_houdini.address).server_info["busy_for"]) > 0.3, what="queue")
+    started = time.monotonic()
+    gui_houdini.tell("stop")
+    for client in clients:
+        client.join(5)
+    assert time.monotonic() - started < 1.5  # before the main thread is free again
+    assert len(outcomes) == 2 and "ran" not in outcomes
+    gui_houdini.tell("quit")
+    out = gui_houdini.finish()
+    calls = json.loads(out.split("calls ", 1)[1])
+    assert "setFrame" not in [name for name, _ in calls]
+
+
+def test_serve_callbacks_lets_houdini_call_the_client_later_without_a_stall(gui_houdini):
+    listener = hrpyc.connect(*gui_houdini.address, serve_callbacks=True)
+    heard = threading.Event()
+    listener.execute("callbacks = []")
+    listener.namespace["callbacks"].append(lambda event: heard.set())
+    # Later, another client makes Houdini fire its event callbacks, from its main thread.
+    trigger = hrpyc.connect(*gui_houdini.address, timeout=5)
+    trigger.execute(
+        "import gc\n"
+        "namespaces = [o for o in gc.get_objects() if isinstance(o, dict) and 'callbacks' in o]\n"
+        "for namespace in namespaces:\n"
+        "    for callback in namespace['callbacks']:\n"
+        "        callback('sceneSaved')\n"
+    )
+    assert heard.wait(5)
+    listener.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_an_idle_server_costs_no_cpu(gui_houdini):
+    hrpyc.connect(*gui_houdini.address).close()
+
+    def cpu_seconds():
+        with open("/proc/{}/stat".format(gui_houdini.proc.pid)) as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    before = cpu_seconds()
+    time.sleep(2)  # the measurement itself: two seconds of idling
+    assert cpu_seconds() - before < 0.05
+
+
+def test_dispatch_can_be_forced_to_thread_in_a_graphical_session():
+    server = ServerProcess(session="gui_houdini.py", HRPYC_DISPATCH="thread")
+    try:
+        assert server.dispatch == "thread"
+        _, hou = hrpyc.import_remote_module(*server.address)
+        hou.frame()
+        assert "MainThread" not in calls_threads(hou)
+    finally:
+        server.close()
+
+
+def test_main_dispatch_outside_a_graphical_houdini_is_refused_in_one_line():
+    with pytest.raises(hrpyc.DispatchError) as caught:
+        hrpyc.start_server(port=0, dispatch="main")
+    assert "hdefereval" in str(caught.value) and "\n" not in str(caught.value)
+    assert hrpyc.running_server() is None
+
+
+def test_a_bad_hrpyc_dispatch_is_a_one_line_config_error(monkeypatch):
+    monkeypatch.setenv("HRPYC_DISPATCH", "gpu")
+    with pytest.raises(hrpyc.ConfigError) as caught:
+        hrpyc.start_server(port=0)
+    assert "HRPYC_DISPATCH='gpu'" in str(caught.value) and "thread" in str(caught.value)
