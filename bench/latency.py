@@ -14,9 +14,10 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python3.7libs"))
 
-import hrpyc
 import rpyc
 import servers
+
+import hrpyc
 
 
 def chain(hou):

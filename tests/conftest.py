@@ -8,8 +8,9 @@ import subprocess
 import sys
 import time
 
-import hrpyc
 import pytest
+
+import hrpyc
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 STANDIN = os.path.join(TESTS, "standin")

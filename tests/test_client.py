@@ -5,11 +5,12 @@ import socket
 import threading
 import time
 
-import hrpyc
 import pytest
 import rpyc
 from conftest import free_port, wait_for
 from rpyc.utils.server import ThreadedServer
+
+import hrpyc
 
 
 def test_import_remote_module_drives_hou_as_if_local(remote):

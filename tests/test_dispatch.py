@@ -8,9 +8,9 @@ import threading
 import time
 
 import pytest
+from conftest import ServerProcess, child_env, wait_for
 
 import hrpyc
-from conftest import ServerProcess, child_env, wait_for
 
 
 def calls_threads(hou):

@@ -7,10 +7,11 @@ import subprocess
 import sys
 import threading
 
-import hrpyc
 import pytest
 import rpyc
 from conftest import child_env, free_port, wait_for
+
+import hrpyc
 
 
 def test_start_server_binds_loopback_and_reports_the_port_actually_bound():

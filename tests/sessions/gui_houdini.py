@@ -8,10 +8,10 @@ import sys
 import threading
 
 os.environ["HOU_STANDIN_UI"] = "1"
-import hdefereval  # noqa: E402
-import hou  # noqa: E402
+import hdefereval
+import hou
 
-import hrpyc  # noqa: E402
+import hrpyc
 
 server = hrpyc.start_server(port=0)
 print("serving on {}:{} (dispatch: {})".format(server.address[0], server.address[1], server.dispatch), flush=True)
