@@ -24,9 +24,12 @@ server.start()
 """
 
 
+SESSIONS = os.path.join(ROOT, "tests", "sessions")
+
+
 class Process(object):
     def __init__(self, argv):
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, env=ENV, universal_newlines=True)
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=ENV, text=True)
         match = re.search(r"serving on ([\d.]+):(\d+)", self.proc.stdout.readline())
         if not match:
             raise RuntimeError("benchmark server did not start")
@@ -41,8 +44,13 @@ def stock_server():
     return Process([sys.executable, "-c", STOCK])
 
 
-def hrpyc_server():
-    return Process([sys.executable, "-m", "hrpyc", "serve", "--port", "0"])
+def hrpyc_server(dispatch="thread"):
+    """hrpyc serving with requests on connection threads ('thread'), on the main thread of a stand-in
+    graphical Houdini ('main', through the stand-in hdefereval), or of a real Qt application ('qt')."""
+    if dispatch == "thread":
+        return Process([sys.executable, "-m", "hrpyc", "serve", "--port", "0"])
+    script = {"main": "gui_houdini.py", "qt": "qt_app.py"}[dispatch]
+    return Process([sys.executable, os.path.join(SESSIONS, script)])
 
 
 class SideFXHou(object):

@@ -39,6 +39,24 @@ def test_a_graphical_houdini_runs_every_kind_of_request_on_its_main_thread(gui_h
     assert calls_threads(hou) == {"MainThread"}
 
 
+def test_attribute_reads_that_run_code_and_deletions_run_on_the_main_thread(gui_houdini):
+    conn = hrpyc.connect(*gui_houdini.address)
+    conn.execute(
+        "import threading\n"
+        "deleted_on = []\n"
+        "class Probe(object):\n"
+        "    @property\n"
+        "    def read_on(self):\n"
+        "        return threading.current_thread().name\n"
+        "    def __del__(self):\n"
+        "        deleted_on.append(threading.current_thread().name)\n"
+    )
+    probe = conn.namespace["Probe"]()
+    assert probe.read_on == "MainThread"
+    del probe
+    wait_for(lambda: list(conn.namespace["deleted_on"]) == ["MainThread"], what="the proxy's deletion")
+
+
 @pytest.fixture
 def qt_app():
     server = ServerProcess(session="qt_app.py")

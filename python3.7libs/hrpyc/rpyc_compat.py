@@ -6,8 +6,10 @@ rpyc release is checked here and nowhere else. Verified against 4.1.0, 4.1.5, 5.
 
 from __future__ import annotations
 
+import inspect
 import socket
 import sys
+import types
 from typing import Any, Callable, Optional, Tuple
 
 import rpyc
@@ -43,9 +45,10 @@ class Request(object):
 
     @property
     def light(self) -> bool:
-        """Answered on the connection's thread, even while Houdini is busy: ping, inspection, and what a
-        client's connect does with our service (read its attributes, call its hrpyc_* methods, fetch an
-        already-imported module) - none of it touches hou or runs user code."""
+        """Answered on the connection's thread, even while Houdini is busy, because no code of the
+        object runs: ping, class inspection, looking up a function or method (`hou.node`,
+        `node.parm`: binding, not calling), and what a client's connect does with our service (read its
+        attributes, call its hrpyc_* methods, fetch an already-imported module)."""
         handler, boxed = self._raw_args
         if handler in _LIGHT_HANDLERS:
             return True
@@ -56,14 +59,14 @@ class Request(object):
             if label != consts.LABEL_LOCAL_REF:
                 return False
             root = self._conn._local_root
-            if handler == consts.HANDLE_GETATTR:
-                return id_pack[2] == id(root)
             if handler == consts.HANDLE_CALLATTR:  # second: (LABEL_VALUE, name)
                 return id_pack[2] == id(root) and second[1].startswith(SERVICE_PREFIX)
+            target = self._conn._local_objects[id_pack]
+            if handler == consts.HANDLE_GETATTR:
+                return target is root or _binds_only(target, second[1])
             # HANDLE_CALL of a bound method of the root; second: its arguments, (LABEL_VALUE, (...))
-            method = self._conn._local_objects[id_pack]
-            name = getattr(method, "__name__", "")
-            return getattr(method, "__self__", None) is root and (
+            name = getattr(target, "__name__", "")
+            return getattr(target, "__self__", None) is root and (
                 name.startswith(SERVICE_PREFIX) or (name == "getmodule" and second[1][0] in sys.modules)
             )
         except (TypeError, ValueError, IndexError, KeyError, AttributeError):
@@ -84,6 +87,29 @@ class Request(object):
             self._conn._send(consts.MSG_EXCEPTION, self._seq, self._conn._box_exc(type(exc), exc, None))
         except (EOFError, OSError):
             pass
+
+
+_FUNCTIONS = (
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.MethodDescriptorType,
+    types.WrapperDescriptorType,
+    staticmethod,
+    classmethod,
+)
+_PLAIN_GETATTRIBUTE = (object.__getattribute__, types.ModuleType.__getattribute__)
+
+
+def _binds_only(obj: Any, name: str) -> bool:
+    """Would getattr(obj, name) only look up a function and bind it, running no code of the object's?
+    (No property, no __getattr__, no custom __getattribute__, no rpyc override.)"""
+    cls = type(obj)
+    if cls.__getattribute__ not in _PLAIN_GETATTRIBUTE or hasattr(cls, "_rpyc_getattr"):
+        return False
+    try:
+        return isinstance(inspect.getattr_static(obj, name), _FUNCTIONS)
+    except AttributeError:  # found, if at all, by __getattr__: code runs
+        return False
 
 
 class ServerConnection(rpyc.Connection):

@@ -24,4 +24,4 @@ def commands():
 
 
 threading.Thread(target=commands, daemon=True).start()
-sys.exit(app.exec_() if hasattr(app, "exec_") else app.exec())
+sys.exit(app.exec() if hasattr(app, "exec") else app.exec_())
