@@ -21,7 +21,6 @@ def child_env(**extra):
     """The environment of a child Python: our package and the stand-in hou importable."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([LIBS, STANDIN, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    env.pop("HRPYC_TIMEOUT", None)
     env.update(extra)
     return env
 
@@ -108,7 +107,12 @@ def local_server():
 
 
 @pytest.fixture(autouse=True)
-def no_leftover_module_server():
+def isolated(tmp_path, monkeypatch):
+    """Each test: its own per-user folder (tokens, session records), no HRPYC_* from the outside,
+    and no module server left running."""
+    for name in [n for n in os.environ if n.startswith("HRPYC_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HRPYC_STATE_DIR", str(tmp_path / "state"))
     yield
     hrpyc.stop_server()
 

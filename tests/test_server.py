@@ -48,7 +48,7 @@ def test_taken_port_raises_port_in_use_error_at_once_with_the_fix():
 
 def test_an_address_not_on_this_machine_raises_bind_error():
     with pytest.raises(hrpyc.BindError) as caught:
-        hrpyc.Server("no-such-host.invalid", 0)
+        hrpyc.Server("no-such-host.invalid", 0, token="a-secret")
     assert "no-such-host.invalid" in str(caught.value)
 
 
@@ -278,12 +278,24 @@ def test_a_child_process_does_not_keep_the_listening_port():
         os.kill(child_pid, signal.SIGKILL)
 
 
-def test_binding_beyond_loopback_warns_that_anyone_can_run_code(caplog):
+def test_binding_beyond_loopback_with_no_credential_is_refused_in_one_line():
+    with pytest.raises(hrpyc.InsecureBindError) as caught:
+        hrpyc.start_server(port=0, host="0.0.0.0")
+    message = str(caught.value)
+    assert "0.0.0.0:0" in message and "token" in message and "allow_insecure" in message
+    assert "\n" not in message
+    assert hrpyc.running_server() is None
+
+
+def test_allowing_insecure_exposure_warns_loudly(caplog, monkeypatch):
+    monkeypatch.setenv("HRPYC_ALLOW_INSECURE", "1")
     with caplog.at_level(logging.WARNING, logger="hrpyc"):
         server = hrpyc.Server("0.0.0.0", 0)
+    assert server.exposed and server.credential == "none"
     server.stop()
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1 and "anyone who can reach this port can run code" in warnings[0]
+    assert len(warnings) == 1 and "INSECURE" in warnings[0]
+    assert "anyone who can reach this port can run code" in warnings[0]
 
 
 def test_loopback_bind_does_not_warn(caplog):

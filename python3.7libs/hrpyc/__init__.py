@@ -14,11 +14,13 @@ From Maya, Nuke or any Python::
 from .client import connect, import_remote_module
 from .clients import ClientInfo
 from .errors import (
+    AuthenticationError,
     BindError,
     ConfigError,
     DispatchError,
     HoudiniBusyError,
     HrpycError,
+    InsecureBindError,
     PortInUseError,
     ProtocolError,
     RemoteImportError,
@@ -48,11 +50,13 @@ __all__ = [
     "HrpycError",
     "BindError",
     "PortInUseError",
+    "InsecureBindError",
     "ServerAlreadyRunningError",
     "ConfigError",
     "DispatchError",
     "ServerNotFoundError",
     "ProtocolError",
+    "AuthenticationError",
     "RemoteImportError",
     "RequestTimeoutError",
     "HoudiniBusyError",

@@ -36,6 +36,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default %(default)s)")
     serve.add_argument("--port", type=_port, default=DEFAULT_PORT, help="0 picks a free one (default %(default)s)")
     serve.add_argument("--dispatch", choices=MODES, default=None, help="where requests run (default: auto)")
+    serve.add_argument("--token", default=None, help="a token clients must show, or 'auto' (default: HRPYC_TOKEN)")
+    serve.add_argument("--certfile", default=None, help="serve over TLS with this certificate (HRPYC_TLS_CERT)")
+    serve.add_argument("--keyfile", default=None, help="the certificate's key (HRPYC_TLS_KEY)")
+    serve.add_argument("--cafile", default=None, help="require client certificates it signed (HRPYC_TLS_CA)")
+    serve.add_argument(
+        "--allow-insecure", action="store_true", default=None, help="listen beyond loopback with no credential"
+    )
     serve.add_argument("-v", "--verbose", action="store_true", help="log clients coming and going")
     serve.set_defaults(run=_serve)
 
@@ -53,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
             help="default {}".format(format_address(DEFAULT_HOST, DEFAULT_PORT)),
         )
         verb.add_argument("--timeout", type=float, default=None, help="seconds per request")
+        verb.add_argument("--token", default=None, help="the server's token (default: HRPYC_TOKEN)")
+        verb.add_argument("--cafile", default=None, help="connect over TLS, trusting this CA (HRPYC_TLS_CA)")
         verb.set_defaults(run=run)
     return parser
 
@@ -69,7 +78,17 @@ def _port(text: str) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    server = start_server(args.port, quiet=not args.verbose, host=args.host, dispatch=args.dispatch)
+    server = start_server(
+        args.port,
+        quiet=not args.verbose,
+        host=args.host,
+        dispatch=args.dispatch,
+        token=args.token,
+        certfile=args.certfile,
+        keyfile=args.keyfile,
+        cafile=args.cafile,
+        allow_insecure=args.allow_insecure,
+    )
     print(
         "hrpyc: serving on {} (dispatch: {}; Ctrl-C to stop)".format(format_address(*server.address), server.dispatch),
         flush=True,
@@ -81,7 +100,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _ping(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    with connect(*args.address, timeout=args.timeout) as conn:
+    with connect(*args.address, timeout=args.timeout, token=args.token, cafile=args.cafile) as conn:
         connected = time.perf_counter() - started
         rtts: List[float] = []
         for _ in range(10):
@@ -116,7 +135,7 @@ def _describe(conn: Any) -> str:
 
 
 def _shell(args: argparse.Namespace) -> int:
-    conn = connect(*args.address, timeout=args.timeout)
+    conn = connect(*args.address, timeout=args.timeout, token=args.token, cafile=args.cafile)
     namespace = {"connection": conn}
     address = format_address(*args.address)
     try:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import socket
+import ssl
 from typing import Any, Optional, Tuple
 
 import rpyc
 from rpyc.core.stream import SocketStream
 
-from . import config
+from . import auth, config
 from .address import DEFAULT_HOST, DEFAULT_PORT, format_address, is_loopback
 from .errors import ProtocolError, RemoteImportError, RequestTimeoutError, ServerNotFoundError
 from .rpyc_compat import ClientService, set_compression, set_request_timeout
@@ -23,12 +24,19 @@ def connect(
     port: int = DEFAULT_PORT,
     *,
     timeout: Optional[config.Seconds] = None,
+    token: Optional[str] = None,
+    cafile: Optional[str] = None,
+    certfile: Optional[str] = None,
+    keyfile: Optional[str] = None,
     serve_callbacks: bool = False,
 ) -> rpyc.Connection:
     """An rpyc connection to the hrpyc (or stock rpyc classic) server at server:port.
 
     Our side exposes nothing: unlike rpyc.classic.connect, the server cannot reach into this process.
     `timeout` is seconds per request (None: HRPYC_TIMEOUT or 30; 0 or math.inf: no limit).
+    `token`: the server's token (None: HRPYC_TOKEN or HRPYC_TOKEN_FILE, or this user's own for a local
+    server started with token='auto'). `cafile` (HRPYC_TLS_CA): connect over TLS and trust the server
+    certificate it signed; `certfile`/`keyfile` (HRPYC_TLS_CERT/KEY): our certificate, if it asks.
     `serve_callbacks`: serve the server's calls into our functions (event callbacks) as they come,
     from a background thread, instead of only while we wait for an answer; close such a connection
     yourself (or use `with`), as the thread keeps it alive.
@@ -46,6 +54,11 @@ def connect(
         raise ServerNotFoundError(address, "unknown host: {}".format(exc.strerror)) from None
     except OSError as exc:
         raise ServerNotFoundError(address, exc.strerror or str(exc)) from None
+    try:
+        sock = _secure(sock, server, address, token, cafile, certfile, keyfile)
+    except BaseException:
+        sock.close()
+        raise
     sock.settimeout(None)
     try:
         # No TCP_NODELAY here: on the client alone it makes rpyc slower (measured); our server sets it.
@@ -55,7 +68,12 @@ def connect(
     except RequestTimeoutError:
         sock.close()
         raise ProtocolError(address, "no rpyc answer within {:g} s".format(reach)) from None
-    except (EOFError, OSError, ValueError) as exc:  # ValueError: brine could not read its frames
+    except EOFError:
+        sock.close()
+        raise ProtocolError(
+            address, "it closed the connection at once: it may want a token (token= or HRPYC_TOKEN) or TLS"
+        ) from None
+    except (OSError, ValueError) as exc:  # ValueError: brine could not read its frames
         sock.close()
         raise ProtocolError(address, "{}: {}".format(type(exc).__name__, exc)) from None
     conn.address = address
@@ -70,6 +88,30 @@ def connect(
     return conn
 
 
+def _secure(
+    sock: socket.socket,
+    server: str,
+    address: str,
+    token: Optional[str],
+    cafile: Optional[str],
+    certfile: Optional[str],
+    keyfile: Optional[str],
+) -> socket.socket:
+    """TLS and the token preamble, when configured, before rpyc's first byte."""
+    certfile, keyfile, cafile = config.tls_files(certfile, keyfile, cafile)
+    if cafile or certfile:
+        try:
+            sock = auth.client_context(cafile, certfile, keyfile).wrap_socket(sock, server_hostname=server)
+        except ssl.SSLError as exc:
+            raise ProtocolError(address, "TLS failed: {}; check HRPYC_TLS_CA / cafile=".format(exc.reason)) from None
+        except socket.timeout:
+            raise ProtocolError(address, "no TLS answer (a server without TLS?)") from None
+    secret = auth.client_token(token, server, sock.getpeername()[1])
+    if secret is not None:
+        auth.send_preamble(sock, secret, address)
+    return sock
+
+
 def import_remote_module(
     server: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
@@ -77,12 +119,14 @@ def import_remote_module(
     *,
     timeout: Optional[config.Seconds] = None,
     serve_callbacks: bool = False,
+    **credentials: Optional[str],
 ) -> Tuple[rpyc.Connection, Any]:
     """`(connection, module)`: the server's `name` module, used as if it were local.
 
     Keep `connection` (or the module) referenced: the link closes when both are garbage-collected.
+    `credentials`: token, cafile, certfile, keyfile, as for `connect`.
     """
-    conn = connect(server, port, timeout=timeout, serve_callbacks=serve_callbacks)
+    conn = connect(server, port, timeout=timeout, serve_callbacks=serve_callbacks, **credentials)
     try:
         module = conn.modules[name]
     except ImportError as exc:

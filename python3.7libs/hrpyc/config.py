@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 from .errors import ConfigError
 
 DEFAULT_TIMEOUT = 30.0  # rpyc's own default, which users of the stock setup know
+DEFAULT_MAX_CLIENTS = 32
+DEFAULT_AUTH_TIMEOUT = 10.0
 FOREVER_WORDS = ("0", "inf", "none", "forever")
 
 Seconds = Union[int, float]
@@ -52,3 +54,78 @@ def dispatch_mode(mode: Optional[str] = None) -> str:
     if mode not in MODES:
         raise ValueError("dispatch={!r}: use one of {}".format(mode, ", ".join(MODES)))
     return mode
+
+
+TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+
+
+def flag(variable: str) -> bool:
+    """A yes/no environment variable; unset is no."""
+    text = os.environ.get(variable, "").strip().lower()
+    if text in TRUE_WORDS:
+        return True
+    if text in FALSE_WORDS:
+        return False
+    raise ConfigError(variable, text, "1 or 0 (true/false, yes/no, on/off)")
+
+
+def token_setting() -> Optional[str]:
+    """HRPYC_TOKEN, else the content of HRPYC_TOKEN_FILE, else None; 'auto' is passed on as it is."""
+    value = os.environ.get("HRPYC_TOKEN", "").strip()
+    if value:
+        return value
+    path = os.environ.get("HRPYC_TOKEN_FILE", "").strip()
+    if not path:
+        return None
+    try:
+        with open(os.path.expanduser(path)) as handle:
+            value = handle.read().strip()
+    except OSError as exc:
+        raise ConfigError("HRPYC_TOKEN_FILE", path, "a readable file holding the token ({})".format(exc.strerror))
+    if not value:
+        raise ConfigError("HRPYC_TOKEN_FILE", path, "a file holding the token, not an empty one")
+    return value
+
+
+def tls_files(
+    certfile: Optional[str], keyfile: Optional[str], cafile: Optional[str]
+) -> Tuple[Optional[str], Optional[str], Optional[str]]:
+    """This process's certificate, its key, and the authority it trusts: the arguments, else
+    HRPYC_TLS_CERT, HRPYC_TLS_KEY, HRPYC_TLS_CA."""
+    files = (
+        certfile or os.environ.get("HRPYC_TLS_CERT", "").strip() or None,
+        keyfile or os.environ.get("HRPYC_TLS_KEY", "").strip() or None,
+        cafile or os.environ.get("HRPYC_TLS_CA", "").strip() or None,
+    )
+    for variable, path in zip(("HRPYC_TLS_CERT", "HRPYC_TLS_KEY", "HRPYC_TLS_CA"), files):
+        if path is not None and not os.path.isfile(path):
+            raise ConfigError(variable, path, "the path of an existing PEM file")
+    return files
+
+
+def max_clients(value: Optional[int] = None) -> int:
+    """How many clients may be connected at once: `value`, else HRPYC_MAX_CLIENTS, else 32."""
+    if value is None:
+        text = os.environ.get("HRPYC_MAX_CLIENTS", "").strip()
+        if not text:
+            return DEFAULT_MAX_CLIENTS
+        if not text.isdigit() or int(text) < 1:
+            raise ConfigError("HRPYC_MAX_CLIENTS", text, "a whole number of at least 1")
+        return int(text)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError("max_clients={!r}: give a whole number of at least 1".format(value))
+    return value
+
+
+def auth_timeout() -> float:
+    """Seconds a new connection has to finish TLS and show its token: HRPYC_AUTH_TIMEOUT, else 10."""
+    text = os.environ.get("HRPYC_AUTH_TIMEOUT", "").strip()
+    if not text:
+        return DEFAULT_AUTH_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0 or math.isinf(seconds):
+        raise ConfigError("HRPYC_AUTH_TIMEOUT", text, "a number of seconds above 0, such as 10")
+    return seconds

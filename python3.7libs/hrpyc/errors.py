@@ -3,10 +3,12 @@
     HrpycError
      ├── BindError (OSError)                 the server could not listen
      │    └── PortInUseError                 ... because the port is taken
+     ├── InsecureBindError                   listening beyond loopback with no credential
      ├── ServerAlreadyRunningError           start_server() with other settings while one runs
      ├── ConfigError (ValueError)            an HRPYC_* variable has a value we cannot use
      ├── ServerNotFoundError (ConnectionError)   nobody answers at host:port
      ├── ProtocolError (ConnectionError)     something answered, but not as an rpyc server does
+     ├── AuthenticationError (ConnectionRefusedError)  the server refused our token
      ├── RemoteImportError (ImportError)     the server cannot import the module asked for
      ├── DispatchError                       the dispatch mode asked for cannot work in this process
      └── RequestTimeoutError (TimeoutError)  a request did not finish in time
@@ -25,8 +27,10 @@ __all__ = [
     "HrpycError",
     "PortInUseError",
     "ProtocolError",
+    "AuthenticationError",
     "RemoteImportError",
     "RequestTimeoutError",
+    "InsecureBindError",
     "ServerAlreadyRunningError",
     "ServerNotFoundError",
 ]
@@ -55,6 +59,17 @@ class PortInUseError(BindError):
             "HRPYC_PORT=18811-18820 to take a free port".format(host, port),
         )
         self.errno = errno.EADDRINUSE
+
+
+class InsecureBindError(HrpycError):
+    """Binding beyond loopback with no credential would let anyone on the network run code here."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__(
+            "refusing to listen on {} with no credential: anyone who can reach it could run code in this "
+            "process; set token='auto' (or HRPYC_TOKEN / TLS client certificates), or allow_insecure=True "
+            "(HRPYC_ALLOW_INSECURE=1) if you accept that".format(address)
+        )
 
 
 class ServerAlreadyRunningError(HrpycError):
@@ -93,6 +108,16 @@ class ProtocolError(HrpycError, ConnectionError):
         super().__init__(
             "{} accepted the connection but did not answer as an rpyc server ({}); check the port "
             "and that both sides use compatible rpyc versions".format(address, reason)
+        )
+
+
+class AuthenticationError(HrpycError, ConnectionRefusedError):
+    """The server refused the token we offered."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__(
+            "the server at {} refused our token; pass the server's token as token= or set HRPYC_TOKEN or "
+            "HRPYC_TOKEN_FILE (a server started with token='auto' keeps it in hrpyc's per-user folder)".format(address)
         )
 
 

@@ -22,12 +22,13 @@ STARTED = "started"
 STOPPED = "stopped"
 CONNECTED = "connected"
 DISCONNECTED = "disconnected"
+REFUSED = "refused"
 ERROR = "error"
 
 
 class ServerEvent(object):
     """One thing that happened to a server: `kind` is one of started, stopped, connected,
-    disconnected, error; `server` is its (host, port); `client` the ClientInfo it concerns."""
+    disconnected, refused, error; `server` is its (host, port); `client` the ClientInfo it concerns."""
 
     __slots__ = ("client", "kind", "message", "server", "time")
 

@@ -31,6 +31,17 @@ def version() -> Optional[str]:
         return None
 
 
+def scene() -> Optional[str]:
+    """The scene file open in this Houdini, or None outside Houdini."""
+    hou = loaded_hou()
+    if hou is None:
+        return None
+    try:
+        return hou.hipFile.path()
+    except Exception:  # a broken or partial hou must not stop the server from starting
+        return None
+
+
 def deferred_poster() -> Optional[Callable[..., None]]:
     """`hdefereval.executeDeferred` in a graphical Houdini; None in hython and plain Python."""
     hou = loaded_hou()

@@ -187,7 +187,7 @@ class ListeningServer(ThreadedServer):
         service: type,
         host: str,
         port: int,
-        protocol_config: dict,
+        authenticator: Callable[[socket.socket], Tuple[Any, Any]],
         logger: Any,
         serve_connection: Callable[[Any], None],
     ) -> None:
@@ -199,7 +199,8 @@ class ListeningServer(ThreadedServer):
             port=port,
             ipv6=is_ipv6(host),
             reuse_addr=True,
-            protocol_config=dict(protocol_config),
+            authenticator=authenticator,
+            protocol_config={},
             logger=logger,
         )
         self.listener.set_inheritable(False)
@@ -213,6 +214,12 @@ class ListeningServer(ThreadedServer):
         # rpyc never sets TCP_NODELAY on accepted sockets; small replies then wait ~40 ms for an ACK.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super()._accept_method(sock)
+
+    def _serve_client(self, sock, credentials):  # type: ignore[no-untyped-def]
+        try:
+            super()._serve_client(sock, credentials)
+        except OSError:
+            pass  # the client left between authentication and its first byte (rpyc asks for its address)
 
     def _handle_connection(self, conn):  # type: ignore[no-untyped-def]
         self._serve_connection(conn)

@@ -12,10 +12,11 @@ import socket
 import sys
 import threading
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
-from . import config, events, houdini
+from . import config, events, houdini, sessions
 from .address import DEFAULT_HOST, DEFAULT_PORT, format_address, is_loopback
+from .auth import Security
 from .clients import ClientInfo, ClientRecord
 from .dispatch import make_dispatcher
 from .errors import BindError, PortInUseError, ServerAlreadyRunningError
@@ -46,13 +47,26 @@ class Server(object):
         *,
         dispatch: Optional[str] = None,
         timeout: Optional[config.Seconds] = None,
+        token: Optional[str] = None,
+        certfile: Optional[str] = None,
+        keyfile: Optional[str] = None,
+        cafile: Optional[str] = None,
+        allow_insecure: Optional[bool] = None,
+        max_clients: Optional[int] = None,
         compress: Optional[bool] = None,
     ) -> None:
-        """`dispatch`: where requests run (see hrpyc.dispatch); None reads HRPYC_DISPATCH, else 'auto'.
-        `timeout`: how long a stock client waits (ours say so themselves); None reads HRPYC_TIMEOUT.
+        """Each keyword left None reads its HRPYC_* variable (see the README), else its default.
+
+        `dispatch`: where requests run (see hrpyc.dispatch). `timeout`: how long a stock client waits
+        (ours say so themselves). `token`: a shared secret clients must show, or 'auto' for this user's
+        own. `certfile`/`keyfile`: serve over TLS; `cafile`: and require client certificates it signed.
+        `allow_insecure`: listen beyond loopback with no credential. `max_clients`: connected at once.
         `compress`: zlib for large frames; None turns it on only for peers beyond loopback."""
         self._dispatcher = make_dispatcher(config.dispatch_mode(dispatch))
         self._timeout = config.request_timeout(timeout)
+        self._security = Security(token, certfile, keyfile, cafile, allow_insecure)
+        self._security.check_exposure(host, port)
+        self._max_clients = config.max_clients(max_clients)
         self._compress = compress
         self._lock = threading.Condition()
         self._clients: Dict[int, ClientRecord] = {}
@@ -67,13 +81,16 @@ class Server(object):
             ("houdini", houdini.version() or ""),
             ("pid", str(os.getpid())),
             ("dispatch", self._dispatcher.name),
+            ("auth", self._security.credential),
+            ("tls", "yes" if self._security.tls else "no"),
         )
+        self._record: Optional[str] = None
         try:
             self._rpyc = ListeningServer(
                 service_for(self.describe),
                 host,
                 port,
-                protocol_config={},
+                authenticator=self._security.gate(self._has_room, self._refused),
                 logger=_rpyc_log,
                 serve_connection=self._serve,
             )
@@ -83,12 +100,6 @@ class Server(object):
                 raise PortInUseError(host, port) from exc
             raise BindError(host, port, exc.strerror or str(exc)) from exc
         self.address: Tuple[str, int] = (self._rpyc.host, self._rpyc.port)
-        if not is_loopback(self.address[0]):
-            log.warning(
-                "hrpyc: listening on %s, beyond this machine: anyone who can reach this port can run "
-                "code in this process",
-                format_address(*self.address),
-            )
 
     def __repr__(self) -> str:
         state = "running" if self.is_alive() else ("stopped" if self._stopping else "not started")
@@ -98,6 +109,16 @@ class Server(object):
     def dispatch(self) -> str:
         """Where requests run: 'main' (Houdini's main thread), 'qt' (the Qt main thread) or 'thread'."""
         return self._dispatcher.name
+
+    @property
+    def credential(self) -> str:
+        """What clients must show: 'token', 'certificate' or 'none'."""
+        return self._security.credential
+
+    @property
+    def exposed(self) -> bool:
+        """True when machines other than this one can reach the server."""
+        return not is_loopback(self.address[0])
 
     def describe(self) -> Tuple[Tuple[str, str], ...]:
         """What this server is, as clients see it: versions, pid, dispatch, and for how long the main
@@ -113,6 +134,15 @@ class Server(object):
                 target=self._accept_loop, name="hrpyc-accept-{}".format(self.address[1]), daemon=True
             )
             self._thread.start()
+        self._record = sessions.register(
+            dict(
+                self._about,
+                host=self.address[0],
+                port=self.address[1],
+                scene=houdini.scene() or "",
+                token_source=self._security.token_source,
+            )
+        )
         log.info("hrpyc: listening on %s", format_address(*self.address))
         events.emit(events.ServerEvent(events.STARTED, self.address))
         return self
@@ -153,6 +183,8 @@ class Server(object):
                 left = deadline - time.monotonic()
                 if left <= 0 or not self._lock.wait(left):
                     break
+        if self._record is not None:
+            sessions.unregister(self._record)
         self._stopped.set()
         log.info("hrpyc: stopped %s", format_address(*self.address))
         events.emit(events.ServerEvent(events.STOPPED, self.address))
@@ -171,6 +203,16 @@ class Server(object):
             return False
         shutdown(record.conn)
         return True
+
+    def _has_room(self) -> bool:
+        with self._lock:
+            return len(self._clients) < self._max_clients
+
+    def _refused(self, peer: Tuple[str, int], reason: str) -> None:
+        log.warning("hrpyc: refused %s: %s", format_address(*peer), reason)
+        events.emit(
+            events.ServerEvent(events.REFUSED, self.address, message="{}: {}".format(format_address(*peer), reason))
+        )
 
     def _accept_loop(self) -> None:
         try:
@@ -224,14 +266,12 @@ def start_server(
     quiet: bool = True,
     *,
     host: str = DEFAULT_HOST,
-    dispatch: Optional[str] = None,
-    timeout: Optional[config.Seconds] = None,
-    compress: Optional[bool] = None,
+    **options: Any,
 ) -> Server:
     """Start this process's hrpyc server, or return the one already running on the same address.
 
-    SideFX's signature, plus keywords: `host` (loopback unless you ask), `dispatch` ('auto', 'main',
-    'qt', 'thread'), `timeout` (seconds a stock client waits), `compress` (see Server).
+    SideFX's signature, plus `host` (loopback unless you ask) and the keywords of `hrpyc.Server`
+    (dispatch, timeout, token, certfile, keyfile, cafile, allow_insecure, max_clients, compress).
     """
     global _running
     if not quiet:
@@ -242,7 +282,7 @@ def start_server(
             if not _same_address(server, host, port):
                 raise ServerAlreadyRunningError(format_address(*server.address), format_address(host, port))
         else:
-            server = _running = Server(host, port, dispatch=dispatch, timeout=timeout, compress=compress).start()
+            server = _running = Server(host, port, **options).start()
     if not use_thread:
         server.serve_forever()
     return server

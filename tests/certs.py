@@ -1,0 +1,61 @@
+"""A throwaway certificate authority for the TLS tests: a CA, a server certificate for 127.0.0.1 and
+localhost, and a client certificate, written as PEM files."""
+
+import datetime
+import ipaddress
+import os
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+
+def _key():
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _write(path, key, cert):
+    with open(path + ".key", "wb") as handle:
+        handle.write(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+    with open(path + ".pem", "wb") as handle:
+        handle.write(cert.public_bytes(serialization.Encoding.PEM))
+    return path + ".pem", path + ".key"
+
+
+def _cert(subject, key, issuer, issuer_key, ca=False, sans=()):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(list(sans)), critical=False)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def make_authority(folder):
+    """{'ca': path, 'server': (cert, key), 'client': (cert, key), 'stranger': (cert, key)}"""
+    ca_key = _key()
+    ca = _cert("hrpyc test CA", ca_key, "hrpyc test CA", ca_key, ca=True)
+    ca_path = _write(os.path.join(folder, "ca"), ca_key, ca)[0]
+    server_key = _key()
+    sans = (x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost"))
+    server = _write(
+        os.path.join(folder, "server"), server_key, _cert("127.0.0.1", server_key, "hrpyc test CA", ca_key, sans=sans)
+    )
+    client_key = _key()
+    client = _write(os.path.join(folder, "client"), client_key, _cert("td", client_key, "hrpyc test CA", ca_key))
+    other_key = _key()
+    stranger = _write(os.path.join(folder, "stranger"), other_key, _cert("stranger", other_key, "stranger", other_key))
+    return {"ca": ca_path, "server": server, "client": client, "stranger": stranger}

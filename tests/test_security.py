@@ -1,0 +1,356 @@
+"""Only its owner can use the server, and nothing sent to it can hurt it."""
+
+import glob
+import logging
+import os
+import random
+import signal
+import socket
+import ssl
+import stat
+import struct
+import subprocess
+import sys
+import threading
+
+import pytest
+import rpyc
+from certs import make_authority
+from conftest import ServerProcess, child_env, free_port, wait_for
+
+import hrpyc
+from hrpyc.rpyc_compat import RPYC_VERSION
+
+SECRET = "correct-horse-battery-staple"
+
+
+@pytest.fixture
+def token_server():
+    server = hrpyc.Server("127.0.0.1", 0, token=SECRET).start()
+    yield server
+    server.stop()
+
+
+def test_the_right_token_connects(token_server):
+    conn = hrpyc.connect(*token_server.address, token=SECRET)
+    assert conn.modules.os.getpid() == os.getpid()
+    assert conn.server_info["auth"] == "token"
+
+
+def test_a_wrong_token_raises_authentication_error_at_once_without_the_secret(token_server, caplog):
+    with caplog.at_level(logging.INFO, logger="hrpyc"):
+        with pytest.raises(hrpyc.AuthenticationError) as caught:
+            hrpyc.connect(*token_server.address, token="guess")
+        wait_for(lambda: "wrong token" in caplog.text, what="the refusal to be logged")
+    message = str(caught.value)
+    assert "refused our token" in message and "HRPYC_TOKEN" in message and "\n" not in message
+    assert isinstance(caught.value, ConnectionRefusedError)
+    assert "guess" not in message and SECRET not in message
+    assert SECRET not in caplog.text and "guess" not in caplog.text
+
+
+def test_a_stock_rpyc_client_is_refused_and_logged_with_its_address(token_server, caplog):
+    refusals = []
+    hrpyc.subscribe(refusals.append)
+    try:
+        with caplog.at_level(logging.WARNING, logger="hrpyc"):
+            with pytest.raises((EOFError, OSError)):
+                rpyc.classic.connect(*token_server.address).modules.os.getpid()
+            wait_for(lambda: any(e.kind == "refused" for e in refusals), what="refused event")
+    finally:
+        hrpyc.unsubscribe(refusals.append)
+    assert "refused 127.0.0.1:" in caplog.text and "no token" in caplog.text
+    assert token_server.clients() == []
+
+
+def test_our_client_without_a_token_is_told_it_may_need_one(token_server):
+    with pytest.raises(hrpyc.ProtocolError) as caught:
+        hrpyc.connect(*token_server.address)
+    assert "token" in str(caught.value)
+
+
+def test_tokens_from_the_environment_and_from_a_file(tmp_path, monkeypatch):
+    secret_file = tmp_path / "token.txt"
+    secret_file.write_text(SECRET + "\n")
+    monkeypatch.setenv("HRPYC_TOKEN_FILE", str(secret_file))
+    server = hrpyc.Server("127.0.0.1", 0).start()
+    try:
+        assert server.credential == "token"
+        assert hrpyc.connect(*server.address).modules.os.getpid()  # the client reads the same file
+        monkeypatch.delenv("HRPYC_TOKEN_FILE")
+        monkeypatch.setenv("HRPYC_TOKEN", SECRET)
+        assert hrpyc.connect(*server.address).modules.os.getpid()
+        monkeypatch.setenv("HRPYC_TOKEN", "not-it")
+        with pytest.raises(hrpyc.AuthenticationError):
+            hrpyc.connect(*server.address)
+    finally:
+        server.stop()
+
+
+def test_an_unreadable_token_file_is_a_config_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("HRPYC_TOKEN_FILE", str(tmp_path / "missing"))
+    with pytest.raises(hrpyc.ConfigError) as caught:
+        hrpyc.start_server(port=0)
+    assert "HRPYC_TOKEN_FILE" in str(caught.value)
+
+
+def test_token_auto_needs_no_configuration_for_the_same_user_on_this_machine():
+    server = ServerProcess("--token", "auto")
+    try:
+        token_files = glob.glob(os.path.join(os.environ["HRPYC_STATE_DIR"], "token"))
+        assert len(token_files) == 1
+        if os.name == "posix":
+            assert stat.S_IMODE(os.stat(token_files[0]).st_mode) == 0o600
+        with open(token_files[0]) as handle:
+            secret = handle.read().strip()
+        conn, hou = hrpyc.import_remote_module(*server.address)  # no token given anywhere
+        assert hou.node("/obj/sphere1").path() == "/obj/sphere1"
+        assert conn.server_info["auth"] == "token"
+        for record in glob.glob(os.path.join(os.environ["HRPYC_STATE_DIR"], "sessions", "*.json")):
+            with open(record) as handle:
+                assert secret not in handle.read()
+        with pytest.raises((EOFError, OSError)):
+            rpyc.classic.connect(*server.address).modules.os.getpid()
+    finally:
+        server.close()
+
+
+def test_a_socket_that_never_authenticates_is_closed_after_the_timeout(monkeypatch):
+    monkeypatch.setenv("HRPYC_AUTH_TIMEOUT", "0.5")
+    server = hrpyc.Server("127.0.0.1", 0, token=SECRET).start()
+    try:
+        with socket.create_connection(server.address) as silent:
+            silent.settimeout(5)
+            assert silent.recv(1) == b""  # closed by the server, well before our 5 s
+    finally:
+        server.stop()
+
+
+def test_a_hundred_silent_sockets_do_not_block_a_legitimate_client(token_server):
+    silent = [socket.create_connection(token_server.address) for _ in range(100)]
+    try:
+        conn = hrpyc.connect(*token_server.address, token=SECRET, timeout=5)
+        assert conn.modules.os.getpid() == os.getpid()
+    finally:
+        for sock in silent:
+            sock.close()
+
+
+def test_the_client_limit_refuses_extra_clients_clearly():
+    server = hrpyc.Server("127.0.0.1", 0, token=SECRET, max_clients=2).start()
+    try:
+        first = hrpyc.connect(*server.address, token=SECRET)
+        second = hrpyc.connect(*server.address, token=SECRET)
+        with pytest.raises(hrpyc.ProtocolError) as caught:
+            hrpyc.connect(*server.address, token=SECRET)
+        assert "as many clients as it allows" in str(caught.value)
+        first.close()
+        wait_for(lambda: len(server.clients()) == 1, what="a free place")
+        assert hrpyc.connect(*server.address, token=SECRET).modules.os.getpid()
+        second.close()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def authority(tmp_path_factory):
+    return make_authority(str(tmp_path_factory.mktemp("ca")))
+
+
+def test_tls_with_our_client_and_with_stock_ssl_connect(authority):
+    cert, key = authority["server"]
+    server = hrpyc.Server("127.0.0.1", 0, certfile=cert, keyfile=key).start()
+    try:
+        conn = hrpyc.connect(*server.address, cafile=authority["ca"])
+        assert conn.server_info["tls"] == "yes"
+        assert conn.modules.os.getpid() == os.getpid()
+        # rpyc < 5 defaults to TLS 1.0, which a modern server refuses: such clients name a version.
+        modern = {} if RPYC_VERSION >= (5,) else {"ssl_version": ssl.PROTOCOL_TLS}
+        stock = rpyc.classic.ssl_connect(*server.address, ca_certs=authority["ca"], **modern)
+        assert stock.modules.os.getpid() == os.getpid()
+        with pytest.raises(hrpyc.ProtocolError):  # plain rpyc against TLS: refused, server unharmed
+            hrpyc.connect(*server.address, timeout=2)
+        assert conn.modules.os.getpid() == os.getpid()
+    finally:
+        server.stop()
+
+
+def test_tls_client_certificates_are_a_credential(authority, monkeypatch):
+    cert, key = authority["server"]
+    monkeypatch.setenv("HRPYC_TLS_CA", authority["ca"])  # the server requires certificates it signed
+    server = hrpyc.Server("127.0.0.1", 0, certfile=cert, keyfile=key).start()
+    try:
+        assert server.credential == "certificate"
+        client_cert, client_key = authority["client"]
+        conn = hrpyc.connect(*server.address, cafile=authority["ca"], certfile=client_cert, keyfile=client_key)
+        assert conn.modules.os.getpid() == os.getpid()
+        stranger_cert, stranger_key = authority["stranger"]
+        with pytest.raises((hrpyc.ProtocolError, EOFError, OSError)):
+            hrpyc.connect(
+                *server.address, cafile=authority["ca"], certfile=stranger_cert, keyfile=stranger_key
+            ).modules.os.getpid()
+    finally:
+        server.stop()
+    exposed = hrpyc.Server("0.0.0.0", 0, certfile=cert, keyfile=key)  # allowed: a credential is required
+    assert exposed.exposed and exposed.credential == "certificate"
+    exposed.stop()
+
+
+def test_tls_with_a_token(authority):
+    cert, key = authority["server"]
+    server = hrpyc.Server("127.0.0.1", 0, certfile=cert, keyfile=key, token=SECRET).start()
+    try:
+        assert hrpyc.connect(*server.address, cafile=authority["ca"], token=SECRET).modules.os.getpid()
+        with pytest.raises(hrpyc.AuthenticationError):
+            hrpyc.connect(*server.address, cafile=authority["ca"], token="guess")
+    finally:
+        server.stop()
+
+
+def garbage_cases(rng, count):
+    """Inputs a server must survive: random bytes, truncated and oversized rpyc frames, frames of other
+    rpyc versions with nonsense inside, TLS client hellos, half preambles."""
+    tls_hello = bytes.fromhex("16030100a5010000a10303") + bytes(rng.getrandbits(8) for _ in range(40))
+    for i in range(count):
+        kind = i % 6
+        if kind == 0:
+            yield bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 300)))
+        elif kind == 1:  # a frame header announcing more than is sent
+            yield struct.pack("!LB", rng.randint(10, 10000), 0) + b"\x12" * rng.randint(0, 9)
+        elif kind == 2:  # a huge length header
+            yield struct.pack("!LB", 0xFFFFFFF0, rng.randint(0, 1)) + b"\x00" * 16
+        elif kind == 3:  # an rpyc < 6 envelope and an rpyc 6 one, with random payloads
+            body = bytes([rng.choice((0x12, 0x01))]) + bytes(rng.getrandbits(8) for _ in range(20))
+            yield struct.pack("!LB", len(body), 0) + body
+        elif kind == 4:
+            yield tls_hello
+        else:  # a preamble cut short, or with a nonsense length
+            yield b"HRPYC\x01" + bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 4)))
+
+
+def hurl(address, payload):
+    with socket.create_connection(address, timeout=5) as sock:
+        try:
+            sock.sendall(payload)
+            sock.shutdown(socket.SHUT_WR)
+            while sock.recv(4096):
+                pass
+        except OSError:
+            pass  # reset by the server: fine
+
+
+@pytest.mark.parametrize("token", [None, SECRET])
+def test_garbage_before_authentication_never_hurts_a_legitimate_client(token, monkeypatch):
+    monkeypatch.setenv("HRPYC_AUTH_TIMEOUT", "1")
+    server = hrpyc.Server("127.0.0.1", 0, token=token).start()
+    try:
+        good = hrpyc.connect(*server.address, token=token)
+        for payload in garbage_cases(random.Random(7), 120):
+            hurl(server.address, payload)
+            assert good.modules.os.getpid() == os.getpid()
+        assert server.is_alive()
+        wait_for(lambda: len(server.clients()) == 1, what="garbage clients to be dropped")
+    finally:
+        server.stop()
+
+
+def test_garbage_after_authentication_drops_only_that_client(token_server):
+    good = hrpyc.connect(*token_server.address, token=SECRET)
+    for payload in garbage_cases(random.Random(11), 30):
+        with socket.create_connection(token_server.address, timeout=5) as sock:
+            secret = SECRET.encode()
+            sock.sendall(b"HRPYC\x01" + len(secret).to_bytes(2, "big") + secret)
+            assert sock.recv(1) == b"\x01"
+            sock.sendall(payload)
+            sock.shutdown(socket.SHUT_WR)
+            try:
+                while sock.recv(4096):
+                    pass
+            except OSError:
+                pass
+        assert good.modules.os.getpid() == os.getpid()
+    wait_for(lambda: len(token_server.clients()) == 1, what="garbage clients to be dropped")
+
+
+def test_a_client_killed_mid_call_leaves_the_server_serving(server_process):
+    script = (
+        "import hrpyc, sys\n"
+        "conn = hrpyc.connect(sys.argv[1], int(sys.argv[2]), timeout=0)\n"
+        "print('calling', flush=True)\n"
+        "conn.modules.time.sleep(30)\n"
+    )
+    victim = subprocess.Popen(
+        [sys.executable, "-c", script, server_process.host, str(server_process.port)],
+        stdout=subprocess.PIPE,
+        env=child_env(),
+        text=True,
+    )
+    assert victim.stdout.readline().strip() == "calling"
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    _, hou = hrpyc.import_remote_module(*server_process.address)
+    assert hou.node("/obj/sphere1").path() == "/obj/sphere1"
+
+
+def _open_files():
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts /proc/self/fd")
+def test_stop_start_cycles_on_one_port_leak_no_files_or_threads():
+    port = free_port()
+
+    def cycle():
+        hrpyc.start_server(port=port)
+        hrpyc.connect(port=port).close()
+        hrpyc.stop_server()
+
+    for _ in range(5):  # warm up: lazily created module state, the logging machinery
+        cycle()
+    files, threads = _open_files(), threading.active_count()
+    for _ in range(40):
+        cycle()
+    wait_for(lambda: threading.active_count() <= threads, what="serving threads to end")
+    assert _open_files() <= files
+
+
+def test_a_hostile_server_cannot_make_our_client_import_or_unpickle(tmp_path):
+    """A server that answers with an exception of its own class must not make us import its module."""
+    script = (
+        "import rpyc, sys\n"
+        "from rpyc.utils.server import ThreadedServer\n"
+        "class Evil(Exception):\n"
+        "    pass\n"
+        "class Hostile(rpyc.SlaveService):\n"
+        "    def exposed_boom(self):\n"
+        "        raise Evil('x')\n"
+        "s = ThreadedServer(Hostile, hostname='127.0.0.1', port=0, protocol_config={})\n"
+        "s._listen()\n"
+        "print(s.port, flush=True)\n"
+        "s.start()\n"
+    )
+    hostile = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=child_env())
+    try:
+        port = int(hostile.stdout.readline())
+        conn = hrpyc.connect("127.0.0.1", port)
+        with pytest.raises(Exception) as caught:
+            conn.root.boom()
+        assert type(caught.value).__module__ != "__main__"  # a generic stand-in, not the server's class
+        assert "__mp_main__" not in sys.modules
+    finally:
+        hostile.kill()
+        hostile.communicate()
+
+
+def test_ssl_garbage_handshake_does_not_stop_a_tls_server(authority):
+    cert, key = authority["server"]
+    server = hrpyc.Server("127.0.0.1", 0, certfile=cert, keyfile=key).start()
+    try:
+        context = ssl.create_default_context(cafile=authority["ca"])
+        for payload in garbage_cases(random.Random(3), 24):
+            hurl(server.address, payload)
+        with context.wrap_socket(socket.create_connection(server.address), server_hostname="127.0.0.1"):
+            pass
+        assert hrpyc.connect(*server.address, cafile=authority["ca"]).modules.os.getpid() == os.getpid()
+    finally:
+        server.stop()
