@@ -209,6 +209,8 @@ class Server(object):
             return len(self._clients) < self._max_clients
 
     def _refused(self, peer: Tuple[str, int], reason: str) -> None:
+        if self._stopping:
+            return  # sockets still authenticating when we stop are closed by us, not refused
         log.warning("hrpyc: refused %s: %s", format_address(*peer), reason)
         events.emit(
             events.ServerEvent(events.REFUSED, self.address, message="{}: {}".format(format_address(*peer), reason))
