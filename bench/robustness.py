@@ -17,9 +17,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "python3.7libs"))
 
-from test_security import garbage_cases  # the same generators the tests use, at scale
+from test_security import garbage_cases  # noqa: E402 (the same generators the tests use, at scale)
 
-import hrpyc
+import hrpyc  # noqa: E402
 
 SECRET = "bench-secret"
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import code
+import os
+import runpy
 import statistics
 import sys
 import time
@@ -19,7 +21,12 @@ BUSY_REPORT = 1.0  # seconds of main-thread work before ping calls Houdini busy
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.verb == "install":
+        args.rest = extra  # the installer's own options
+    elif extra:
+        parser.error("unrecognized arguments: " + " ".join(extra))
     try:
         return args.run(args)
     except HrpycError as exc:
@@ -29,7 +36,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hrpyc", description="Drive a running Houdini from any Python.")
-    verbs = parser.add_subparsers(dest="verb", metavar="{serve,ping,shell}")
+    verbs = parser.add_subparsers(dest="verb", metavar="{serve,ping,shell,install}")
     verbs.required = True
 
     serve = verbs.add_parser("serve", help="serve this Python (hython: this Houdini) until Ctrl-C")
@@ -45,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("-v", "--verbose", action="store_true", help="log clients coming and going")
     serve.set_defaults(run=_serve)
+
+    install = verbs.add_parser(
+        "install", help="install this checkout as a Houdini package for this user (--help for more)", add_help=False
+    )
+    install.set_defaults(run=_install)
 
     for name, run, text in (
         ("ping", _ping, "say whether a server answers, how fast, and what it is"),
@@ -95,6 +107,24 @@ def _serve(args: argparse.Namespace) -> int:
     )
     server.serve_forever()
     print("hrpyc: stopped", flush=True)
+    return 0
+
+
+def _install(args: argparse.Namespace) -> int:
+    """houdini_package/hrpyc_install.py of the checkout this hrpyc runs from."""
+    script = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+        "houdini_package",
+        "hrpyc_install.py",
+    )
+    if not os.path.isfile(script):
+        print("hrpyc: install works from a checkout of hrpyc; this one is installed without it", file=sys.stderr)
+        return 1
+    sys.argv = [script, *args.rest]
+    try:
+        runpy.run_path(script, run_name="__main__")
+    except SystemExit as exit:
+        return int(exit.code or 0)
     return 0
 
 

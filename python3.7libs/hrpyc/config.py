@@ -129,3 +129,27 @@ def auth_timeout() -> float:
     if not seconds > 0 or math.isinf(seconds):
         raise ConfigError("HRPYC_AUTH_TIMEOUT", text, "a number of seconds above 0, such as 10")
     return seconds
+
+
+def ports() -> Tuple[int, ...]:
+    """HRPYC_PORT: a port (`18811`) or a range taking the first free one (`18811-18820`); else 18811."""
+    from .address import DEFAULT_PORT
+
+    text = os.environ.get("HRPYC_PORT", "").strip()
+    if not text:
+        return (DEFAULT_PORT,)
+    first, _, last = text.partition("-")
+    try:
+        low, high = int(first), int(last or first)
+    except ValueError:
+        low, high = -1, -1
+    if not (0 <= low <= 65535 and 0 <= high <= 65535 and low <= high):
+        raise ConfigError("HRPYC_PORT", text, "a port such as 18811, or a range such as 18811-18820")
+    return tuple(range(low, high + 1))
+
+
+def host() -> str:
+    """HRPYC_HOST, else loopback."""
+    from .address import DEFAULT_HOST
+
+    return os.environ.get("HRPYC_HOST", "").strip() or DEFAULT_HOST

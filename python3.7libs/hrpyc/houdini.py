@@ -42,6 +42,21 @@ def scene() -> Optional[str]:
         return None
 
 
+BATCH_APPLICATIONS = ("hython", "hbatch")
+
+
+def can_serve_now() -> bool:
+    """False only in a graphical Houdini whose hou.ui is not there yet: starting then would pick the
+    wrong dispatch, so start-up hooks wait for a later one. True outside Houdini and in hython."""
+    hou = loaded_hou()
+    if hou is None:
+        return True
+    try:
+        return hou.applicationName() in BATCH_APPLICATIONS or hou.isUIAvailable()
+    except Exception:  # a partial hou: do not block the start
+        return True
+
+
 def deferred_poster() -> Optional[Callable[..., None]]:
     """`hdefereval.executeDeferred` in a graphical Houdini; None in hython and plain Python."""
     hou = loaded_hou()

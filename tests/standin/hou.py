@@ -119,6 +119,18 @@ def applicationVersionString() -> str:
     return os.environ.get("HOU_STANDIN_VERSION", "19.0.720")
 
 
+def applicationName() -> str:
+    return os.environ.get("HOU_STANDIN_APP") or ("houdini" if isUIAvailable() else "hython")
+
+
+class _HipFile(object):
+    def path(self) -> str:
+        return os.environ.get("HOU_STANDIN_SCENE", "untitled.hip")
+
+
+hipFile = _HipFile()
+
+
 def isUIAvailable() -> bool:
     return os.environ.get("HOU_STANDIN_UI") == "1"
 

@@ -1,0 +1,52 @@
+"""What every Houdini start-up hook of the hrpyc package runs (pythonrc.py, uiready.py, 456.py).
+
+Kept apart from the hrpyc package and cheap: with HRPYC_AUTOSTART unset a hook costs an environment
+lookup, not the ~100 ms of importing rpyc; and whatever goes wrong, a hook prints one line and
+Houdini's start-up goes on.
+"""
+
+import importlib.util
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def claim_name():
+    """SideFX ships its own hrpyc.py in $HFS/houdini/python3.Xlibs; make `import hrpyc` find ours,
+    wherever Houdini put its folders in sys.path."""
+    module = sys.modules.get("hrpyc")
+    if module is not None:
+        found = getattr(module, "__file__", None) or ""
+    else:
+        spec = importlib.util.find_spec("hrpyc")
+        found = (spec.origin or "") if spec is not None else ""
+    if found.startswith(HERE):
+        return
+    while HERE in sys.path:
+        sys.path.remove(HERE)
+    sys.path.insert(0, HERE)
+    sys.modules.pop("hrpyc", None)
+
+
+_broken = False  # hrpyc could not be loaded; said so once
+
+
+def run(hook):
+    """Start hrpyc if HRPYC_AUTOSTART asks for it; never raise."""
+    global _broken
+    if _broken:
+        return
+    try:
+        claim_name()
+        if not os.environ.get("HRPYC_AUTOSTART", "").strip():
+            return
+        from hrpyc.autostart import from_hook
+    except Exception as exc:  # a missing rpyc, a broken install: say so, and let Houdini go on
+        _broken = True
+        print(
+            "hrpyc: cannot load hrpyc ({}: {}); check that rpyc is installed in this Houdini's Python "
+            "and that the hrpyc package is loaded".format(type(exc).__name__, exc)
+        )
+        return
+    from_hook(hook)

@@ -1,0 +1,210 @@
+"""hrpyc as a Houdini package: the package file, the installer, autostart through Houdini's hooks."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+from conftest import STANDIN, free_port
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+INSTALLER = os.path.join(ROOT, "houdini_package", "hrpyc_install.py")
+
+
+@pytest.fixture
+def hfs(tmp_path):
+    """A Houdini install as far as hrpyc cares: SideFX's own hrpyc.py in houdini/pythonX.Ylibs."""
+    libs = tmp_path / "hfs" / "houdini" / "python{}.{}libs".format(*sys.version_info[:2])
+    libs.mkdir(parents=True)
+    (libs / "hrpyc.py").write_text("SIDEFX = True\n")
+    return str(tmp_path / "hfs")
+
+
+def houdini(hfs, *args, **env):
+    """Start the stand-in Houdini with the checkout read in place (HOUDINI_PACKAGE_DIR); returns
+    (report, the `hrpyc:` lines it printed, everything it printed)."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("HRPYC_", "HOUDINI_", "PYTHON"))}
+    environment.update(HFS=hfs, HRPYC_STATE_DIR=os.environ["HRPYC_STATE_DIR"], HOUDINI_PACKAGE_DIR=ROOT)
+    environment.update(env)
+    result = subprocess.run(
+        [sys.executable, os.path.join(STANDIN, "houdini_startup.py"), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=environment,
+        timeout=60,
+    )
+    assert result.returncode == 0 and "houdini: started" in result.stdout, result.stdout
+    report = json.loads(result.stdout.split("houdini: report ", 1)[1].splitlines()[0])
+    lines = [line for line in result.stdout.splitlines() if line.startswith("hrpyc:")]
+    return report, lines, result.stdout
+
+
+@pytest.mark.parametrize("app", ["houdini", "hython"])
+def test_the_package_read_in_place_makes_import_hrpyc_find_ours_not_sidefxs(hfs, app):
+    report, lines, _ = houdini(hfs, "--app", app)
+    assert report["hrpyc_file"] == os.path.join(ROOT, "python3.7libs", "hrpyc", "__init__.py")
+    assert report["server"] is None and lines == []  # autostart is off
+
+
+@pytest.mark.parametrize(
+    "app, scene, dispatch",
+    [
+        ("houdini", None, "main"),
+        ("houdini", "shot.hip", "main"),
+        ("hython", None, "thread"),
+        ("hython", "shot.hip", "thread"),
+    ],
+)
+def test_autostart_starts_one_server_however_many_hooks_fire(hfs, app, scene, dispatch):
+    port = free_port()
+    args = ["--app", app, "--loads", "5"] + (["--scene", scene] if scene else [])
+    report, lines, _ = houdini(hfs, *args, HRPYC_AUTOSTART="1", HRPYC_PORT=str(port), HRPYC_TIMEOUT="45")
+    assert report["server"] == {"address": ["127.0.0.1", port], "dispatch": dispatch, "credential": "none"}
+    assert lines == ["hrpyc: listening on 127.0.0.1:{} (dispatch {}, credential none)".format(port, dispatch)]
+
+
+def test_autostart_settings_come_from_the_environment(hfs):
+    port = free_port()
+    report, _, _ = houdini(
+        hfs,
+        "--app",
+        "hython",
+        HRPYC_AUTOSTART="yes",
+        HRPYC_HOST="localhost",
+        HRPYC_PORT=str(port),
+        HRPYC_DISPATCH="thread",
+        HRPYC_TOKEN="auto",
+    )
+    assert report["server"] == {"address": ["127.0.0.1", port], "dispatch": "thread", "credential": "token"}
+
+
+def test_a_port_range_takes_the_first_free_port(hfs):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        first = taken.getsockname()[1]
+        report, _, _ = houdini(
+            hfs, "--app", "hython", HRPYC_AUTOSTART="1", HRPYC_PORT="{}-{}".format(first, first + 20)
+        )
+    assert first < report["server"]["address"][1] <= first + 20
+
+
+@pytest.mark.parametrize(
+    "env, says",
+    [
+        ({"HRPYC_PORT": "abc"}, "HRPYC_PORT='abc' is not valid"),
+        ({"HRPYC_AUTOSTART": "maybe"}, "HRPYC_AUTOSTART='maybe' is not valid"),
+        ({"HRPYC_DISPATCH": "gpu"}, "HRPYC_DISPATCH='gpu' is not valid"),
+        ({"HRPYC_HOST": "0.0.0.0"}, "refusing to listen on 0.0.0.0"),
+    ],
+)
+def test_a_bad_value_gives_one_line_and_houdini_goes_on(hfs, env, says):
+    environment = dict({"HRPYC_AUTOSTART": "1", "HRPYC_PORT": str(free_port())}, **env)
+    report, lines, _ = houdini(hfs, "--app", "houdini", "--loads", "3", **environment)
+    assert report["server"] is None
+    assert len(lines) == 1 and lines[0].startswith("hrpyc: not started: ") and says in lines[0]
+
+
+def test_a_taken_port_gives_one_line_and_houdini_goes_on(hfs):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        report, lines, _ = houdini(hfs, "--app", "hython", "--loads", "3", HRPYC_AUTOSTART="1", HRPYC_PORT=str(port))
+    assert report["server"] is None
+    assert len(lines) == 1 and "127.0.0.1:{} is already in use".format(port) in lines[0]
+
+
+def test_a_missing_rpyc_gives_one_line_and_houdini_goes_on(hfs, tmp_path):
+    broken = tmp_path / "broken"
+    (broken / "rpyc").mkdir(parents=True)
+    (broken / "rpyc" / "__init__.py").write_text("raise ImportError('No module named rpyc')\n")
+    report_env = {"HRPYC_AUTOSTART": "1", "PYTHONPATH": str(broken)}
+    _, lines, out = houdini(hfs, "--app", "hython", "--loads", "2", **report_env)
+    assert len(lines) == 1 and "cannot load hrpyc" in lines[0] and "rpyc" in lines[0], out
+
+
+def test_child_processes_leave_a_single_port_to_their_parent(hfs):
+    port = free_port()
+    report, _, _ = houdini(hfs, "--app", "houdini", "--child", HRPYC_AUTOSTART="1", HRPYC_PORT=str(port))
+    assert report["server"]["address"] == ["127.0.0.1", port]
+    child = [line for line in report["child_output"].splitlines() if line.startswith("hrpyc:")]
+    assert child == []  # no fight, no error spam
+    assert '"server": null' in report["child_output"]
+
+
+def test_child_processes_with_a_port_range_become_sessions_of_their_own(hfs):
+    port = free_port()
+    report, _, _ = houdini(
+        hfs, "--app", "houdini", "--child", HRPYC_AUTOSTART="1", HRPYC_PORT="{}-{}".format(port, port + 30)
+    )
+    child = json.loads(report["child_output"].split("houdini: report ", 1)[1].splitlines()[0])
+    assert child["server"]["address"][1] not in (None, report["server"]["address"][1])
+
+
+def test_hooks_cost_under_20_ms_with_autostart_off(hfs):
+    costs = sorted(houdini(hfs, "--app", "hython", "--scene", "a.hip")[0]["hooks_ms"] for _ in range(3))
+    assert costs[1] < 20, costs
+
+
+def test_the_installer_writes_a_package_houdini_reads_and_is_idempotent(hfs, tmp_path):
+    prefs = tmp_path / "home" / "houdini20.5"
+    prefs.mkdir(parents=True)
+    env = dict(os.environ, HOME=str(tmp_path / "home"), USERPROFILE=str(tmp_path / "home"))
+    env.pop("HOUDINI_USER_PREF_DIR", None)
+
+    def installer(*args):
+        return subprocess.run([sys.executable, INSTALLER, *args], capture_output=True, text=True, env=env)
+
+    dry = installer("--dry-run")
+    assert dry.returncode == 0 and "would write" in dry.stdout and not (prefs / "packages").exists()
+    first = installer()
+    target = prefs / "packages" / "hrpyc.json"
+    assert first.returncode == 0 and str(target) in first.stdout and target.is_file()
+    assert json.loads(target.read_text())["env"][0]["HRPYC_ROOT"] == ROOT.replace("\\", "/")
+    written, stamp = target.read_text(), target.stat().st_mtime_ns
+    again = installer()
+    assert "already installed" in again.stdout
+    assert target.read_text() == written and target.stat().st_mtime_ns == stamp  # not rewritten
+    port = free_port()
+    report, _, _ = houdini(
+        hfs,
+        "--app",
+        "hython",
+        HOUDINI_PACKAGE_DIR="",
+        HOUDINI_USER_PREF_DIR=str(prefs),
+        HRPYC_AUTOSTART="1",
+        HRPYC_PORT=str(port),
+    )
+    assert report["hrpyc_file"].startswith(os.path.join(ROOT, "python3.7libs"))
+    assert report["server"]["address"] == ["127.0.0.1", port]
+    checked = installer("--check", str(target))
+    assert checked.returncode == 0 and "package OK" in checked.stdout
+    assert "PYTHONPATH += {}/python3.7libs".format(ROOT.replace("\\", "/")) in checked.stdout
+    gone = installer("--uninstall")
+    assert "removed" in gone.stdout and not target.exists()
+
+
+def test_the_check_reports_a_broken_package(tmp_path):
+    broken = tmp_path / "hrpyc.json"
+    broken.write_text('{"env": [{"HRPYC_ROOT": "/nowhere"}], "hpath": "$HRPYC_ROOT"}')
+    result = subprocess.run([sys.executable, INSTALLER, "--check", str(broken)], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "import hrpyc` would fail" in result.stdout and "/nowhere does not exist" in result.stdout
+    bad_json = tmp_path / "bad.json"
+    bad_json.write_text("{not json")
+    assert subprocess.run([sys.executable, INSTALLER, "--check", str(bad_json)]).returncode == 1
+
+
+def test_hrpyc_install_runs_the_installer(tmp_path):
+    env = dict(os.environ, HOME=str(tmp_path), USERPROFILE=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-m", "hrpyc", "install", "--dry-run", "--houdini-version", "21.0"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert result.returncode == 0 and "would write" in result.stdout and "21.0" in result.stdout
