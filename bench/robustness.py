@@ -74,8 +74,11 @@ def silent(count):
     started = time.perf_counter()
     conn = hrpyc.connect(*server.address, token=SECRET, timeout=5)
     conn.modules.os.getpid()
-    print("{} silent sockets: a legitimate client connected and called in {:.1f} ms".format(
-        count, (time.perf_counter() - started) * 1e3))
+    print(
+        "{} silent sockets: a legitimate client connected and called in {:.1f} ms".format(
+            count, (time.perf_counter() - started) * 1e3
+        )
+    )
     for sock in sockets:
         sock.close()
     server.stop()

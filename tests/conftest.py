@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # the panel's tests run without a screen
+
 import hrpyc
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
@@ -20,6 +22,7 @@ LIBS = os.path.join(os.path.dirname(TESTS), "python3.7libs")
 def child_env(**extra):
     """The environment of a child Python: our package and the stand-in hou importable."""
     env = dict(os.environ)
+    env.pop("HRPYC_DISPATCH", None)
     env["PYTHONPATH"] = os.pathsep.join([LIBS, STANDIN, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env.update(extra)
     return env
@@ -113,6 +116,9 @@ def isolated(tmp_path, monkeypatch):
     for name in [n for n in os.environ if n.startswith("HRPYC_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("HRPYC_STATE_DIR", str(tmp_path / "state"))
+    # This process plays a plain Python, even after the panel's tests leave a QApplication behind;
+    # child processes pick their own dispatch (child_env drops this).
+    monkeypatch.setenv("HRPYC_DISPATCH", "thread")
     yield
     hrpyc.stop_server()
 

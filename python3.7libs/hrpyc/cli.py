@@ -36,7 +36,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hrpyc", description="Drive a running Houdini from any Python.")
-    verbs = parser.add_subparsers(dest="verb", metavar="{serve,ping,shell,install}")
+    verbs = parser.add_subparsers(dest="verb", metavar="{serve,ping,shell,panel,install}")
     verbs.required = True
 
     serve = verbs.add_parser("serve", help="serve this Python (hython: this Houdini) until Ctrl-C")
@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("-v", "--verbose", action="store_true", help="log clients coming and going")
     serve.set_defaults(run=_serve)
+
+    panel = verbs.add_parser("panel", help="open the hrpyc panel, serving this Python")
+    panel.set_defaults(run=_panel)
 
     install = verbs.add_parser(
         "install", help="install this checkout as a Houdini package for this user (--help for more)", add_help=False
@@ -108,6 +111,15 @@ def _serve(args: argparse.Namespace) -> int:
     server.serve_forever()
     print("hrpyc: stopped", flush=True)
     return 0
+
+
+def _panel(args: argparse.Namespace) -> int:
+    try:
+        from . import panel
+    except ImportError as exc:
+        print("hrpyc: {}".format(exc), file=sys.stderr)
+        return 1
+    return panel.main()
 
 
 def _install(args: argparse.Namespace) -> int:

@@ -57,6 +57,14 @@ def can_serve_now() -> bool:
         return True
 
 
+def main_window() -> Optional[Any]:
+    """Houdini's main window, to parent floating panels to; None outside a graphical Houdini."""
+    hou = loaded_hou()
+    if hou is None or not hou.isUIAvailable():
+        return None
+    return hou.qt.mainWindow()
+
+
 def deferred_poster() -> Optional[Callable[..., None]]:
     """`hdefereval.executeDeferred` in a graphical Houdini; None in hython and plain Python."""
     hou = loaded_hou()

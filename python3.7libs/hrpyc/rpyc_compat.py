@@ -26,8 +26,10 @@ from .errors import HoudiniBusyError, RequestTimeoutError
 RPYC_VERSION: Tuple[int, ...] = tuple(int(part) for part in _rpyc_version[:3])
 RPYC_VERSION_STRING = ".".join(str(part) for part in RPYC_VERSION)
 
-# Requests that need neither hou nor the main thread: rpyc's bookkeeping and our service's own calls.
-_LIGHT_HANDLERS = frozenset((consts.HANDLE_PING, consts.HANDLE_GETROOT, consts.HANDLE_INSPECT))
+# Requests that need neither hou nor the main thread: rpyc's bookkeeping. HANDLE_CLOSE releases what
+# the client held, exactly as a dropped socket does on the connection's thread; queued behind a busy
+# main thread it would hold the client's exit for rpyc 6's 30 s close timeout.
+_LIGHT_HANDLERS = frozenset((consts.HANDLE_PING, consts.HANDLE_GETROOT, consts.HANDLE_INSPECT, consts.HANDLE_CLOSE))
 SERVICE_PREFIX = "hrpyc_"
 
 

@@ -151,3 +151,17 @@ def _syncFromMainContext() -> None:
 
 def _syncToMainContext() -> None:
     _frames[threading.main_thread().ident or 0] = _frames.get(threading.get_ident(), 1.0)
+
+
+class qt(object):
+    """hou.qt: Houdini's main window (created on first use with the binding the process loaded)."""
+
+    _main_window = None
+
+    @classmethod
+    def mainWindow(cls):
+        if cls._main_window is None:
+            from Qt import QtWidgets
+
+            cls._main_window = QtWidgets.QMainWindow()
+        return cls._main_window

@@ -1,0 +1,14 @@
+"""The panel's one Qt import, through Qt.py: Houdini's own copy (hutil.Qt) inside Houdini, the Qt.py
+package elsewhere; either picks PySide2 (Houdini <= 20.5) or PySide6 (Houdini 21)."""
+
+try:
+    from hutil.Qt import QtCompat, QtCore, QtGui, QtWidgets
+except ImportError:
+    try:
+        from Qt import QtCompat, QtCore, QtGui, QtWidgets
+    except ImportError as exc:
+        raise ImportError(
+            "the hrpyc panel needs Qt.py and PySide2 or PySide6 ({}); pip install 'hrpyc[panel]'".format(exc)
+        ) from exc
+
+__all__ = ["QtCompat", "QtCore", "QtGui", "QtWidgets"]
