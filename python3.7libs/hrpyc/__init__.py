@@ -21,12 +21,14 @@ from .errors import (
     HoudiniBusyError,
     HrpycError,
     InsecureBindError,
+    MultipleSessionsError,
     PortInUseError,
     ProtocolError,
     RemoteImportError,
     RequestTimeoutError,
     ServerAlreadyRunningError,
     ServerNotFoundError,
+    VersionMismatchError,
 )
 from .events import ServerEvent, subscribe, unsubscribe
 from .server import Server, running_server, start_server, stop_server
@@ -57,6 +59,8 @@ __all__ = [
     "ServerNotFoundError",
     "ProtocolError",
     "AuthenticationError",
+    "VersionMismatchError",
+    "MultipleSessionsError",
     "RemoteImportError",
     "RequestTimeoutError",
     "HoudiniBusyError",

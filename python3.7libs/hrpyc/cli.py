@@ -11,6 +11,7 @@ import sys
 import time
 from typing import Any, List, Optional, Sequence
 
+from . import discovery, sessions
 from .address import DEFAULT_HOST, DEFAULT_PORT, format_address, parse_address
 from .client import connect
 from .dispatch import MODES
@@ -36,7 +37,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hrpyc", description="Drive a running Houdini from any Python.")
-    verbs = parser.add_subparsers(dest="verb", metavar="{serve,ping,shell,panel,install}")
+    verbs = parser.add_subparsers(dest="verb", metavar="{serve,ping,shell,sessions,panel,install}")
     verbs.required = True
 
     serve = verbs.add_parser("serve", help="serve this Python (hython: this Houdini) until Ctrl-C")
@@ -52,6 +53,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("-v", "--verbose", action="store_true", help="log clients coming and going")
     serve.set_defaults(run=_serve)
+
+    listing = verbs.add_parser("sessions", help="list this user's hrpyc sessions here, or a registry's")
+    listing.add_argument(
+        "--registry",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="HOST[:PORT]",
+        help="ask rpyc's registry (udp://, tcp://; default: HRPYC_REGISTRY) instead",
+    )
+    listing.set_defaults(run=_sessions)
 
     panel = verbs.add_parser("panel", help="open the hrpyc panel, serving this Python")
     panel.set_defaults(run=_panel)
@@ -70,9 +82,9 @@ def _parser() -> argparse.ArgumentParser:
             "address",
             nargs="?",
             type=_address,
-            default=(DEFAULT_HOST, DEFAULT_PORT),
+            default=(DEFAULT_HOST, None),
             metavar="HOST:PORT",
-            help="default {}".format(format_address(DEFAULT_HOST, DEFAULT_PORT)),
+            help="default: this user's only local session, else {}".format(format_address(DEFAULT_HOST, DEFAULT_PORT)),
         )
         verb.add_argument("--timeout", type=float, default=None, help="seconds per request")
         verb.add_argument("--token", default=None, help="the server's token (default: HRPYC_TOKEN)")
@@ -110,6 +122,39 @@ def _serve(args: argparse.Namespace) -> int:
     )
     server.serve_forever()
     print("hrpyc: stopped", flush=True)
+    return 0
+
+
+def _sessions(args: argparse.Namespace) -> int:
+    if args.registry is None:
+        live = sessions.live()
+        for record in live:
+            started = time.strftime("%Y-%m-%d %H:%M", time.localtime(record.get("started", 0)))
+            print(
+                "{:<22} pid {:<7} {:<22} {} auth {} dispatch {} since {} {}".format(
+                    format_address(record.get("host", "?"), record.get("port", 0)),
+                    record.get("pid"),
+                    "Houdini " + record["houdini"] if record.get("houdini") else "Python " + record.get("python", "?"),
+                    record.get("user", ""),
+                    record.get("auth", "?"),
+                    record.get("dispatch", "?"),
+                    started,
+                    record.get("scene", ""),
+                ).rstrip()
+            )
+        if not live:
+            print("hrpyc: no hrpyc session of this user runs on this machine")
+        return 0
+    found = discovery.registered(args.registry or None)
+    for host, port in found:
+        try:
+            with connect(host, port, timeout=3) as conn:
+                what = _describe(conn)
+        except HrpycError as exc:
+            what = "does not answer: {}".format(exc)
+        print("{:<22} {}".format(format_address(host, port), what))
+    if not found:
+        print("hrpyc: the registry knows no hrpyc session")
     return 0
 
 
@@ -152,7 +197,7 @@ def _ping(args: argparse.Namespace) -> int:
         what = _describe(conn)
     print(
         "hrpyc: {} is alive: {}; connect {:.1f} ms, round trip {:.2f} ms (median of {})".format(
-            format_address(*args.address), what, connected * 1e3, statistics.median(rtts) * 1e3, len(rtts)
+            conn.address, what, connected * 1e3, statistics.median(rtts) * 1e3, len(rtts)
         )
     )
     return 0
@@ -179,7 +224,7 @@ def _describe(conn: Any) -> str:
 def _shell(args: argparse.Namespace) -> int:
     conn = connect(*args.address, timeout=args.timeout, token=args.token, cafile=args.cafile)
     namespace = {"connection": conn}
-    address = format_address(*args.address)
+    address = conn.address
     try:
         namespace["hou"] = conn.modules["hou"]  # type: ignore[attr-defined]
         have = "`hou` and `connection`"

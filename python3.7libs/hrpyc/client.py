@@ -9,10 +9,10 @@ from typing import Any, Optional, Tuple
 import rpyc
 from rpyc.core.stream import SocketStream
 
-from . import auth, config
+from . import auth, config, discovery
 from .address import DEFAULT_HOST, DEFAULT_PORT, format_address, is_loopback
-from .errors import ProtocolError, RemoteImportError, RequestTimeoutError, ServerNotFoundError
-from .rpyc_compat import ClientService, set_compression, set_request_timeout
+from .errors import ProtocolError, RemoteImportError, RequestTimeoutError, ServerNotFoundError, VersionMismatchError
+from .rpyc_compat import RPYC_VERSION, RPYC_VERSION_STRING, ClientService, set_compression, set_request_timeout
 
 __all__ = ["connect", "import_remote_module"]
 
@@ -21,7 +21,7 @@ CONNECT_TIMEOUT = 5.0  # seconds to reach the host and hear rpyc answer; rpyc al
 
 def connect(
     server: str = DEFAULT_HOST,
-    port: int = DEFAULT_PORT,
+    port: Optional[int] = None,
     *,
     timeout: Optional[config.Seconds] = None,
     token: Optional[str] = None,
@@ -33,6 +33,8 @@ def connect(
     """An rpyc connection to the hrpyc (or stock rpyc classic) server at server:port.
 
     Our side exposes nothing: unlike rpyc.classic.connect, the server cannot reach into this process.
+    `port`: None finds this user's only hrpyc session on this machine (several: MultipleSessionsError
+    lists them), else SideFX's 18811.
     `timeout` is seconds per request (None: HRPYC_TIMEOUT or 30; 0 or math.inf: no limit).
     `token`: the server's token (None: HRPYC_TOKEN or HRPYC_TOKEN_FILE, or this user's own for a local
     server started with token='auto'). `cafile` (HRPYC_TLS_CA): connect over TLS and trust the server
@@ -42,6 +44,8 @@ def connect(
     yourself (or use `with`), as the thread keeps it alive.
     """
     seconds = config.request_timeout(timeout)
+    if port is None:
+        port = discovery.local_port(server) or DEFAULT_PORT
     address = format_address(server, port)
     reach = CONNECT_TIMEOUT if seconds is None else min(CONNECT_TIMEOUT, seconds)
     try:
@@ -71,10 +75,26 @@ def connect(
     except EOFError:
         sock.close()
         raise ProtocolError(
-            address, "it closed the connection at once: it may want a token (token= or HRPYC_TOKEN) or TLS"
+            address,
+            "it closed the connection at once: it may want a token (token= or HRPYC_TOKEN) or TLS, or speak "
+            "another rpyc generation (rpyc 6 and rpyc < 6 cannot talk unless the server is hrpyc)",
         ) from None
     except (OSError, ValueError) as exc:  # ValueError: brine could not read its frames
         sock.close()
+        if isinstance(exc, ValueError) and "invalid message type" in str(exc) and RPYC_VERSION >= (6,):
+            raise VersionMismatchError(
+                address,
+                "rpyc < 6 (a stock server, Houdini's bundled rpyc?)",
+                "rpyc " + RPYC_VERSION_STRING,
+                "pip install 'rpyc>=4.1,<6' for this client, or serve with hrpyc there (it answers every rpyc)",
+            ) from None
+        if isinstance(exc, ValueError) and "not enough values to unpack" in str(exc):
+            raise VersionMismatchError(
+                address,
+                "rpyc 6",
+                "rpyc " + RPYC_VERSION_STRING,
+                "pip install 'rpyc>=6' for this client, or serve with hrpyc there (it answers every rpyc)",
+            ) from None
         raise ProtocolError(address, "{}: {}".format(type(exc).__name__, exc)) from None
     conn.address = address
     set_request_timeout(conn, seconds)
@@ -114,7 +134,7 @@ def _secure(
 
 def import_remote_module(
     server: str = DEFAULT_HOST,
-    port: int = DEFAULT_PORT,
+    port: Optional[int] = None,
     name: str = "hou",
     *,
     timeout: Optional[config.Seconds] = None,

@@ -153,3 +153,8 @@ def host() -> str:
     from .address import DEFAULT_HOST
 
     return os.environ.get("HRPYC_HOST", "").strip() or DEFAULT_HOST
+
+
+def registry_setting() -> str:
+    """HRPYC_REGISTRY: where servers register and `hrpyc sessions --registry` looks."""
+    return os.environ.get("HRPYC_REGISTRY", "")

@@ -9,6 +9,8 @@
      ├── ServerNotFoundError (ConnectionError)   nobody answers at host:port
      ├── ProtocolError (ConnectionError)     something answered, but not as an rpyc server does
      ├── AuthenticationError (ConnectionRefusedError)  the server refused our token
+     ├── VersionMismatchError (ConnectionError)  the two ends' rpyc cannot talk
+     ├── MultipleSessionsError               no port given, and several local sessions to choose from
      ├── RemoteImportError (ImportError)     the server cannot import the module asked for
      ├── DispatchError                       the dispatch mode asked for cannot work in this process
      └── RequestTimeoutError (TimeoutError)  a request did not finish in time
@@ -20,6 +22,7 @@ Third-party errors (socket, rpyc) become these at one boundary each, with the ca
 from __future__ import annotations
 
 import errno
+from typing import List
 
 __all__ = [
     "BindError",
@@ -28,6 +31,8 @@ __all__ = [
     "PortInUseError",
     "ProtocolError",
     "AuthenticationError",
+    "VersionMismatchError",
+    "MultipleSessionsError",
     "RemoteImportError",
     "RequestTimeoutError",
     "InsecureBindError",
@@ -118,6 +123,24 @@ class AuthenticationError(HrpycError, ConnectionRefusedError):
         super().__init__(
             "the server at {} refused our token; pass the server's token as token= or set HRPYC_TOKEN or "
             "HRPYC_TOKEN_FILE (a server started with token='auto' keeps it in hrpyc's per-user folder)".format(address)
+        )
+
+
+class VersionMismatchError(HrpycError, ConnectionError):
+    """The server's rpyc and ours speak different envelopes, and the server is not hrpyc's to bridge them."""
+
+    def __init__(self, address: str, server: str, client: str, fix: str) -> None:
+        super().__init__("{} speaks {} and this client {}: they cannot talk; {}".format(address, server, client, fix))
+
+
+class MultipleSessionsError(HrpycError):
+    """import_remote_module() was given no port, and this user runs several hrpyc sessions here."""
+
+    def __init__(self, sessions: List[str]) -> None:
+        super().__init__(
+            "{} hrpyc sessions run on this machine: {}; pass port= to choose (`hrpyc sessions` lists them)".format(
+                len(sessions), "; ".join(sessions)
+            )
         )
 
 

@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional, Tuple
 
 import rpyc
 from rpyc.core import consts
+from rpyc.core.channel import Channel
 from rpyc.core.service import ClassicClient
 from rpyc.utils.server import ThreadedServer
 from rpyc.version import version as _rpyc_version
@@ -181,6 +182,53 @@ class ClientService(ClassicClient):
         return None
 
 
+# The one wire difference between rpyc < 6 and 6 is the envelope of each message (inner encodings
+# are the same): rpyc < 6 sends brine((msg, seq, args)) - TUP3 tag, msg as a small int, seq, args;
+# rpyc 6 sends the msg as a raw byte, then brine((seq, args)) - TUP2 tag, seq, args.
+_NEW_ENVELOPE = RPYC_VERSION >= (6,)
+_TUP2, _TUP3, _SMALL_INT = 0x11, 0x12, 0x50  # brine tags; small ints i are stored as the byte i + 0x50
+
+
+def _to_old(payload: bytes) -> bytes:
+    if len(payload) < 2 or payload[1] != _TUP2:
+        raise ValueError("not an rpyc 6 message")
+    return bytes((_TUP3, payload[0] + _SMALL_INT)) + payload[2:]
+
+
+def _to_new(payload: bytes) -> bytes:
+    if len(payload) < 2 or payload[0] != _TUP3 or not 0 <= payload[1] - _SMALL_INT < 0x10:
+        raise ValueError("not an rpyc < 6 message")
+    return bytes((payload[1] - _SMALL_INT, _TUP2)) + payload[2:]
+
+
+class BridgingChannel(Channel):
+    """The server's channel to one client: it reads the client's envelope from its first message (the
+    client always speaks first) and, if it is the other rpyc generation's, translates both ways, so one
+    server answers rpyc 4.1, 5 and 6 clients alike."""
+
+    __slots__ = ("_incoming", "_outgoing")
+
+    def __init__(self, stream: Any, compress: bool = True) -> None:
+        super().__init__(stream, compress)
+        self._incoming: Optional[Callable[[bytes], bytes]] = None
+        self._outgoing: Optional[Callable[[bytes], bytes]] = None
+
+    @property
+    def bridged(self) -> bool:
+        return self._outgoing is not None
+
+    def recv(self) -> bytes:  # type: ignore[override]
+        data = super().recv()
+        if self._incoming is None:
+            foreign = data[:1] != bytes((_TUP3,)) if not _NEW_ENVELOPE else data[:1] == bytes((_TUP3,))
+            self._incoming = (_to_old if not _NEW_ENVELOPE else _to_new) if foreign else bytes
+            self._outgoing = (_to_new if not _NEW_ENVELOPE else _to_old) if foreign else None
+        return self._incoming(data)
+
+    def send(self, data: bytes) -> None:  # type: ignore[override]
+        super().send(self._outgoing(data) if self._outgoing is not None else data)
+
+
 class ListeningServer(ThreadedServer):
     """rpyc's ThreadedServer, with our per-socket options and each connection handed to a callback."""
 
@@ -192,6 +240,7 @@ class ListeningServer(ThreadedServer):
         authenticator: Callable[[socket.socket], Tuple[Any, Any]],
         logger: Any,
         serve_connection: Callable[[Any], None],
+        registrar: Optional[Any] = None,
     ) -> None:
         # Pass host and a fresh config dict: rpyc's defaults drifted ("" -> None in 5.0, one shared
         # protocol_config dict before 4.1.5).
@@ -202,6 +251,8 @@ class ListeningServer(ThreadedServer):
             ipv6=is_ipv6(host),
             reuse_addr=True,
             authenticator=authenticator,
+            registrar=registrar,
+            auto_register=registrar is not None,
             protocol_config={},
             logger=logger,
         )
@@ -224,6 +275,8 @@ class ListeningServer(ThreadedServer):
             pass  # the client left between authentication and its first byte (rpyc asks for its address)
 
     def _handle_connection(self, conn):  # type: ignore[no-untyped-def]
+        # rpyc built a plain Channel; nothing has been read yet, so ours takes its place.
+        conn._channel = BridgingChannel(conn._channel.stream, conn._channel.compress)
         self._serve_connection(conn)
 
 
@@ -246,6 +299,11 @@ def raw_socket(conn: rpyc.Connection) -> socket.socket:
 def peer_address(conn: rpyc.Connection) -> Tuple[str, int]:
     peer = conn._config["endpoints"][1]
     return peer[0], peer[1]
+
+
+def bridged(conn: rpyc.Connection) -> bool:
+    """True when the client speaks the other rpyc generation's envelope, translated by the server."""
+    return isinstance(conn._channel, BridgingChannel) and conn._channel.bridged
 
 
 def set_compression(conn: rpyc.Connection, enabled: bool) -> None:

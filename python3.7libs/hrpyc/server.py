@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from . import config, events, houdini, sessions
+from . import config, discovery, events, houdini, sessions
 from .address import DEFAULT_HOST, DEFAULT_PORT, format_address, is_loopback
 from .auth import Security
 from .clients import ClientInfo, ClientRecord
@@ -93,6 +93,7 @@ class Server(object):
                 authenticator=self._security.gate(self._has_room, self._refused),
                 logger=_rpyc_log,
                 serve_connection=self._serve,
+                registrar=discovery.registrar(),
             )
             self._rpyc.listen()
         except OSError as exc:
