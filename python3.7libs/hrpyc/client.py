@@ -148,7 +148,7 @@ def import_remote_module(
     """
     conn = connect(server, port, timeout=timeout, serve_callbacks=serve_callbacks, **credentials)
     try:
-        module = conn.modules[name]
+        module = conn.remember_module(conn.modules[name])
     except ImportError as exc:
         conn.close()
         raise RemoteImportError(name, conn.address) from exc

@@ -10,10 +10,10 @@ import inspect
 import socket
 import sys
 import types
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Set, Tuple
 
 import rpyc
-from rpyc.core import consts
+from rpyc.core import consts, netref
 from rpyc.core.channel import Channel
 from rpyc.core.service import ClassicClient
 from rpyc.utils.server import ThreadedServer
@@ -62,15 +62,14 @@ class Request(object):
             if label != consts.LABEL_LOCAL_REF:
                 return False
             root = self._conn._local_root
-            if handler == consts.HANDLE_CALLATTR:  # second: (LABEL_VALUE, name)
-                return id_pack[2] == id(root) and second[1].startswith(SERVICE_PREFIX)
+            if handler == consts.HANDLE_CALLATTR:  # second: (LABEL_VALUE, name); then the arguments
+                return id_pack[2] == id(root) and _service_call_is_light(second[1], boxed[1][2])
             target = self._conn._local_objects[id_pack]
             if handler == consts.HANDLE_GETATTR:
                 return target is root or _binds_only(target, second[1])
-            # HANDLE_CALL of a bound method of the root; second: its arguments, (LABEL_VALUE, (...))
-            name = getattr(target, "__name__", "")
-            return getattr(target, "__self__", None) is root and (
-                name.startswith(SERVICE_PREFIX) or (name == "getmodule" and second[1][0] in sys.modules)
+            # HANDLE_CALL of a bound method of the root; second: its arguments
+            return getattr(target, "__self__", None) is root and _service_call_is_light(
+                getattr(target, "__name__", ""), second
             )
         except (TypeError, ValueError, IndexError, KeyError, AttributeError):
             return False
@@ -115,6 +114,13 @@ def _binds_only(obj: Any, name: str) -> bool:
         return False
 
 
+def _service_call_is_light(name: str, boxed_args: Any) -> bool:
+    """Our hrpyc_* methods, and getmodule() of a module already imported (what a client's connect asks)."""
+    if name.startswith(SERVICE_PREFIX):
+        return True
+    return name == "getmodule" and boxed_args[0] == consts.LABEL_VALUE and boxed_args[1][0] in sys.modules
+
+
 class ServerConnection(rpyc.Connection):
     """The server's end of one client: every incoming request goes to `request_hook`.
 
@@ -152,10 +158,56 @@ class ServerConnection(rpyc.Connection):
             self.close()
 
 
+_STABLE_KINDS = ("builtins.function", "builtins.builtin_function_or_method", "builtins.type")
+
+
 class ClientConnection(rpyc.Connection):
-    """Our client's connection: a request that runs out of time raises our one-line error."""
+    """Our client's connection: one-line errors, and fewer round trips than rpyc's own proxies.
+
+    rpyc fetches `proxy.method` as a remote bound-method object (GETATTR), calls it (CALL) and later
+    drops it (DEL): three messages for `node.parm("tx")`. The proxy classes made here answer a known
+    method locally with rpyc's own one-message CALLATTR stub. Classes are inspected once per remote
+    class (rpyc 6 inspects again for every instance), and functions and classes looked up on an
+    imported module (`hou.node`) are kept for the connection: a module's functions do not change.
+    """
 
     address = "?"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._hrpyc_classes: Dict[Any, type] = {}
+        self._hrpyc_modules: Set[Any] = set()
+        self._hrpyc_lookups: Dict[Any, Any] = {}
+
+    def remember_module(self, module: Any) -> Any:
+        """Cache the functions and classes looked up on `module` (a proxy from conn.modules)."""
+        self._hrpyc_modules.add(object.__getattribute__(module, "____id_pack__"))
+        return module
+
+    def _netref_factory(self, id_pack):  # type: ignore[no-untyped-def]
+        key = (id_pack[0], id_pack[1], id_pack[2] == 0)  # instances of one class share its proxy class
+        cls = self._hrpyc_classes.get(key)
+        if cls is None:
+            base = netref.builtin_classes_cache.get(id_pack[0])
+            if base is None:
+                base = netref.class_factory(id_pack, self.sync_request(consts.HANDLE_INSPECT, id_pack))
+            cls = self._hrpyc_classes[key] = _one_trip_class(base)
+        return cls(self, id_pack)
+
+    def _looked_up(self, owner: Any, name: str) -> Any:
+        id_pack = object.__getattribute__(owner, "____id_pack__")
+        if id_pack not in self._hrpyc_modules:
+            return _PLAIN_NETREF_GETATTRIBUTE(owner, name)
+        key = (id_pack, name)
+        value = self._hrpyc_lookups.get(key, _MISSING)
+        if value is _MISSING:
+            value = _PLAIN_NETREF_GETATTRIBUTE(owner, name)
+            if (
+                isinstance(value, netref.BaseNetref)
+                and object.__getattribute__(value, "____id_pack__")[0] in _STABLE_KINDS
+            ):
+                self._hrpyc_lookups[key] = value
+        return value
 
     def sync_request(self, handler, *args):  # type: ignore[no-untyped-def]
         try:
@@ -168,6 +220,32 @@ class ClientConnection(rpyc.Connection):
             if exc.args and str(exc.args[0]).startswith(HoudiniBusyError.MARK):
                 raise HoudiniBusyError(self.address, seconds) from None
             raise RequestTimeoutError(self.address, seconds) from exc
+
+
+_MISSING = object()
+_PLAIN_NETREF_GETATTRIBUTE = netref.BaseNetref.__getattribute__
+
+
+def _one_trip_class(base: type) -> type:
+    """A copy of `base` (an rpyc proxy class) answering its known methods with their one-message stubs.
+
+    A copy, not a subclass: subclassing calls the remote class's __init_subclass__ stub, and rpyc's
+    proxy classes of builtin types are shared by every connection in the process."""
+    methods = frozenset(
+        name
+        for name, value in vars(base).items()
+        if isinstance(value, types.FunctionType) and not name.startswith("__")
+    )
+
+    def __getattribute__(self: Any, name: str) -> Any:
+        if name in methods:
+            return object.__getattribute__(self, name)  # rpyc's stub: CALLATTR when called
+        if name.startswith("__") and name.endswith("__"):
+            return _PLAIN_NETREF_GETATTRIBUTE(self, name)
+        return object.__getattribute__(self, "____conn__")._looked_up(self, name)
+
+    namespace = dict(vars(base), __getattribute__=__getattribute__)
+    return type(base)(base.__name__, base.__bases__, namespace)
 
 
 class ClientService(ClassicClient):
