@@ -31,6 +31,7 @@ from .errors import (
     VersionMismatchError,
 )
 from .events import ServerEvent, subscribe, unsubscribe
+from .fastpath import fetch_attrib, fetch_file, run
 from .server import Server, running_server, start_server, stop_server
 from .version import __version__
 
@@ -48,6 +49,9 @@ __all__ = [
     # connecting, from anywhere
     "import_remote_module",
     "connect",
+    "run",
+    "fetch_attrib",
+    "fetch_file",
     # errors
     "HrpycError",
     "BindError",

@@ -7,12 +7,18 @@ import ssl
 from typing import Any, Optional, Tuple
 
 import rpyc
-from rpyc.core.stream import SocketStream
 
 from . import auth, config, discovery
 from .address import DEFAULT_HOST, DEFAULT_PORT, format_address, is_loopback
 from .errors import ProtocolError, RemoteImportError, RequestTimeoutError, ServerNotFoundError, VersionMismatchError
-from .rpyc_compat import RPYC_VERSION, RPYC_VERSION_STRING, ClientService, set_compression, set_request_timeout
+from .rpyc_compat import (
+    RPYC_VERSION,
+    RPYC_VERSION_STRING,
+    ClientService,
+    FastSocketStream,
+    set_compression,
+    set_request_timeout,
+)
 
 __all__ = ["connect", "import_remote_module"]
 
@@ -67,7 +73,7 @@ def connect(
     try:
         # No TCP_NODELAY here: on the client alone it makes rpyc slower (measured); our server sets it.
         conn = rpyc.connect_stream(
-            SocketStream(sock), ClientService, {"sync_request_timeout": reach}
+            FastSocketStream(sock), ClientService, {"sync_request_timeout": reach}
         )  # the first request (the server's root) happens here
     except RequestTimeoutError:
         sock.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import threading
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, Tuple
 
 
 def loaded_hou() -> Optional[Any]:
@@ -95,3 +95,29 @@ def main_context() -> Iterator[None]:
         yield
     finally:
         hou._syncToMainContext()  # type: ignore[union-attr]
+
+
+ATTRIB_KINDS = ("point", "prim", "vertex")
+
+
+def attrib_buffer(node_path: str, name: str, kind: str) -> Tuple[bytes, str, int]:
+    """A geometry attribute's values packed as bytes in one call, as hou itself offers them:
+    (buffer, typecode 'f' float32 or 'i' int32, values per element)."""
+    import hou
+
+    if kind not in ATTRIB_KINDS:
+        raise ValueError("kind={!r}: use one of {}".format(kind, ", ".join(ATTRIB_KINDS)))
+    node = hou.node(node_path)
+    if node is None or not hasattr(node, "geometry"):
+        raise ValueError("no geometry node (SOP) at {!r}".format(node_path))
+    geometry = node.geometry()
+    attrib = getattr(geometry, "find{}Attrib".format(kind.capitalize()))(name)
+    if attrib is None:
+        raise ValueError("{} has no {} attribute {!r}".format(node_path, kind, name))
+    if attrib.dataType() == hou.attribData.Float:
+        read = getattr(geometry, "{}FloatAttribValuesAsString".format(kind))
+        return read(name, float_type=hou.numericData.Float32), "f", attrib.size()
+    if attrib.dataType() == hou.attribData.Int:
+        read = getattr(geometry, "{}IntAttribValuesAsString".format(kind))
+        return read(name, int_type=hou.numericData.Int32), "i", attrib.size()
+    raise ValueError("{} attribute {!r} holds strings; hrpyc.run() can fetch those".format(kind, name))

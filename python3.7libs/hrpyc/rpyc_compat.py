@@ -16,6 +16,7 @@ import rpyc
 from rpyc.core import consts, netref
 from rpyc.core.channel import Channel
 from rpyc.core.service import ClassicClient
+from rpyc.core.stream import SocketStream
 from rpyc.utils.server import ThreadedServer
 from rpyc.version import version as _rpyc_version
 
@@ -307,6 +308,36 @@ class BridgingChannel(Channel):
         super().send(self._outgoing(data) if self._outgoing is not None else data)
 
 
+class FastSocketStream(SocketStream):
+    """rpyc's socket stream without its quadratic copying: rpyc sends a frame 8 kB at a time and
+    re-slices the rest after each send, and joins reads of 8 kB; sendall and recv_into move a 100 MB
+    frame in one pass."""
+
+    __slots__ = ()
+
+    def read(self, count: int) -> bytes:
+        buffer = bytearray(count)
+        view, got = memoryview(buffer), 0
+        while got < count:
+            try:
+                received = self.sock.recv_into(view[got:], count - got)
+            except OSError as exc:
+                self.close()
+                raise EOFError(exc) from None
+            if not received:
+                self.close()
+                raise EOFError("connection closed by peer")
+            got += received
+        return bytes(buffer)
+
+    def write(self, data: bytes) -> None:
+        try:
+            self.sock.sendall(data)
+        except OSError as exc:
+            self.close()
+            raise EOFError(exc) from None
+
+
 class ListeningServer(ThreadedServer):
     """rpyc's ThreadedServer, with our per-socket options and each connection handed to a callback."""
 
@@ -353,8 +384,8 @@ class ListeningServer(ThreadedServer):
             pass  # the client left between authentication and its first byte (rpyc asks for its address)
 
     def _handle_connection(self, conn):  # type: ignore[no-untyped-def]
-        # rpyc built a plain Channel; nothing has been read yet, so ours takes its place.
-        conn._channel = BridgingChannel(conn._channel.stream, conn._channel.compress)
+        # rpyc built a plain Channel and stream; nothing has been read yet, so ours take their place.
+        conn._channel = BridgingChannel(FastSocketStream(conn._channel.stream.sock), conn._channel.compress)
         self._serve_connection(conn)
 
 

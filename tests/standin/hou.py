@@ -86,6 +86,10 @@ class Node(object):
         child = self._children[name] = Node(self, name, node_type_name)
         return child
 
+    def geometry(self) -> Geometry:
+        _record("Node.geometry")
+        return Geometry(int(os.environ.get("HOU_STANDIN_POINTS", "1000")))
+
     def destroy(self, disable_safety_checks: bool = False) -> None:
         if self._parent is not None:
             self._parent._children.pop(self._name, None)
@@ -165,3 +169,48 @@ class qt(object):
 
             cls._main_window = QtWidgets.QMainWindow()
         return cls._main_window
+
+
+class numericData(object):
+    Float32, Float64, Int32, Int64 = "Float32", "Float64", "Int32", "Int64"
+
+
+class attribData(object):
+    Float, Int, String = "Float", "Int", "String"
+
+
+class Attrib(object):
+    def __init__(self, name: str, data_type: str, size: int) -> None:
+        self._name, self._type, self._size = name, data_type, size
+
+    def name(self) -> str:
+        return self._name
+
+    def dataType(self) -> str:
+        return self._type
+
+    def size(self) -> int:
+        return self._size
+
+
+class Geometry(object):
+    """Points on a line: P = (i, 2i, 3i), id = i - what the attribute-buffer calls of hou return, packed."""
+
+    def __init__(self, count: int) -> None:
+        self._count = count
+        self._attribs = {"P": Attrib("P", attribData.Float, 3), "id": Attrib("id", attribData.Int, 1)}
+
+    def findPointAttrib(self, name: str) -> Optional[Attrib]:
+        return self._attribs.get(name)
+
+    def pointFloatAttribValuesAsString(self, name: str, float_type: str = numericData.Float32) -> bytes:
+        import array
+
+        _record("Geometry.pointFloatAttribValuesAsString")
+        values = [float(i * k) for i in range(self._count) for k in (1, 2, 3)]
+        return array.array("f" if float_type == numericData.Float32 else "d", values).tobytes()
+
+    def pointIntAttribValuesAsString(self, name: str, int_type: str = numericData.Int32) -> bytes:
+        import array
+
+        return array.array("i" if int_type == numericData.Int32 else "q", range(self._count)).tobytes()
