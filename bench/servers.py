@@ -28,8 +28,10 @@ SESSIONS = os.path.join(ROOT, "tests", "sessions")
 
 
 class Process(object):
-    def __init__(self, argv):
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=ENV, text=True)
+    def __init__(self, argv, **env):
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=dict(ENV, **env), text=True
+        )
         match = re.search(r"serving on ([\d.]+):(\d+)", self.proc.stdout.readline())
         if not match:
             raise RuntimeError("benchmark server did not start")
@@ -44,13 +46,13 @@ def stock_server():
     return Process([sys.executable, "-c", STOCK])
 
 
-def hrpyc_server(dispatch="thread"):
+def hrpyc_server(dispatch="thread", **env):
     """hrpyc serving with requests on connection threads ('thread'), on the main thread of a stand-in
     graphical Houdini ('main', through the stand-in hdefereval), or of a real Qt application ('qt')."""
     if dispatch == "thread":
-        return Process([sys.executable, "-m", "hrpyc", "serve", "--port", "0"])
+        return Process([sys.executable, "-m", "hrpyc", "serve", "--port", "0"], **env)
     script = {"main": "gui_houdini.py", "qt": "qt_app.py"}[dispatch]
-    return Process([sys.executable, os.path.join(SESSIONS, script)])
+    return Process([sys.executable, os.path.join(SESSIONS, script)], **env)
 
 
 class SideFXHou(object):

@@ -1,0 +1,225 @@
+"""hrpyc against the stock setup, side by side in one run, printed as one table.
+
+stock: rpyc's ThreadedServer(SlaveService) with its defaults, rpyc.classic.connect, and SideFX's client
+wrapper (each hou.* call bracketed by _syncFromMainContext/_syncToMainContext). hrpyc: `hrpyc serve`
+with a token, hrpyc's client. raw: a plain loopback socket, where it is the limit.
+
+    python bench/run.py            # the full run (about two minutes)
+    python bench/run.py --short    # a quick run that checks everything still works (CI)
+"""
+
+import argparse
+import os
+import platform
+import socket
+import statistics
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "python3.7libs"))
+
+import rpyc  # noqa: E402
+import servers  # noqa: E402
+
+import hrpyc  # noqa: E402
+from hrpyc.rpyc_compat import RPYC_VERSION_STRING  # noqa: E402
+
+TOKEN = "bench-token"
+WALK = (
+    "import hou\nw = hou.node('/obj').createNode('subnet', 'walk')\nfor i in range(1000):\n    w.createNode('null')\n"
+)
+
+
+def chain(hou):
+    hou.node("/obj/sphere1").parm("scale").set(2.0)
+
+
+def timed(fn, repeat):
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def p99(samples):
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def walk(hou):
+    return [node.parm("tx").eval() for node in hou.node("/obj/walk").children()]
+
+
+def walk_remotely():
+    import hou
+
+    return [node.parm("tx").eval() for node in hou.node("/obj/walk").children()]
+
+
+def raw_socket_seconds(size):
+    """Send `size` bytes over a loopback TCP connection and read them all: the floor."""
+    payload = os.urandom(size)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        sender = socket.create_connection(listener.getsockname())
+        receiver, _ = listener.accept()
+        buffer = memoryview(bytearray(size))
+        started = time.perf_counter()
+        thread = threading.Thread(target=sender.sendall, args=(payload,))
+        thread.start()
+        got = 0
+        while got < size:
+            got += receiver.recv_into(buffer[got:])
+        elapsed = time.perf_counter() - started
+        thread.join()
+        sender.close()
+        receiver.close()
+    return elapsed
+
+
+def bulk_seconds(conn, size):
+    """(download, upload) seconds for `size` random bytes."""
+    conn.execute("import os\nblob = os.urandom({})".format(size))
+    started = time.perf_counter()
+    down = conn.eval("blob")
+    down_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    assert conn.modules.builtins.len(down) == size
+    return down_seconds, time.perf_counter() - started
+
+
+def concurrent(make_hou, clients, calls):
+    """(calls per second, errors) with `clients` threads each making `calls` chains."""
+    errors, barrier = [], threading.Barrier(clients + 1)
+
+    def client():
+        try:
+            hou = make_hou()
+            barrier.wait()
+            for _ in range(calls):
+                chain(hou)
+        except Exception as exc:  # counted, that is the measurement
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    try:
+        barrier.wait(60)
+    except threading.BrokenBarrierError:
+        pass
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return clients * calls / (time.perf_counter() - started), len(errors)
+
+
+def cpu_seconds(pid):
+    with open("/proc/{}/stat".format(pid)) as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--short", action="store_true", help="small sizes and counts: checks it runs")
+    args = parser.parse_args()
+    short = args.short
+    repeat, walks, clients, calls = (200, 3, 4, 20) if short else (3000, 15, 32, 100)
+    sizes = (1 << 20,) if short else (10 << 20, 100 << 20)
+    idle = 1.0 if short else 10.0
+
+    stock, ours = servers.stock_server(), servers.hrpyc_server(HRPYC_TOKEN=TOKEN)
+    rows = []
+    try:
+        stock_conn = rpyc.classic.connect(*stock.address)
+        stock_hou = servers.SideFXHou(stock_conn.modules.hou)
+        our_conn, our_hou = hrpyc.import_remote_module(*ours.address, token=TOKEN)
+        for conn in (stock_conn, our_conn):
+            conn.execute(WALK)
+        for hou in (stock_hou, our_hou):
+            timed(lambda hou=hou: chain(hou), 50)  # warm up both
+
+        samples = {"stock": [], "ours": []}
+        for _ in range(5):  # interleaved rounds: the machine is shared and noisy
+            samples["stock"] += timed(lambda: chain(stock_hou), repeat // 5)
+            samples["ours"] += timed(lambda: chain(our_hou), repeat // 5)
+        medians = {k: statistics.median(v) * 1e3 for k, v in samples.items()}
+        rows.append(("chain hou.node(p).parm(n).set(v), median ms", medians["stock"], medians["ours"], None))
+        rows.append(("chain, p99 ms", p99(samples["stock"]) * 1e3, p99(samples["ours"]) * 1e3, None))
+        rows.append(
+            (
+                "chain, p99 / median",
+                p99(samples["stock"]) * 1e3 / medians["stock"],
+                p99(samples["ours"]) * 1e3 / medians["ours"],
+                None,
+            )
+        )
+
+        stock_walk = statistics.median(timed(lambda: walk(stock_hou), walks)) * 1e3
+        our_walk = statistics.median(timed(lambda: walk(our_hou), walks)) * 1e3
+        fast_walk = statistics.median(timed(lambda: hrpyc.run(our_conn, walk_remotely), walks)) * 1e3
+        rows.append(("walk 1,000 nodes, one parm each, ms", stock_walk, our_walk, None))
+        rows.append(("  the same with hrpyc.run (one round trip), ms", stock_walk, fast_walk, None))
+
+        for size in sizes:
+            mb = size / float(1 << 20)
+            stock_down, stock_up = bulk_seconds(stock_conn, size)
+            our_down, our_up = bulk_seconds(our_conn, size)
+            raw = raw_socket_seconds(size)
+            rows.append(("{:g} MB server -> client, MB/s".format(mb), mb / stock_down, mb / our_down, mb / raw))
+            rows.append(("{:g} MB client -> server, MB/s".format(mb), mb / stock_up, mb / our_up, mb / raw))
+
+        stock_rate, stock_errors = concurrent(
+            lambda: servers.SideFXHou(rpyc.classic.connect(*stock.address).modules.hou), clients, calls
+        )
+        our_rate, our_errors = concurrent(
+            lambda: hrpyc.import_remote_module(*ours.address, token=TOKEN)[1], clients, calls
+        )
+        rows.append(("{} concurrent clients, chains/s".format(clients), stock_rate, our_rate, None))
+        rows.append(("{} concurrent clients, errors".format(clients), stock_errors, our_errors, None))
+
+        stock_connect = statistics.median(timed(lambda: rpyc.classic.connect(*stock.address).close(), 30)) * 1e3
+        our_connect = statistics.median(timed(lambda: hrpyc.connect(*ours.address, token=TOKEN).close(), 30)) * 1e3
+        rows.append(("connect (with handshake; hrpyc: and token), ms", stock_connect, our_connect, None))
+
+        before = {p.proc.pid: cpu_seconds(p.proc.pid) for p in (stock, ours)}
+        time.sleep(idle)  # the measurement: both servers idle, each with a client connected
+        cpu = {pid: (cpu_seconds(pid) - value) / idle * 100 for pid, value in before.items()}
+        rows.append(("idle server CPU over {:g} s, %".format(idle), cpu[stock.proc.pid], cpu[ours.proc.pid], None))
+    finally:
+        stock.close()
+        ours.close()
+
+    print(
+        "hrpyc {} vs stock; Python {}, rpyc {}, {} ({} cores){}".format(
+            hrpyc.__version__,
+            platform.python_version(),
+            RPYC_VERSION_STRING,
+            platform.platform(terse=True),
+            os.cpu_count(),
+            "; SHORT RUN" if short else "",
+        )
+    )
+    print("{:52} {:>10} {:>10} {:>10} {:>8}".format("measure", "stock", "hrpyc", "raw", "ratio"))
+    for name, stock_value, our_value, raw in rows:
+        lower_is_better = name.endswith(("ms", "%", "median", "errors"))
+        ratio = ""
+        if stock_value and our_value:
+            ratio = "{:.1f}x".format(stock_value / our_value if lower_is_better else our_value / stock_value)
+        print(
+            "{:52} {:>10.2f} {:>10.2f} {:>10} {:>8}".format(
+                name, stock_value, our_value, "" if raw is None else "{:.0f}".format(raw), ratio
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
