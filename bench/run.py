@@ -84,10 +84,14 @@ def raw_socket_seconds(size):
 
 
 def bulk_seconds(conn, size):
-    """(download, upload) seconds for `size` random bytes."""
+    """(download, upload) seconds for `size` random bytes; None for a direction that ran out of time
+    (the upload is then not tried: it cannot be interrupted, and would take longer still)."""
     conn.execute("import os\nblob = os.urandom({})".format(size))
     started = time.perf_counter()
-    down = conn.eval("blob")
+    try:
+        down = conn.eval("blob")
+    except TimeoutError:
+        return None, None
     down_seconds = time.perf_counter() - started
     started = time.perf_counter()
     assert conn.modules.builtins.len(down) == size
@@ -174,8 +178,9 @@ def main():
             stock_down, stock_up = bulk_seconds(stock_conn, size)
             our_down, our_up = bulk_seconds(our_conn, size)
             raw = raw_socket_seconds(size)
-            rows.append(("{:g} MB server -> client, MB/s".format(mb), mb / stock_down, mb / our_down, mb / raw))
-            rows.append(("{:g} MB client -> server, MB/s".format(mb), mb / stock_up, mb / our_up, mb / raw))
+            rate = lambda seconds, mb=mb: mb / seconds if seconds else None  # noqa: E731
+            rows.append(("{:g} MB server -> client, MB/s".format(mb), rate(stock_down), rate(our_down), mb / raw))
+            rows.append(("{:g} MB client -> server, MB/s".format(mb), rate(stock_up), rate(our_up), mb / raw))
 
         stock_rate, stock_errors = concurrent(
             lambda: servers.SideFXHou(rpyc.classic.connect(*stock.address).modules.hou), clients, calls
@@ -215,10 +220,14 @@ def main():
         if stock_value and our_value:
             ratio = "{:.1f}x".format(stock_value / our_value if lower_is_better else our_value / stock_value)
         print(
-            "{:52} {:>10.2f} {:>10.2f} {:>10} {:>8}".format(
-                name, stock_value, our_value, "" if raw is None else "{:.0f}".format(raw), ratio
+            "{:52} {:>10} {:>10} {:>10} {:>8}".format(
+                name, _cell(stock_value), _cell(our_value), "" if raw is None else "{:.0f}".format(raw), ratio
             )
         )
+
+
+def _cell(value):
+    return "timed out" if value is None else "{:.2f}".format(value)
 
 
 if __name__ == "__main__":
