@@ -28,6 +28,18 @@ def child_env(**extra):
     return env
 
 
+def hrpyc_cli(*args, stdin=None, **env):
+    """The `hrpyc` command, run as a user runs it, in its own process."""
+    return subprocess.run(
+        [sys.executable, "-m", "hrpyc", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=child_env(**env),
+        timeout=60,
+    )
+
+
 SESSIONS = os.path.join(TESTS, "sessions")
 
 

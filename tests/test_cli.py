@@ -4,18 +4,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ServerProcess, child_env, free_port
-
-
-def hrpyc_cli(*args, stdin=None):
-    return subprocess.run(
-        [sys.executable, "-m", "hrpyc", *args],
-        input=stdin,
-        capture_output=True,
-        env=child_env(),
-        text=True,
-        timeout=60,
-    )
+from conftest import ServerProcess, free_port, hrpyc_cli
 
 
 def test_serve_prints_the_bound_address_and_ctrl_c_stops_it_cleanly():

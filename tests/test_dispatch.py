@@ -2,13 +2,12 @@
 
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
 
 import pytest
-from conftest import ServerProcess, child_env, wait_for
+from conftest import ServerProcess, hrpyc_cli, wait_for
 
 import hrpyc
 
@@ -163,13 +162,7 @@ def test_a_busy_houdini_fails_fast_with_houdini_busy_error_and_drops_the_request
 def test_ping_answers_while_houdini_is_busy_and_says_for_how_long(gui_houdini):
     busy = occupy_main_thread(gui_houdini.address, 3)
     wait_for(lambda: float(hrpyc.connect(*gui_houdini.address).server_info["busy_for"]) >= 1.0, what="1 s busy")
-    result = subprocess.run(
-        [sys.executable, "-m", "hrpyc", "ping", "{}:{}".format(*gui_houdini.address)],
-        capture_output=True,
-        text=True,
-        env=child_env(),
-        timeout=30,
-    )
+    result = hrpyc_cli("ping", "{}:{}".format(*gui_houdini.address))
     assert result.returncode == 0, result.stderr
     assert "is alive" in result.stdout and "main thread busy for" in result.stdout
     busy.join(10)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import STANDIN, free_port
+from conftest import STANDIN, free_port, hrpyc_cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INSTALLER = os.path.join(ROOT, "houdini_package", "hrpyc_install.py")
@@ -200,11 +200,7 @@ def test_the_check_reports_a_broken_package(tmp_path):
 
 
 def test_hrpyc_install_runs_the_installer(tmp_path):
-    env = dict(os.environ, HOME=str(tmp_path), USERPROFILE=str(tmp_path))
-    result = subprocess.run(
-        [sys.executable, "-m", "hrpyc", "install", "--dry-run", "--houdini-version", "21.0"],
-        capture_output=True,
-        text=True,
-        env=env,
+    result = hrpyc_cli(
+        "install", "--dry-run", "--houdini-version", "21.0", HOME=str(tmp_path), USERPROFILE=str(tmp_path)
     )
     assert result.returncode == 0 and "would write" in result.stdout and "21.0" in result.stdout

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ServerProcess, child_env
+from conftest import ServerProcess, child_env, hrpyc_cli
 
 import hrpyc
 from hrpyc.rpyc_compat import RPYC_VERSION
@@ -99,13 +99,7 @@ def test_a_stock_server_of_the_other_rpyc_generation_is_named_in_one_line():
 
 
 def test_ping_shows_the_versions(server_process):
-    result = subprocess.run(
-        [sys.executable, "-m", "hrpyc", "ping", "{}:{}".format(*server_process.address)],
-        capture_output=True,
-        text=True,
-        env=child_env(),
-        timeout=30,
-    )
+    result = hrpyc_cli("ping", "{}:{}".format(*server_process.address))
     assert "hrpyc {}".format(hrpyc.__version__) in result.stdout
     assert "rpyc {}".format(".".join(map(str, RPYC_VERSION))) in result.stdout and "Python" in result.stdout
 
@@ -114,9 +108,7 @@ def test_session_records_list_live_servers_and_are_removed_on_stop(tmp_path):
     first = ServerProcess()
     second = ServerProcess()
     try:
-        listing = subprocess.run(
-            [sys.executable, "-m", "hrpyc", "sessions"], capture_output=True, text=True, env=child_env()
-        ).stdout
+        listing = hrpyc_cli("sessions").stdout
         for server in (first, second):
             assert "127.0.0.1:{}".format(server.port) in listing and "pid {}".format(server.proc.pid) in listing
         with pytest.raises(hrpyc.MultipleSessionsError) as caught:
@@ -173,12 +165,7 @@ def test_servers_register_with_rpycs_registry_and_sessions_lists_them(transport)
 
         deadline = time.monotonic() + 20
         while True:
-            listing = subprocess.run(
-                [sys.executable, "-m", "hrpyc", "sessions", "--registry", address],
-                capture_output=True,
-                text=True,
-                env=child_env(),
-            ).stdout
+            listing = hrpyc_cli("sessions", "--registry", address).stdout
             if "127.0.0.1:{}".format(server.port) in listing:
                 break
             assert time.monotonic() < deadline, listing
