@@ -104,10 +104,11 @@ def concurrent(make_hou, clients, calls):
 
     def client():
         try:
-            hou = make_hou()
+            conn, hou = make_hou()
             barrier.wait()
             for _ in range(calls):
                 chain(hou)
+            conn.close()
         except Exception as exc:  # counted, that is the measurement
             errors.append(exc)
             barrier.abort()
@@ -123,6 +124,11 @@ def concurrent(make_hou, clients, calls):
     for thread in threads:
         thread.join()
     return clients * calls / (time.perf_counter() - started), len(errors)
+
+
+def _stock_client(address):
+    conn = rpyc.classic.connect(*address)
+    return conn, servers.SideFXHou(conn.modules.hou)
 
 
 def cpu_seconds(pid):
@@ -173,11 +179,9 @@ def main():
         rows.append(("walk 1,000 nodes, one parm each, ms", stock_walk, our_walk, None))
         rows.append(("  the same with hrpyc.run (one round trip), ms", stock_walk, fast_walk, None))
 
-        stock_rate, stock_errors = concurrent(
-            lambda: servers.SideFXHou(rpyc.classic.connect(*stock.address).modules.hou), clients, calls
-        )
+        stock_rate, stock_errors = concurrent(lambda: _stock_client(stock.address), clients, calls)
         our_rate, our_errors = concurrent(
-            lambda: hrpyc.import_remote_module(*ours.address, token=TOKEN)[1], clients, calls
+            lambda: hrpyc.import_remote_module(*ours.address, token=TOKEN), clients, calls
         )
         rows.append(("{} concurrent clients, chains/s".format(clients), stock_rate, our_rate, None))
         rows.append(("{} concurrent clients, errors".format(clients), stock_errors, our_errors, None))

@@ -141,9 +141,9 @@ def test_the_client_limit_refuses_extra_clients_clearly():
     try:
         first = hrpyc.connect(*server.address, token=SECRET)
         second = hrpyc.connect(*server.address, token=SECRET)
-        with pytest.raises(hrpyc.ProtocolError) as caught:
+        with pytest.raises(hrpyc.TooManyClientsError) as caught:
             hrpyc.connect(*server.address, token=SECRET)
-        assert "as many clients as it allows" in str(caught.value)
+        assert "as many clients as it allows" in str(caught.value) and "HRPYC_MAX_CLIENTS" in str(caught.value)
         first.close()
         wait_for(lambda: len(server.clients()) == 1, what="a free place")
         assert hrpyc.connect(*server.address, token=SECRET).modules.os.getpid()

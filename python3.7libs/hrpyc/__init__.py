@@ -28,6 +28,7 @@ from .errors import (
     RequestTimeoutError,
     ServerAlreadyRunningError,
     ServerNotFoundError,
+    TooManyClientsError,
     VersionMismatchError,
 )
 from .events import ServerEvent, subscribe, unsubscribe
@@ -63,6 +64,7 @@ __all__ = [
     "ServerNotFoundError",
     "ProtocolError",
     "AuthenticationError",
+    "TooManyClientsError",
     "VersionMismatchError",
     "MultipleSessionsError",
     "RemoteImportError",

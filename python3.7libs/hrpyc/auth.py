@@ -22,7 +22,7 @@ from rpyc.utils.authenticators import AuthenticationError as RpycAuthenticationE
 
 from . import config, sessions, userdir
 from .address import format_address, is_loopback
-from .errors import AuthenticationError, ConfigError, InsecureBindError, ProtocolError
+from .errors import AuthenticationError, ConfigError, InsecureBindError, ProtocolError, TooManyClientsError
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +215,7 @@ def send_preamble(sock: Any, token: str, address: str) -> None:
     if answer == WRONG_TOKEN:
         raise AuthenticationError(address)
     if answer == FULL:
-        raise ProtocolError(address, "it has as many clients as it allows; try again later")
+        raise TooManyClientsError(address)
     if answer != ACCEPTED:
         raise ProtocolError(address, "it does not understand hrpyc tokens (a stock rpyc server?)")
 

@@ -9,7 +9,7 @@ from typing import Optional, Tuple, Union
 from .errors import ConfigError
 
 DEFAULT_TIMEOUT = 30.0  # rpyc's own default, which users of the stock setup know
-DEFAULT_MAX_CLIENTS = 32
+DEFAULT_MAX_CLIENTS = 64
 DEFAULT_AUTH_TIMEOUT = 10.0
 FOREVER_WORDS = ("0", "inf", "none", "forever")
 
@@ -104,7 +104,7 @@ def tls_files(
 
 
 def max_clients(value: Optional[int] = None) -> int:
-    """How many clients may be connected at once: `value`, else HRPYC_MAX_CLIENTS, else 32."""
+    """How many clients may be connected at once: `value`, else HRPYC_MAX_CLIENTS, else 64."""
     if value is None:
         text = os.environ.get("HRPYC_MAX_CLIENTS", "").strip()
         if not text:

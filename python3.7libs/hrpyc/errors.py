@@ -9,6 +9,7 @@
      ├── ServerNotFoundError (ConnectionError)   nobody answers at host:port
      ├── ProtocolError (ConnectionError)     something answered, but not as an rpyc server does
      ├── AuthenticationError (ConnectionRefusedError)  the server refused our token
+     ├── TooManyClientsError (ConnectionRefusedError)  the server is at its client limit
      ├── VersionMismatchError (ConnectionError)  the two ends' rpyc cannot talk
      ├── MultipleSessionsError               no port given, and several local sessions to choose from
      ├── RemoteImportError (ImportError)     the server cannot import the module asked for
@@ -31,6 +32,7 @@ __all__ = [
     "PortInUseError",
     "ProtocolError",
     "AuthenticationError",
+    "TooManyClientsError",
     "VersionMismatchError",
     "MultipleSessionsError",
     "RemoteImportError",
@@ -123,6 +125,16 @@ class AuthenticationError(HrpycError, ConnectionRefusedError):
         super().__init__(
             "the server at {} refused our token; pass the server's token as token= or set HRPYC_TOKEN or "
             "HRPYC_TOKEN_FILE (a server started with token='auto' keeps it in hrpyc's per-user folder)".format(address)
+        )
+
+
+class TooManyClientsError(HrpycError, ConnectionRefusedError):
+    """The server has as many clients as it allows."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__(
+            "{} has as many clients as it allows; close some connections, or raise HRPYC_MAX_CLIENTS "
+            "(max_clients=) on the server".format(address)
         )
 
 
