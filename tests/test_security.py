@@ -354,3 +354,18 @@ def test_ssl_garbage_handshake_does_not_stop_a_tls_server(authority):
         assert hrpyc.connect(*server.address, cafile=authority["ca"]).modules.os.getpid() == os.getpid()
     finally:
         server.stop()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_a_frame_announcing_gigabytes_allocates_nothing_of_the_kind(local_server):
+    def resident_mb():
+        with open("/proc/self/status") as status:
+            line = next(line for line in status if line.startswith("VmRSS:"))
+        return int(line.split()[1]) / 1024
+
+    before = resident_mb()
+    with socket.create_connection(local_server.address) as liar:
+        liar.sendall(struct.pack("!LB", 0xFFFFFFF0, 0) + b"\x12" * 64)  # 4 GB announced, 64 bytes sent
+        good = hrpyc.connect(*local_server.address)
+        assert good.modules.os.getpid() == os.getpid()
+        assert resident_mb() - before < 200

@@ -308,6 +308,9 @@ class BridgingChannel(Channel):
         super().send(self._outgoing(data) if self._outgoing is not None else data)
 
 
+READ_PIECE = 8 << 20
+
+
 class FastSocketStream(SocketStream):
     """rpyc's socket stream without its quadratic copying: rpyc sends a frame 8 kB at a time and
     re-slices the rest after each send, and joins reads of 8 kB; sendall and recv_into move a 100 MB
@@ -316,19 +319,25 @@ class FastSocketStream(SocketStream):
     __slots__ = ()
 
     def read(self, count: int) -> bytes:
-        buffer = bytearray(count)
-        view, got = memoryview(buffer), 0
-        while got < count:
-            try:
-                received = self.sock.recv_into(view[got:], count - got)
-            except OSError as exc:
-                self.close()
-                raise EOFError(exc) from None
-            if not received:
-                self.close()
-                raise EOFError("connection closed by peer")
-            got += received
-        return bytes(buffer)
+        """`count` bytes, in pieces of at most READ_PIECE: a frame header may announce 4 GB that never
+        come, and memory must only grow as data arrives."""
+        pieces = []
+        while count > 0:
+            piece = bytearray(min(count, READ_PIECE))
+            view, got = memoryview(piece), 0
+            while got < len(piece):
+                try:
+                    received = self.sock.recv_into(view[got:], len(piece) - got)
+                except OSError as exc:
+                    self.close()
+                    raise EOFError(exc) from None
+                if not received:
+                    self.close()
+                    raise EOFError("connection closed by peer")
+                got += received
+            pieces.append(piece)
+            count -= len(piece)
+        return bytes(pieces[0]) if len(pieces) == 1 else b"".join(pieces)
 
     def write(self, data: bytes) -> None:
         try:
