@@ -292,10 +292,6 @@ class BridgingChannel(Channel):
         self._incoming: Optional[Callable[[bytes], bytes]] = None
         self._outgoing: Optional[Callable[[bytes], bytes]] = None
 
-    @property
-    def bridged(self) -> bool:
-        return self._outgoing is not None
-
     def recv(self) -> bytes:  # type: ignore[override]
         data = super().recv()
         if self._incoming is None:
@@ -417,11 +413,6 @@ def raw_socket(conn: rpyc.Connection) -> socket.socket:
 def peer_address(conn: rpyc.Connection) -> Tuple[str, int]:
     peer = conn._config["endpoints"][1]
     return peer[0], peer[1]
-
-
-def bridged(conn: rpyc.Connection) -> bool:
-    """True when the client speaks the other rpyc generation's envelope, translated by the server."""
-    return isinstance(conn._channel, BridgingChannel) and conn._channel.bridged
 
 
 def set_compression(conn: rpyc.Connection, enabled: bool) -> None:
