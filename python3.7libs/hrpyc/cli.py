@@ -134,7 +134,7 @@ def _sessions(args: argparse.Namespace) -> int:
                 "{:<22} pid {:<7} {:<22} {} auth {} dispatch {} since {} {}".format(
                     format_address(record.get("host", "?"), record.get("port", 0)),
                     record.get("pid"),
-                    "Houdini " + record["houdini"] if record.get("houdini") else "Python " + record.get("python", "?"),
+                    discovery.runs_in(record),
                     record.get("user", ""),
                     record.get("auth", "?"),
                     record.get("dispatch", "?"),

@@ -6,6 +6,8 @@ import math
 import os
 from typing import Optional, Tuple, Union
 
+from .address import DEFAULT_HOST, DEFAULT_PORT
+from .dispatch import MODES
 from .errors import ConfigError
 
 DEFAULT_TIMEOUT = 30.0  # rpyc's own default, which users of the stock setup know
@@ -42,8 +44,6 @@ def request_timeout(timeout: Optional[Seconds] = None) -> Optional[float]:
 
 def dispatch_mode(mode: Optional[str] = None) -> str:
     """Where requests run: `mode` if given, else HRPYC_DISPATCH, else 'auto'."""
-    from .dispatch import MODES
-
     if mode is None:
         text = os.environ.get("HRPYC_DISPATCH", "").strip().lower()
         if not text:
@@ -133,8 +133,6 @@ def auth_timeout() -> float:
 
 def ports() -> Tuple[int, ...]:
     """HRPYC_PORT: a port (`18811`) or a range taking the first free one (`18811-18820`); else 18811."""
-    from .address import DEFAULT_PORT
-
     text = os.environ.get("HRPYC_PORT", "").strip()
     if not text:
         return (DEFAULT_PORT,)
@@ -150,8 +148,6 @@ def ports() -> Tuple[int, ...]:
 
 def host() -> str:
     """HRPYC_HOST, else loopback."""
-    from .address import DEFAULT_HOST
-
     return os.environ.get("HRPYC_HOST", "").strip() or DEFAULT_HOST
 
 

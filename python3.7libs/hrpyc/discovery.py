@@ -54,9 +54,13 @@ def local_port(host: str) -> Optional[int]:
     return int(live[0]["port"]) if live else None
 
 
+def runs_in(record: sessions.Record) -> str:
+    """'Houdini 20.5.370' for a Houdini session, else 'Python 3.11.7'."""
+    if record.get("houdini"):
+        return "Houdini {}".format(record["houdini"])
+    return "Python {}".format(record.get("python", "?"))
+
+
 def describe(record: sessions.Record) -> str:
-    where = (
-        "Houdini {}".format(record["houdini"]) if record.get("houdini") else "Python {}".format(record.get("python"))
-    )
     scene = " {}".format(record["scene"]) if record.get("scene") else ""
-    return "port {} (pid {}, {}{})".format(record.get("port"), record.get("pid"), where, scene)
+    return "port {} (pid {}, {}{})".format(record.get("port"), record.get("pid"), runs_in(record), scene)
