@@ -120,7 +120,10 @@ class Security(object):
         )
 
     def gate(self, has_room: Callable[[], bool], refused: Refused) -> Gate:
-        return Gate(self._token, self.tls, has_room, refused, self.timeout)
+        credential = self.credential
+        return Gate(
+            self._token, self.tls, None if credential == "none" else credential, has_room, refused, self.timeout
+        )
 
 
 class Gate(object):
@@ -133,12 +136,14 @@ class Gate(object):
         self,
         token: Optional[str],
         tls: Optional[ssl.SSLContext],
+        credential: Optional[str],
         has_room: Callable[[], bool],
         refused: Refused,
         timeout: float,
     ) -> None:
         self._token = token.encode("utf-8") if token else None
         self._tls = tls
+        self._credential = credential  # what rpyc records as the connection's credentials
         self._has_room = has_room
         self._refused = refused
         self._timeout = timeout
@@ -178,12 +183,12 @@ class Gate(object):
                 conn.sendall(FULL)
                 raise _Refusal("too many clients")
             conn.sendall(ACCEPTED)
-            return "token" if self._token is not None else None
+            return self._credential
         if self._token is not None:
             raise _Refusal("no token (a stock rpyc client?)")
         if not self._has_room():
             raise _Refusal("too many clients")
-        return "certificate" if self._tls is not None and self._tls.verify_mode == ssl.CERT_REQUIRED else None
+        return self._credential
 
     def _sent_preamble(self, conn: Any) -> bool:
         if self._tls is not None:
