@@ -58,20 +58,22 @@ def main_thread_parked() -> Iterator[None]:
             _parked -= 1
 
 
+# The main-thread modes 'auto' tries in order: name, what finds the poster, why it can be missing.
+_MAIN_THREADS = (
+    ("main", houdini.deferred_poster, "no graphical Houdini here (hython and plain Python have no hdefereval)"),
+    ("qt", qtloop.application_poster, "this process has no PySide2/PySide6 QApplication"),
+)
+
+
 def make_dispatcher(mode: str) -> Dispatcher:
     """The dispatcher for `mode` ('auto' picks main, then qt, then thread); DispatchError if impossible."""
-    if mode in ("auto", "main"):
-        post = houdini.deferred_poster()
-        if post is not None:
-            return MainThreadDispatcher("main", post)
-        if mode == "main":
-            raise DispatchError(mode, "no graphical Houdini here (hython and plain Python have no hdefereval)")
-    if mode in ("auto", "qt"):
-        post = qtloop.application_poster()
-        if post is not None:
-            return MainThreadDispatcher("qt", post)
-        if mode == "qt":
-            raise DispatchError(mode, "this process has no PySide2/PySide6 QApplication")
+    for name, find_poster, missing in _MAIN_THREADS:
+        if mode in ("auto", name):
+            post = find_poster()
+            if post is not None:
+                return MainThreadDispatcher(name, post)
+            if mode == name:
+                raise DispatchError(mode, missing)
     return ThreadDispatcher()
 
 
