@@ -87,20 +87,9 @@ def connect(
         ) from None
     except (OSError, ValueError) as exc:  # ValueError: brine could not read its frames
         sock.close()
-        if isinstance(exc, ValueError) and "invalid message type" in str(exc) and RPYC_VERSION >= (6,):
-            raise VersionMismatchError(
-                address,
-                "rpyc < 6 (a stock server, Houdini's bundled rpyc?)",
-                "rpyc " + RPYC_VERSION_STRING,
-                "pip install 'rpyc>=4.1,<6' for this client, or serve with hrpyc there (it answers every rpyc)",
-            ) from None
-        if isinstance(exc, ValueError) and "not enough values to unpack" in str(exc):
-            raise VersionMismatchError(
-                address,
-                "rpyc 6",
-                "rpyc " + RPYC_VERSION_STRING,
-                "pip install 'rpyc>=6' for this client, or serve with hrpyc there (it answers every rpyc)",
-            ) from None
+        mismatch = _other_generation(exc)
+        if mismatch is not None:
+            raise VersionMismatchError(address, *mismatch) from None
         raise ProtocolError(address, "{}: {}".format(type(exc).__name__, exc)) from None
     conn.address = address
     set_request_timeout(conn, seconds)
@@ -112,6 +101,19 @@ def connect(
     if serve_callbacks:
         rpyc.BgServingThread(conn, callback=lambda: None)  # ends quietly when the connection closes
     return conn
+
+
+def _other_generation(exc: BaseException) -> Optional[Tuple[str, str, str]]:
+    """(server, client, fix) when rpyc's error means the server speaks the other generation's envelope."""
+    text = str(exc) if isinstance(exc, ValueError) else ""
+    if RPYC_VERSION >= (6,) and "invalid message type" in text:
+        server, wanted = "rpyc < 6 (a stock server, Houdini's bundled rpyc?)", "'rpyc>=4.1,<6'"
+    elif RPYC_VERSION < (6,) and "not enough values to unpack" in text:
+        server, wanted = "rpyc 6", "'rpyc>=6'"
+    else:
+        return None
+    fix = "pip install {} for this client, or serve with hrpyc there (it answers every rpyc)".format(wanted)
+    return server, "rpyc " + RPYC_VERSION_STRING, fix
 
 
 def _secure(
