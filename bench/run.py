@@ -62,16 +62,20 @@ def walk_remotely():
     return [node.parm("tx").eval() for node in hou.node("/obj/walk").children()]
 
 
-def raw_socket_seconds(size):
-    """Send `size` bytes over a loopback TCP connection and read them all: the floor."""
+def raw_socket_seconds(size, new_memory=False):
+    """Send `size` bytes over a loopback TCP connection and read them all into a buffer already in
+    memory: the floor. `new_memory`: into a buffer allocated as they come, as any receiver that hands
+    out a new object must (the page faults cost about as much as the socket)."""
     payload = os.urandom(size)
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
         sender = socket.create_connection(listener.getsockname())
         receiver, _ = listener.accept()
-        buffer = memoryview(bytearray(size))
+        buffer = None if new_memory else memoryview(bytearray(size))
         started = time.perf_counter()
+        if buffer is None:
+            buffer = memoryview(bytearray(size))
         thread = threading.Thread(target=sender.sendall, args=(payload,))
         thread.start()
         got = 0
@@ -84,15 +88,28 @@ def raw_socket_seconds(size):
     return elapsed
 
 
-def bulk_seconds(conn, size):
-    """(download, upload) seconds for `size` random bytes."""
+def bulk_seconds(conn, size, repeat):
+    """(download, upload) median seconds for `size` random bytes through rpyc's proxies."""
     conn.execute("import os\nblob = os.urandom({})".format(size))
-    started = time.perf_counter()
     down = conn.eval("blob")
-    down_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    assert conn.modules.builtins.len(down) == size
-    return down_seconds, time.perf_counter() - started
+    down_seconds = statistics.median(timed(lambda: conn.eval("blob"), repeat))
+    up_seconds = statistics.median(timed(lambda: conn.modules.builtins.len(down), repeat))
+    return down_seconds, up_seconds
+
+
+def blob_length(data):
+    return len(data)
+
+
+def fast_bulk_seconds(conn, size, repeat):
+    """The same through hrpyc.run: a bytes result and a bytes argument, by the bulk lane."""
+    hrpyc.run(conn, "import os, sys\nsys.hrpyc_bench_blob = os.urandom({})".format(size))
+    fetch = "import sys\nresult = sys.hrpyc_bench_blob"
+    down = hrpyc.run(conn, fetch)
+    assert hrpyc.run(conn, blob_length, down) == size
+    down_seconds = statistics.median(timed(lambda: hrpyc.run(conn, fetch), repeat))
+    up_seconds = statistics.median(timed(lambda: hrpyc.run(conn, blob_length, down), repeat))
+    return down_seconds, up_seconds
 
 
 def concurrent(make_hou, clients, calls):
@@ -141,6 +158,7 @@ def main():
     short = args.short
     repeat, walks, clients, calls = (200, 3, 4, 20) if short else (3000, 15, 32, 100)
     sizes = (1 << 20,) if short else (10 << 20, 100 << 20)
+    bulk_repeat = 1 if short else 3
     idle = 1.0 if short else 10.0
 
     stock, ours = servers.stock_server(), servers.hrpyc_server(HRPYC_TOKEN=TOKEN)
@@ -197,12 +215,23 @@ def main():
             # The stock stream re-slices what is left of a frame after every 8 kB it sends, so its time
             # grows with the square of the size: 100 MB takes minutes, and rpyc's 30 s timeout does
             # not fire once a frame has started. It is measured up to 10 MB.
-            stock_down, stock_up = bulk_seconds(stock_conn, size) if size <= STOCK_BULK_LIMIT else (None, None)
-            our_down, our_up = bulk_seconds(our_conn, size)
-            raw = raw_socket_seconds(size)
+            stock_down, stock_up = (
+                bulk_seconds(stock_conn, size, bulk_repeat) if size <= STOCK_BULK_LIMIT else (None, None)
+            )
+            our_down, our_up = bulk_seconds(our_conn, size, bulk_repeat)
+            fast_down, fast_up = fast_bulk_seconds(our_conn, size, bulk_repeat)
+            raw = statistics.median([raw_socket_seconds(size) for _ in range(bulk_repeat)])
+            raw_new = statistics.median([raw_socket_seconds(size, new_memory=True) for _ in range(bulk_repeat)])
             rate = lambda seconds, mb=mb: mb / seconds if seconds else None  # noqa: E731
-            rows.append(("{:g} MB server -> client, MB/s".format(mb), rate(stock_down), rate(our_down), mb / raw))
-            rows.append(("{:g} MB client -> server, MB/s".format(mb), rate(stock_up), rate(our_up), mb / raw))
+            for direction, stock_s, proxy_s, fast_s in (
+                ("server -> client", stock_down, our_down, fast_down),
+                ("client -> server", stock_up, our_up, fast_up),
+            ):
+                rows.append(
+                    ("{:g} MB {}, hrpyc.run, MB/s".format(mb, direction), rate(stock_s), rate(fast_s), mb / raw)
+                )
+                rows.append(("  the same through proxies (conn.eval), MB/s", rate(stock_s), rate(proxy_s), mb / raw))
+            rows.append(("  raw socket into newly allocated memory, MB/s", None, None, mb / raw_new))
 
     finally:
         stock.close()
@@ -218,21 +247,29 @@ def main():
             "; SHORT RUN" if short else "",
         )
     )
-    print("{:52} {:>10} {:>10} {:>10} {:>8}".format("measure", "stock", "hrpyc", "raw", "ratio"))
+    line = "{:52} {:>10} {:>10} {:>10} {:>8} {:>7}"
+    print(line.format("measure", "stock", "hrpyc", "raw", "vs stock", "of raw"))
     for name, stock_value, our_value, raw in rows:
         lower_is_better = name.endswith(("ms", "%", "median", "errors"))
-        ratio = ""
+        ratio = of_raw = ""
         if stock_value and our_value:
             ratio = "{:.1f}x".format(stock_value / our_value if lower_is_better else our_value / stock_value)
+        if raw and our_value:
+            of_raw = "{:.0f}%".format(our_value / raw * 100)
         print(
-            "{:52} {:>10} {:>10} {:>10} {:>8}".format(
-                name, _cell(stock_value), _cell(our_value), "" if raw is None else "{:.0f}".format(raw), ratio
+            line.format(
+                name,
+                _cell(stock_value),
+                _cell(our_value),
+                "" if raw is None else "{:.0f}".format(raw),
+                ratio,
+                of_raw,
             )
         )
 
 
 def _cell(value):
-    return "not run" if value is None else "{:.2f}".format(value)
+    return "-" if value is None else "{:.2f}".format(value)
 
 
 if __name__ == "__main__":

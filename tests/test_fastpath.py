@@ -1,10 +1,15 @@
 """Bulk jobs in one round trip: run code on Houdini, pull attribute arrays and files as buffers."""
 
 import array
+import hashlib
+import os
+import socket
+import sys
 
 import pytest
 
 import hrpyc
+import hrpyc.lane
 
 
 def test_run_a_function_on_the_server_and_get_plain_data(remote):
@@ -70,9 +75,106 @@ def test_fetch_file_pulls_a_file_as_bytes(remote, tmp_path):
     assert hrpyc.fetch_file(conn, str(tmp_path / "cache.bgeo")) == payload
 
 
-def test_large_bytes_travel_both_ways_intact(remote):
+def test_large_bytes_travel_both_ways_intact_through_proxies(remote):
     conn, _ = remote
     payload = bytes(range(256)) * (40 * 1024)  # 10 MB
-    assert conn.modules.hashlib.md5(payload).hexdigest() == __import__("hashlib").md5(payload).hexdigest()
+    assert conn.modules.hashlib.md5(payload).hexdigest() == hashlib.md5(payload).hexdigest()
     conn.execute("import os\nblob = os.urandom(10 * 1024 * 1024)")
     assert len(conn.eval("blob")) == 10 * 1024 * 1024
+
+
+def digest_and_echo(data, tail=b""):
+    import hashlib
+
+    return hashlib.md5(data).hexdigest(), data + tail
+
+
+@pytest.mark.parametrize("size", [10, 300 * 1024, 12 * 1024 * 1024], ids=["inline", "just-over", "12MB"])
+def test_run_moves_bytes_both_ways_intact_at_any_size(remote, size):
+    conn, _ = remote
+    payload = os.urandom(size)
+    digest, echoed = hrpyc.run(conn, digest_and_echo, bytearray(payload), tail=memoryview(b"!"))
+    assert digest == hashlib.md5(payload).hexdigest() and echoed == payload + b"!"
+    big = hrpyc.run(conn, "result = bytes(range(256)) * {}".format(size // 256 + 1))
+    assert isinstance(big, bytes) and big == bytes(range(256)) * (size // 256 + 1)
+
+
+def test_push_file_writes_a_file_on_the_server_and_fetch_file_reads_it_back(remote, tmp_path):
+    conn, _ = remote
+    for name, payload in (("small.txt", b"hello"), ("big.bgeo", os.urandom(3 * 1024 * 1024))):
+        target = tmp_path / name
+        assert hrpyc.push_file(conn, str(target), payload) == len(payload)
+        assert target.read_bytes() == payload
+        assert hrpyc.fetch_file(conn, str(target)) == payload
+    with pytest.raises(FileNotFoundError):
+        hrpyc.push_file(conn, str(tmp_path / "no" / "such" / "dir"), b"x")
+
+
+def test_numpy_arrays_come_back_as_arrays_or_as_bytes_without_numpy(remote, monkeypatch):
+    numpy = pytest.importorskip("numpy")
+    conn, _ = remote
+    code = "import numpy\nresult = numpy.arange({}, dtype=numpy.float32).reshape(-1, 4)[:, ::2]"
+    for count in (16, 1 << 18):  # inline, and by the lane; a strided view arrives as a whole array
+        values = hrpyc.run(conn, code.format(count))
+        expected = numpy.arange(count, dtype=numpy.float32).reshape(-1, 4)[:, ::2]
+        assert values.dtype == numpy.float32 and values.shape == expected.shape
+        assert numpy.array_equal(values, expected)
+    records = hrpyc.run(conn, "import numpy\nresult = numpy.zeros(3, dtype=[('id', '<i4'), ('w', '<f8')])")
+    assert records.dtype.names == ("id", "w") and records.shape == (3,)
+    monkeypatch.setitem(sys.modules, "numpy", None)  # this Python without numpy: the array's bytes
+    small = numpy.arange(16, dtype=numpy.float32).reshape(-1, 4)[:, ::2]
+    assert hrpyc.run(conn, code.format(16)) == numpy.ascontiguousarray(small).tobytes()
+    positions = hrpyc.fetch_attrib(conn, "/obj/sphere1", "P")
+    assert isinstance(positions, array.array) and list(positions[3:6]) == [1.0, 2.0, 3.0]
+
+
+def test_bulk_transfers_do_not_count_as_clients(remote):
+    conn, _ = remote
+    for _ in range(3):
+        hrpyc.run(conn, "result = b'x' * (1 << 20)")
+    assert hrpyc.run(conn, "import hrpyc\nresult = [c.requests > 0 for c in hrpyc.running_server().clients()]") == [
+        True
+    ]
+
+
+def test_a_bulk_lane_answers_only_its_own_key_and_each_parcel_once(remote, server_process):
+    conn, _ = remote
+    key = hrpyc.lane.key(conn)
+    assert len(key) == 32
+    with socket.create_connection(server_process.address) as sock:  # a made-up key: hung up on
+        sock.sendall(hrpyc.lane.MAGIC + os.urandom(32) + b"g" + (1).to_bytes(8, "big"))
+        assert sock.recv(1) == b""
+    with socket.create_connection(server_process.address) as sock:  # no such parcel: said so
+        sock.sendall(hrpyc.lane.MAGIC + key + b"g" + (12345).to_bytes(8, "big"))
+        assert sock.recv(1) == b"\x00"
+    with pytest.raises(ValueError) as caught:  # a parcel number that was never filed
+        conn.root.write_file(os.devnull, (b"", 777))
+    assert "no buffer 777" in str(caught.value)
+    assert hrpyc.run(conn, "result = b'y' * (1 << 20)") == b"y" * (1 << 20)
+
+
+def test_garbage_on_a_bulk_lane_loses_only_that_transfer(remote, server_process):
+    conn, _ = remote
+    key = hrpyc.lane.key(conn)
+    address = server_process.address
+    cases = [
+        b"p" + (1 << 62).to_bytes(8, "big"),  # more than any memory
+        b"p" + (1000).to_bytes(8, "big") + b"short",  # hangs up halfway
+        b"?" + bytes(8),  # no such request
+        b"g",  # cut short
+    ]
+    for case in cases:
+        with socket.create_connection(address) as sock:
+            sock.sendall(hrpyc.lane.MAGIC + key + case)
+            sock.shutdown(socket.SHUT_WR)
+            assert sock.recv(1) == b""
+        assert hrpyc.run(conn, digest_and_echo, b"z" * (1 << 20))[1] == b"z" * (1 << 20)
+
+
+def test_a_transfer_cut_off_says_so_in_one_line(remote, server_process):
+    conn, _ = remote
+    hrpyc.lane.key(conn)
+    server_process.close()
+    with pytest.raises(hrpyc.HrpycError) as caught:
+        hrpyc.lane.receive(conn, (b"", 1))
+    assert len(str(caught.value).splitlines()) == 1

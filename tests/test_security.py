@@ -184,6 +184,7 @@ def test_tls_client_certificates_are_a_credential(authority, monkeypatch):
         client_cert, client_key = authority["client"]
         conn = hrpyc.connect(*server.address, cafile=authority["ca"], certfile=client_cert, keyfile=client_key)
         assert conn.modules.os.getpid() == os.getpid()
+        assert hrpyc.run(conn, "result = b'x' * (1 << 20)") == b"x" * (1 << 20)  # inline: no lane without a token
         stranger_cert, stranger_key = authority["stranger"]
         with pytest.raises((hrpyc.ProtocolError, EOFError, OSError)):
             hrpyc.connect(
@@ -200,7 +201,9 @@ def test_tls_with_a_token(authority):
     cert, key = authority["server"]
     server = hrpyc.Server("127.0.0.1", 0, certfile=cert, keyfile=key, token=SECRET).start()
     try:
-        assert hrpyc.connect(*server.address, cafile=authority["ca"], token=SECRET).modules.os.getpid()
+        conn = hrpyc.connect(*server.address, cafile=authority["ca"], token=SECRET)
+        assert conn.modules.os.getpid() == os.getpid()
+        assert hrpyc.run(conn, "result = b'x' * (1 << 20)") == b"x" * (1 << 20)  # by the lane, through TLS
         with pytest.raises(hrpyc.AuthenticationError):
             hrpyc.connect(*server.address, cafile=authority["ca"], token="guess")
     finally:
@@ -209,10 +212,10 @@ def test_tls_with_a_token(authority):
 
 def garbage_cases(rng, count):
     """Inputs a server must survive: random bytes, truncated and oversized rpyc frames, frames of other
-    rpyc versions with nonsense inside, TLS client hellos, half preambles."""
+    rpyc versions with nonsense inside, TLS client hellos, half preambles, bulk lanes with made-up keys."""
     tls_hello = bytes.fromhex("16030100a5010000a10303") + bytes(rng.getrandbits(8) for _ in range(40))
     for i in range(count):
-        kind = i % 6
+        kind = i % 7
         if kind == 0:
             yield bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 300)))
         elif kind == 1:  # a frame header announcing more than is sent
@@ -224,8 +227,10 @@ def garbage_cases(rng, count):
             yield struct.pack("!LB", len(body), 0) + body
         elif kind == 4:
             yield tls_hello
-        else:  # a preamble cut short, or with a nonsense length
+        elif kind == 5:  # a preamble cut short, or with a nonsense length
             yield b"HRPYC\x01" + bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 4)))
+        else:  # a bulk lane with a made-up key, cut short or asking for a parcel
+            yield b"HRPYC\x02" + bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 50)))
 
 
 def hurl(address, payload):

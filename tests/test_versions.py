@@ -24,6 +24,11 @@ try:
     conn.modules.os.stat("/no/such/file")
 except FileNotFoundError:
     pass
+blob = bytes(range(256)) * 4096  # 1 MB each way: by the bulk lane
+path = hrpyc.run(conn, "import os, tempfile\\nhandle, result = tempfile.mkstemp()\\nos.close(handle)")
+assert hrpyc.push_file(conn, path, blob) == len(blob) and hrpyc.fetch_file(conn, path) == blob
+assert hrpyc.run(conn, "result = bytes(range(256)) * 4096") == blob
+conn.modules.os.remove(path)
 stock = rpyc.classic.connect(host, port)
 assert stock.modules.hou.node("/obj/sphere1").path() == "/obj/sphere1"
 here = "python {} rpyc {}".format(sys.version.split()[0], RPYC_VERSION_STRING)

@@ -29,10 +29,11 @@ from .errors import (
     ServerAlreadyRunningError,
     ServerNotFoundError,
     TooManyClientsError,
+    TransferError,
     VersionMismatchError,
 )
 from .events import ServerEvent, subscribe, unsubscribe
-from .fastpath import fetch_attrib, fetch_file, run
+from .fastpath import fetch_attrib, fetch_file, push_file, run
 from .server import Server, running_server, start_server, stop_server
 from .version import __version__
 
@@ -53,6 +54,7 @@ __all__ = [
     "run",
     "fetch_attrib",
     "fetch_file",
+    "push_file",
     # errors
     "HrpycError",
     "BindError",
@@ -63,6 +65,7 @@ __all__ = [
     "DispatchError",
     "ServerNotFoundError",
     "ProtocolError",
+    "TransferError",
     "AuthenticationError",
     "TooManyClientsError",
     "VersionMismatchError",

@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional, Tuple
 
 from rpyc.utils.authenticators import AuthenticationError as RpycAuthenticationError
 
-from . import config, sessions, userdir
+from . import config, lane, sessions, userdir
 from .address import format_address, is_loopback
 from .errors import AuthenticationError, ConfigError, InsecureBindError, ProtocolError, TooManyClientsError
 
@@ -31,6 +31,7 @@ ACCEPTED, WRONG_TOKEN, FULL = b"\x01", b"\x00", b"\x02"
 MAX_TOKEN = 4096
 
 Refused = Callable[[Tuple[str, int], str], None]
+FindLane = Callable[[bytes], Any]  # a lane's key -> the lane, or None
 
 
 def auto_token(create: bool = True) -> Optional[str]:
@@ -119,15 +120,28 @@ class Security(object):
             format_address(host, port),
         )
 
-    def gate(self, has_room: Callable[[], bool], refused: Refused) -> Gate:
+    @property
+    def hears_preambles(self) -> bool:
+        """Can the gate tell our preambles from an rpyc client's first bytes? Not over TLS without a
+        token: nothing can be peeked at inside TLS, and such clients send no preamble."""
+        return self.tls is None or self._token is not None
+
+    def gate(self, has_room: Callable[[], bool], refused: Refused, find_lane: FindLane) -> Gate:
         credential = self.credential
         return Gate(
-            self._token, self.tls, None if credential == "none" else credential, has_room, refused, self.timeout
+            self._token,
+            self.tls,
+            None if credential == "none" else credential,
+            has_room,
+            refused,
+            find_lane,
+            self.timeout,
         )
 
 
 class Gate(object):
     """The server's authenticator: TLS, then the token preamble, within `timeout`, before rpyc.
+    A bulk-lane socket (hrpyc.lane) shows its lane's key instead, and its credentials are that lane.
 
     Refused sockets are closed here: rpyc >= 4.1.1 leaves them to the garbage collector.
     """
@@ -139,6 +153,7 @@ class Gate(object):
         credential: Optional[str],
         has_room: Callable[[], bool],
         refused: Refused,
+        find_lane: FindLane,
         timeout: float,
     ) -> None:
         self._token = token.encode("utf-8") if token else None
@@ -146,9 +161,10 @@ class Gate(object):
         self._credential = credential  # what rpyc records as the connection's credentials
         self._has_room = has_room
         self._refused = refused
+        self._find_lane = find_lane
         self._timeout = timeout
 
-    def __call__(self, sock: socket.socket) -> Tuple[Any, Optional[str]]:
+    def __call__(self, sock: socket.socket) -> Tuple[Any, Any]:
         try:
             peer = sock.getpeername()[:2]
         except OSError:
@@ -169,9 +185,15 @@ class Gate(object):
         self._refused(peer, reason)
         raise RpycAuthenticationError(reason)
 
-    def _check(self, conn: Any) -> Optional[str]:
+    def _check(self, conn: Any) -> Any:
         """Read the preamble if the client sent one; return the credentials, or raise _Refusal."""
-        if self._sent_preamble(conn):
+        magic = self._preamble(conn)
+        if magic == lane.MAGIC:
+            found = self._find_lane(_read_exactly(conn, lane.KEY_SIZE))
+            if found is None:
+                raise _Refusal("a bulk lane with an unknown key")
+            return found
+        if magic:
             length = int.from_bytes(_read_exactly(conn, 2), "big")
             if length > MAX_TOKEN:
                 raise _Refusal("a token longer than {} bytes".format(MAX_TOKEN))
@@ -190,19 +212,22 @@ class Gate(object):
             raise _Refusal("too many clients")
         return self._credential
 
-    def _sent_preamble(self, conn: Any) -> bool:
+    def _preamble(self, conn: Any) -> bytes:
+        """The magic of the client's preamble (ours or a lane's), or b"" when it sent none."""
         if self._tls is not None:
-            # No peeking into TLS: with a token the client must send the preamble; without one, none.
+            # No peeking into TLS: with a token the client must send a preamble; without one, none.
             if self._token is None:
-                return False
-            if _read_exactly(conn, len(MAGIC)) != MAGIC:
+                return b""
+            magic = _read_exactly(conn, len(MAGIC))
+            if magic not in (MAGIC, lane.MAGIC):
                 raise _Refusal("no token (a stock rpyc client?)")
-            return True
+            return magic
         if not _starts_like_preamble(conn):
-            return False
-        if _read_exactly(conn, len(MAGIC)) != MAGIC:
+            return b""
+        magic = _read_exactly(conn, len(MAGIC))
+        if magic not in (MAGIC, lane.MAGIC):
             raise _Refusal("garbage where a token or an rpyc frame should be")
-        return True
+        return magic
 
 
 class _Refusal(Exception):

@@ -54,18 +54,17 @@ def connect(
         port = discovery.local_port(server) or DEFAULT_PORT
     address = format_address(server, port)
     reach = CONNECT_TIMEOUT if seconds is None else min(CONNECT_TIMEOUT, seconds)
+    tls = _tls_context(cafile, certfile, keyfile)
+
+    def dial() -> socket.socket:
+        """A socket to this server, through TLS if asked: the connection's, and each bulk lane's."""
+        return _open(server, port, address, reach, tls)
+
+    sock = dial()
     try:
-        sock = socket.create_connection((server, port), timeout=reach)
-    except ConnectionRefusedError:
-        raise ServerNotFoundError(address, "connection refused") from None
-    except socket.timeout:
-        raise ServerNotFoundError(address, "no answer within {:g} s".format(reach)) from None
-    except socket.gaierror as exc:
-        raise ServerNotFoundError(address, "unknown host: {}".format(exc.strerror)) from None
-    except OSError as exc:
-        raise ServerNotFoundError(address, exc.strerror or str(exc)) from None
-    try:
-        sock = _secure(sock, server, address, token, cafile, certfile, keyfile)
+        secret = auth.client_token(token, server, sock.getpeername()[1])
+        if secret is not None:
+            auth.send_preamble(sock, secret, address)
     except BaseException:
         sock.close()
         raise
@@ -92,6 +91,7 @@ def connect(
             raise VersionMismatchError(address, *mismatch) from None
         raise ProtocolError(address, "{}: {}".format(type(exc).__name__, exc)) from None
     conn.address = address
+    conn.dial = dial
     set_request_timeout(conn, seconds)
     set_compression(conn, not is_loopback(sock.getpeername()[0]))
     try:  # the handshake: say how long we wait, learn what the server is
@@ -116,28 +116,33 @@ def _other_generation(exc: BaseException) -> Optional[Tuple[str, str, str]]:
     return server, "rpyc " + RPYC_VERSION_STRING, fix
 
 
-def _secure(
-    sock: socket.socket,
-    server: str,
-    address: str,
-    token: Optional[str],
-    cafile: Optional[str],
-    certfile: Optional[str],
-    keyfile: Optional[str],
-) -> socket.socket:
-    """TLS and the token preamble, when configured, before rpyc's first byte."""
+def _tls_context(cafile: Optional[str], certfile: Optional[str], keyfile: Optional[str]) -> Optional[ssl.SSLContext]:
     certfile, keyfile, cafile = config.tls_files(certfile, keyfile, cafile)
-    if cafile or certfile:
-        try:
-            sock = auth.client_context(cafile, certfile, keyfile).wrap_socket(sock, server_hostname=server)
-        except ssl.SSLError as exc:
-            raise ProtocolError(address, "TLS failed: {}; check HRPYC_TLS_CA / cafile=".format(exc.reason)) from None
-        except socket.timeout:
-            raise ProtocolError(address, "no TLS answer (a server without TLS?)") from None
-    secret = auth.client_token(token, server, sock.getpeername()[1])
-    if secret is not None:
-        auth.send_preamble(sock, secret, address)
-    return sock
+    return auth.client_context(cafile, certfile, keyfile) if cafile or certfile else None
+
+
+def _open(server: str, port: int, address: str, reach: float, tls: Optional[ssl.SSLContext]) -> socket.socket:
+    """A connected socket, through TLS when `tls` is given, or a one-line error."""
+    try:
+        sock = socket.create_connection((server, port), timeout=reach)
+    except ConnectionRefusedError:
+        raise ServerNotFoundError(address, "connection refused") from None
+    except socket.timeout:
+        raise ServerNotFoundError(address, "no answer within {:g} s".format(reach)) from None
+    except socket.gaierror as exc:
+        raise ServerNotFoundError(address, "unknown host: {}".format(exc.strerror)) from None
+    except OSError as exc:
+        raise ServerNotFoundError(address, exc.strerror or str(exc)) from None
+    if tls is None:
+        return sock
+    try:
+        return tls.wrap_socket(sock, server_hostname=server)
+    except ssl.SSLError as exc:
+        sock.close()
+        raise ProtocolError(address, "TLS failed: {}; check HRPYC_TLS_CA / cafile=".format(exc.reason)) from None
+    except socket.timeout:
+        sock.close()
+        raise ProtocolError(address, "no TLS answer (a server without TLS?)") from None
 
 
 def import_remote_module(

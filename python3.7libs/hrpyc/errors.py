@@ -31,6 +31,7 @@ __all__ = [
     "HrpycError",
     "PortInUseError",
     "ProtocolError",
+    "TransferError",
     "AuthenticationError",
     "TooManyClientsError",
     "VersionMismatchError",
@@ -115,6 +116,16 @@ class ProtocolError(HrpycError, ConnectionError):
         super().__init__(
             "{} accepted the connection but did not answer as an rpyc server ({}); check the port "
             "and that both sides use compatible rpyc versions".format(address, reason)
+        )
+
+
+class TransferError(HrpycError, ConnectionError):
+    """A buffer on the bulk lane (hrpyc.run, fetch_*, push_file) did not arrive whole."""
+
+    def __init__(self, address: str, direction: str, reason: str) -> None:
+        super().__init__(
+            "a bulk transfer {} {} failed ({}); the session may have stopped or the network dropped: "
+            "check it with `hrpyc ping` and retry".format(direction, address, reason)
         )
 
 

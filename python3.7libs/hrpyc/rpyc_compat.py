@@ -173,6 +173,8 @@ class ClientConnection(rpyc.Connection):
     """
 
     address = "?"
+    dial: Optional[Callable[[], socket.socket]] = None  # a new socket to the same server (the bulk lane's)
+    lane_key: Optional[bytes] = None  # asked for on first bulk use
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -344,7 +346,9 @@ class FastSocketStream(SocketStream):
 
 
 class ListeningServer(ThreadedServer):
-    """rpyc's ThreadedServer, with our per-socket options and each connection handed to a callback."""
+    """rpyc's ThreadedServer, with our per-socket options and each connection handed to a callback;
+    `serve_raw(sock, credentials)` first gets each authenticated socket, and keeps those it serves
+    itself (the bulk lane's) from rpyc."""
 
     def __init__(
         self,
@@ -354,6 +358,7 @@ class ListeningServer(ThreadedServer):
         authenticator: Callable[[socket.socket], Tuple[Any, Any]],
         logger: Any,
         serve_connection: Callable[[Any], None],
+        serve_raw: Callable[[socket.socket, Any], bool],
         registrar: Optional[Any] = None,
     ) -> None:
         # Pass host and a fresh config dict: rpyc's defaults drifted ("" -> None in 5.0, one shared
@@ -372,6 +377,7 @@ class ListeningServer(ThreadedServer):
         )
         self.listener.set_inheritable(False)
         self._serve_connection = serve_connection
+        self._serve_raw = serve_raw
 
     def listen(self) -> None:
         """Start listening now, in the caller's thread, so clients connect as soon as we return."""
@@ -383,6 +389,8 @@ class ListeningServer(ThreadedServer):
         super()._accept_method(sock)
 
     def _serve_client(self, sock, credentials):  # type: ignore[no-untyped-def]
+        if self._serve_raw(sock, credentials):
+            return
         try:
             super()._serve_client(sock, credentials)
         except OSError:

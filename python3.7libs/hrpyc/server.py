@@ -20,6 +20,7 @@ from .auth import Security
 from .clients import ClientInfo, ClientRecord
 from .dispatch import make_dispatcher
 from .errors import BindError, PortInUseError, ServerAlreadyRunningError
+from .lane import Lanes
 from .rpyc_compat import RPYC_VERSION_STRING, ListeningServer, Request, peer_address, set_compression, shutdown
 from .service import service_for
 from .version import __version__
@@ -85,14 +86,16 @@ class Server(object):
             ("tls", "yes" if self._security.tls else "no"),
         )
         self._record: Optional[str] = None
+        self._lanes = Lanes(self._security.hears_preambles)
         try:
             self._rpyc = ListeningServer(
-                service_for(self.describe),
+                service_for(self.describe, self._lanes),
                 host,
                 port,
-                authenticator=self._security.gate(self._has_room, self._refused),
+                authenticator=self._security.gate(self._has_room, self._refused, self._lanes.find),
                 logger=_rpyc_log,
                 serve_connection=self._serve,
+                serve_raw=self._lanes.serve,
                 registrar=discovery.registrar(),
             )
             self._rpyc.listen()
@@ -252,6 +255,7 @@ class Server(object):
             reason = "connection dropped: {}: {}".format(type(exc).__name__, exc)
         finally:
             log.info("hrpyc: client %s disconnected%s", format_address(*peer), reason and ": " + reason)
+            self._lanes.close(conn)
             with self._lock:
                 self._clients.pop(record.id, None)
                 self._lock.notify_all()

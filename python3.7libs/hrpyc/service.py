@@ -3,12 +3,12 @@ handshake and a description of itself that need no `hou` and no main thread."""
 
 from __future__ import annotations
 
-import ast
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from rpyc.core.service import SlaveService
 
-from . import houdini
+from . import houdini, plain
+from .lane import Buffer, Lanes, Shipped
 from .rpyc_compat import ServerConnection
 
 # Pairs rather than a dict: rpyc sends a tuple of strings by value, a dict as a proxy.
@@ -24,6 +24,7 @@ class HrpycService(SlaveService):
 
     __slots__ = ()
     _protocol = ServerConnection
+    lanes: Lanes  # the server's, set by service_for
 
     def describe(self) -> Info:
         raise NotImplementedError  # each server's own subclass says what it is
@@ -39,36 +40,42 @@ class HrpycService(SlaveService):
             self._conn.timeout = timeout
         return self.describe()
 
-    def run_code(self, source: str, name: str, arguments: str) -> str:
-        """hrpyc.run(): run a code block, or define a function and call it, in a fresh namespace;
-        answer with plain data as a Python literal (safe for the client to read, whatever its rpyc)."""
+    def hrpyc_lane(self) -> bytes:
+        """This connection's bulk-lane key (see hrpyc.lane); b"" when this server offers no lane."""
+        return self.lanes.open(self._conn)
+
+    def run_code(self, source: str, name: str, arguments: str, buffers: plain.Buffers) -> plain.Answer:
+        """hrpyc.run(): run a code block, or define a function and call it, in a fresh namespace."""
+        args, kwargs = plain.unpack_arguments(arguments, buffers, self._unship)  # first: no parcel left behind
         namespace: Dict[str, Any] = {"__name__": "__hrpyc_run__"}
         exec(compile(source, "<hrpyc.run>", "exec"), namespace)
-        if name:
-            args, kwargs = ast.literal_eval(arguments)
-            value = namespace[name](*args, **kwargs)
-        else:
-            value = namespace.get("result")
-        text = repr(value)
-        try:
-            ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            raise TypeError(
-                "hrpyc.run returns plain data (numbers, strings, bytes, lists, tuples, dicts, sets, None), "
-                "not {}".format(type(value).__name__)
-            ) from None
-        return text
+        value = namespace[name](*args, **kwargs) if name else namespace.get("result")
+        return plain.pack_result(value, self._ship)
 
-    def attrib_buffer(self, node_path: str, name: str, kind: str) -> Tuple[bytes, str, int]:
+    def attrib_buffer(self, node_path: str, name: str, kind: str) -> Tuple[Shipped, str, int]:
         """hrpyc.fetch_attrib(): a geometry attribute as one buffer."""
-        return houdini.attrib_buffer(node_path, name, kind)
+        buffer, typecode, size = houdini.attrib_buffer(node_path, name, kind)
+        return self._ship(buffer), typecode, size
 
-    def read_file(self, path: str) -> bytes:
-        """hrpyc.fetch_file(): a file of the server's machine, in one frame."""
+    def read_file(self, path: str) -> Shipped:
+        """hrpyc.fetch_file(): a file of the server's machine."""
         with open(path, "rb") as handle:
-            return handle.read()
+            return self._ship(handle.read())
+
+    def write_file(self, path: str, shipped: Shipped) -> int:
+        """hrpyc.push_file(): bytes into a file of the server's machine."""
+        data = self._unship(shipped)
+        with open(path, "wb") as handle:
+            handle.write(data)
+        return len(data)
+
+    def _ship(self, data: Buffer) -> Shipped:
+        return self.lanes.ship(self._conn, data)
+
+    def _unship(self, shipped: Shipped) -> bytes:
+        return self.lanes.unship(self._conn, shipped)
 
 
-def service_for(describe: Callable[[], Info]) -> type:
-    """The service class of one server, describing itself with `describe()`."""
-    return type("HrpycService", (HrpycService,), {"__slots__": (), "describe": staticmethod(describe)})
+def service_for(describe: Callable[[], Info], lanes: Lanes) -> type:
+    """The service class of one server, describing itself with `describe()`, its buffers on `lanes`."""
+    return type("HrpycService", (HrpycService,), {"__slots__": (), "describe": staticmethod(describe), "lanes": lanes})

@@ -1,0 +1,230 @@
+"""Large buffers on a lane of their own: a second socket to the server's address that carries one
+buffer straight from one process's memory into the other's. rpyc's frames copy a buffer five or six
+times on the way (brine, framing, reading), and one copy of 100 MB costs as long as the socket takes
+to move it.
+
+A connection asks once for its lane key (the light `hrpyc_lane` call). A buffer then travels as a
+`Shipped` pair: `(the bytes, 0)` inline when small (a second socket costs more than copying them), or
+`(b"", number)` for a parcel waiting on the lane. A lane socket passes the server's gate like a
+connection (TLS first, if any), then says in one go:
+
+    MAGIC + key + GET + number          the server answers OK + length + the bytes, and hangs up
+    MAGIC + key + PUT + length + bytes  the server answers OK + the number it filed them under
+
+Each parcel is fetched once; what a connection leaves on its lane goes when the connection closes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import secrets
+import socket
+import struct
+import threading
+from typing import Any, Dict, Iterator, Optional, Tuple, Union
+
+from .errors import HrpycError, TransferError
+from .rpyc_compat import request_timeout
+
+__all__ = ["INLINE_LIMIT", "MAGIC", "Buffer", "Lanes", "Shipped", "key", "receive", "send"]
+
+MAGIC = b"HRPYC\x02"
+KEY_SIZE = 32
+GET, PUT = b"g", b"p"
+OK, MISSING = b"\x01", b"\x00"
+INLINE_LIMIT = 256 << 10  # bytes; below this a buffer travels inline in the rpyc message
+STALL = 30.0  # seconds the server waits on a lane socket that makes no progress
+
+_NUMBER = struct.Struct(">Q")
+
+Shipped = Tuple[bytes, int]
+Buffer = Union[bytes, bytearray, memoryview]
+
+
+class _Lane(object):
+    """One connection's parcels. Filing and taking are single dict operations, atomic in CPython."""
+
+    __slots__ = ("_numbers", "_parcels", "key")
+
+    def __init__(self) -> None:
+        self.key = secrets.token_bytes(KEY_SIZE)
+        self._parcels: Dict[int, memoryview] = {}
+        self._numbers = itertools.count(1)
+
+    def file(self, data: Buffer) -> int:
+        number = next(self._numbers)
+        self._parcels[number] = _bytes_view(data)
+        return number
+
+    def take(self, number: int) -> Optional[memoryview]:
+        return self._parcels.pop(number, None)
+
+
+class Lanes(object):
+    """The server's side: a lane for each connection that asked for one, and the lane sockets' service.
+
+    `enabled` is False when the gate cannot tell a lane socket from an rpyc client (TLS without a
+    token); buffers then travel inline, slower but the same to the caller."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._enabled = enabled
+        self._lock = threading.Lock()
+        self._by_owner: Dict[Any, _Lane] = {}
+        self._by_key: Dict[bytes, _Lane] = {}
+
+    def open(self, owner: Any) -> bytes:
+        """The key of `owner`'s lane, made on first ask; b"" when this server offers no lanes."""
+        if not self._enabled:
+            return b""
+        with self._lock:
+            lane = self._by_owner.get(owner)
+            if lane is None:
+                lane = self._by_owner[owner] = _Lane()
+                self._by_key[lane.key] = lane
+            return lane.key
+
+    def close(self, owner: Any) -> None:
+        """Drop `owner`'s lane and every parcel still on it."""
+        with self._lock:
+            lane = self._by_owner.pop(owner, None)
+            if lane is not None:
+                del self._by_key[lane.key]
+
+    def find(self, key: bytes) -> Optional[_Lane]:
+        """The lane a socket's key names (the gate's check), or None."""
+        with self._lock:
+            return self._by_key.get(key)
+
+    def ship(self, owner: Any, data: Buffer) -> Shipped:
+        """`data` for `owner`: inline when small or when it has no lane, else filed as a parcel."""
+        lane = self._by_owner.get(owner)
+        view = _bytes_view(data)
+        if lane is None or view.nbytes < INLINE_LIMIT:
+            return (data if isinstance(data, bytes) else view.tobytes()), 0
+        return b"", lane.file(view)
+
+    def unship(self, owner: Any, shipped: Shipped) -> bytes:
+        """What `owner` shipped to us: inline, or the parcel it put on its lane."""
+        data, number = shipped
+        if not number:
+            return data
+        lane = self._by_owner.get(owner)
+        parcel = lane.take(number) if lane is not None else None
+        if parcel is None:
+            raise ValueError(
+                "no buffer {} on this connection's lane (sent twice, or on another connection?)".format(number)
+            )
+        received = parcel.obj  # what the lane read: one bytes object, handed on without a copy
+        return received if isinstance(received, bytes) and len(received) == parcel.nbytes else parcel.tobytes()
+
+    def serve(self, sock: socket.socket, credentials: Any) -> bool:
+        """Serve `sock` if the gate let it in as a lane (True), else leave it to rpyc (False).
+        A client that hangs up or stalls loses its own transfer and nothing else."""
+        if not isinstance(credentials, _Lane):
+            return False
+        try:
+            sock.settimeout(STALL)
+            with sock.makefile("rb") as reader:
+                op, number = _read_request(reader)
+                if op == GET:
+                    parcel = credentials.take(number)
+                    if parcel is None:
+                        sock.sendall(MISSING)
+                    else:
+                        sock.sendall(OK + _NUMBER.pack(parcel.nbytes))
+                        _send_buffer(sock, parcel)
+                elif op == PUT:
+                    data = reader.read(number)
+                    if len(data) == number:
+                        sock.sendall(OK + _NUMBER.pack(credentials.file(data)))
+        except (OSError, EOFError, ValueError, OverflowError, MemoryError):
+            pass  # a length beyond memory, a hang-up, a stall: that transfer is lost, nothing else
+        return True
+
+
+def _read_request(reader: Any) -> Tuple[bytes, int]:
+    head = reader.read(1 + _NUMBER.size)
+    if len(head) != 1 + _NUMBER.size:
+        raise EOFError("the lane request broke off")
+    return head[:1], _NUMBER.unpack(head[1:])[0]
+
+
+def _send_buffer(sock: socket.socket, view: memoryview) -> None:
+    """All of `view`, without copying it; the socket's timeout bounds each step, not the whole."""
+    sent, total = 0, view.nbytes
+    while sent < total:
+        sent += sock.send(view[sent:])
+
+
+def _bytes_view(data: Buffer) -> memoryview:
+    view = memoryview(data)
+    return view if view.format == "B" and view.ndim == 1 else view.cast("B")
+
+
+# The client's side. A connection made by hrpyc.connect carries `dial` (a socket to the same server,
+# TLS included) and `lane_key` (None until asked).
+
+
+def send(conn: Any, data: Buffer) -> Shipped:
+    """Ship `data` to the server: inline when small or the server offers no lane, else by the lane."""
+    view = _bytes_view(data)
+    lane_key = key(conn) if view.nbytes >= INLINE_LIMIT else b""
+    if not lane_key:
+        return (data if isinstance(data, bytes) else view.tobytes()), 0
+    with _lane_socket(conn, lane_key, PUT, view.nbytes, "to") as sock:
+        _send_buffer(sock, view)
+        with sock.makefile("rb") as reader:
+            status, number = _read_answer(reader)
+        if status != OK:
+            raise TransferError(conn.address, "to", "the server did not take the buffer")
+        return b"", number
+
+
+def receive(conn: Any, shipped: Shipped) -> bytes:
+    """The bytes the server shipped: inline, or fetched from its lane."""
+    data, number = shipped
+    if not number:
+        return data
+    with _lane_socket(conn, key(conn), GET, number, "from") as sock, sock.makefile("rb") as reader:
+        status, size = _read_answer(reader)
+        if status != OK:
+            raise TransferError(conn.address, "from", "the server no longer holds that buffer")
+        data = reader.read(size)  # straight into one bytes object: no copy on our side
+    if len(data) != size:
+        raise TransferError(conn.address, "from", "it broke off after {:,} of {:,} bytes".format(len(data), size))
+    return data
+
+
+def key(conn: Any) -> bytes:
+    """This connection's lane key, asked for once (one light round trip); b"" when there is no lane.
+    Ask before a call whose answer may be large: the server ships by lane only to a client that asked."""
+    if getattr(conn, "dial", None) is None:
+        return b""  # not a connection of ours: no way to reach the server a second time
+    if conn.lane_key is None:
+        conn.lane_key = bytes(conn.root.hrpyc_lane())
+    return conn.lane_key
+
+
+@contextlib.contextmanager
+def _lane_socket(conn: Any, lane_key: bytes, op: bytes, number: int, direction: str) -> Iterator[socket.socket]:
+    """A lane socket that has said its request; socket errors become one-line TransferErrors."""
+    try:
+        with conn.dial() as sock:
+            sock.settimeout(request_timeout(conn))
+            sock.sendall(MAGIC + lane_key + op + _NUMBER.pack(number))
+            yield sock
+    except HrpycError:
+        raise
+    except (OSError, EOFError) as exc:
+        raise TransferError(conn.address, direction, "{}: {}".format(type(exc).__name__, exc)) from None
+
+
+def _read_answer(reader: Any) -> Tuple[bytes, int]:
+    status = reader.read(1)
+    if status != OK:
+        return status, 0
+    body = reader.read(_NUMBER.size)
+    if len(body) != _NUMBER.size:
+        raise EOFError("the lane's answer broke off")
+    return status, _NUMBER.unpack(body)[0]
