@@ -7,6 +7,7 @@ import socket
 import sys
 
 import pytest
+from conftest import ServerProcess
 
 import hrpyc
 import hrpyc.lane
@@ -52,20 +53,35 @@ def _requests(conn):
 
 
 def test_fetch_attrib_pulls_a_whole_attribute_in_one_buffer(remote):
+    numpy = pytest.importorskip("numpy")
     conn, _ = remote
     positions = hrpyc.fetch_attrib(conn, "/obj/sphere1", "P")
     ids = hrpyc.fetch_attrib(conn, "/obj/sphere1", "id")
-    try:
-        import numpy
-    except ImportError:
-        assert isinstance(positions, array.array) and len(positions) == 3000
-        assert list(positions[3:6]) == [1.0, 2.0, 3.0] and ids[999] == 999
-    else:
-        assert positions.shape == (1000, 3) and positions.dtype == numpy.float32
-        assert positions[1].tolist() == [1.0, 2.0, 3.0] and ids[999, 0] == 999
+    assert positions.shape == (1000, 3) and positions.dtype == numpy.float32
+    assert positions[1].tolist() == [1.0, 2.0, 3.0] and ids[999, 0] == 999
     with pytest.raises(ValueError) as caught:
         hrpyc.fetch_attrib(conn, "/obj/sphere1", "Cd")
     assert "no point attribute 'Cd'" in str(caught.value).splitlines()[0]
+
+
+def test_fetch_attrib_without_numpy_gives_the_raw_bytes(remote, monkeypatch):
+    conn, _ = remote
+    monkeypatch.setitem(sys.modules, "numpy", None)  # this Python without numpy
+    positions = hrpyc.fetch_attrib(conn, "/obj/sphere1", "P")
+    assert isinstance(positions, bytes) and len(positions) == 1000 * 3 * 4
+    assert array.array("f", positions)[3:6].tolist() == [1.0, 2.0, 3.0]
+
+
+def test_a_large_attribute_arrives_whole():
+    pytest.importorskip("numpy")
+    server = ServerProcess(HOU_STANDIN_POINTS="200000")  # 2.4 MB of positions: by the bulk lane
+    try:
+        conn, _ = hrpyc.import_remote_module(*server.address)
+        positions = hrpyc.fetch_attrib(conn, "/obj/sphere1", "P")
+        assert positions.shape == (200000, 3) and positions[-1].tolist() == [199999.0, 399998.0, 599997.0]
+        conn.close()
+    finally:
+        server.close()
 
 
 def test_fetch_file_pulls_a_file_as_bytes(remote, tmp_path):
@@ -124,8 +140,6 @@ def test_numpy_arrays_come_back_as_arrays_or_as_bytes_without_numpy(remote, monk
     monkeypatch.setitem(sys.modules, "numpy", None)  # this Python without numpy: the array's bytes
     small = numpy.arange(16, dtype=numpy.float32).reshape(-1, 4)[:, ::2]
     assert hrpyc.run(conn, code.format(16)) == numpy.ascontiguousarray(small).tobytes()
-    positions = hrpyc.fetch_attrib(conn, "/obj/sphere1", "P")
-    assert isinstance(positions, array.array) and list(positions[3:6]) == [1.0, 2.0, 3.0]
 
 
 def test_bulk_transfers_do_not_count_as_clients(remote):
@@ -139,7 +153,7 @@ def test_bulk_transfers_do_not_count_as_clients(remote):
 
 def test_a_bulk_lane_answers_only_its_own_key_and_each_parcel_once(remote, server_process):
     conn, _ = remote
-    key = hrpyc.lane.key(conn)
+    key = conn.lane_key
     assert len(key) == 32
     with socket.create_connection(server_process.address) as sock:  # a made-up key: hung up on
         sock.sendall(hrpyc.lane.MAGIC + os.urandom(32) + b"g" + (1).to_bytes(8, "big"))
@@ -155,7 +169,7 @@ def test_a_bulk_lane_answers_only_its_own_key_and_each_parcel_once(remote, serve
 
 def test_garbage_on_a_bulk_lane_loses_only_that_transfer(remote, server_process):
     conn, _ = remote
-    key = hrpyc.lane.key(conn)
+    key = conn.lane_key
     address = server_process.address
     cases = [
         b"p" + (1 << 62).to_bytes(8, "big"),  # more than any memory
@@ -173,7 +187,6 @@ def test_garbage_on_a_bulk_lane_loses_only_that_transfer(remote, server_process)
 
 def test_a_transfer_cut_off_says_so_in_one_line(remote, server_process):
     conn, _ = remote
-    hrpyc.lane.key(conn)
     server_process.close()
     with pytest.raises(hrpyc.HrpycError) as caught:
         hrpyc.lane.receive(conn, (b"", 1))

@@ -8,7 +8,7 @@ from typing import Any, Optional, Tuple
 
 import rpyc
 
-from . import auth, config, discovery
+from . import auth, config, discovery, lane
 from .address import DEFAULT_HOST, DEFAULT_PORT, format_address, is_loopback
 from .errors import ProtocolError, RemoteImportError, RequestTimeoutError, ServerNotFoundError, VersionMismatchError
 from .rpyc_compat import (
@@ -94,8 +94,9 @@ def connect(
     conn.dial = dial
     set_request_timeout(conn, seconds)
     set_compression(conn, not is_loopback(sock.getpeername()[0]))
-    try:  # the handshake: say how long we wait, learn what the server is
+    try:  # the handshake: say how long we wait, learn what the server is and our bulk-lane key
         conn.server_info = dict(conn.root.hrpyc_hello(seconds))
+        conn.lane_key = bytes.fromhex(conn.server_info.pop(lane.HANDSHAKE_KEY, ""))
     except AttributeError:  # a stock rpyc server
         conn.server_info = {}
     if serve_callbacks:

@@ -4,7 +4,6 @@ the bulk lane (see hrpyc.lane) when they are large."""
 
 from __future__ import annotations
 
-import array
 import functools
 import inspect
 import textwrap
@@ -36,15 +35,14 @@ def run(connection: Any, code: Union[str, Callable[..., Any]], *args: Any, **kwa
 
 def fetch_attrib(connection: Any, node_path: str, name: str, kind: str = "point") -> Any:
     """A geometry attribute of `node_path` (kind: point, prim or vertex) in one buffer: a read-only
-    numpy array shaped (elements, size) when numpy is installed here, else a flat array.array."""
+    numpy array shaped (elements, size) when numpy is installed here, else its raw bytes (float32 or
+    int32 values, as `array.array("f" or "i", data)` reads them)."""
     shipped, typecode, size = _service(connection).attrib_buffer(node_path, name, kind)
     buffer = lane.receive(connection, shipped)
     try:
         import numpy
     except ImportError:
-        values = array.array(typecode)
-        values.frombytes(buffer)
-        return values
+        return buffer
     dtype = numpy.float32 if typecode == "f" else numpy.int32
     return numpy.frombuffer(buffer, dtype=dtype).reshape(-1, size)
 
@@ -61,10 +59,8 @@ def push_file(connection: Any, path: str, data: Union[bytes, bytearray, memoryvi
 
 
 def _service(connection: Any) -> Any:
-    """The server's service, once the connection has its lane (so large answers may come by it)."""
     if not getattr(connection, "server_info", None):
         raise HrpycError(
             "the fast path needs an hrpyc server; this one is a stock rpyc server (use connection.modules)"
         )
-    lane.key(connection)
     return connection.root

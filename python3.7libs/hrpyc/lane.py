@@ -3,7 +3,7 @@ buffer straight from one process's memory into the other's. rpyc's frames copy a
 times on the way (brine, framing, reading), and one copy of 100 MB costs as long as the socket takes
 to move it.
 
-A connection asks once for its lane key (the light `hrpyc_lane` call). A buffer then travels as a
+Our client's connection learns its lane key in its handshake (hrpyc_hello). A buffer then travels as a
 `Shipped` pair: `(the bytes, 0)` inline when small (a second socket costs more than copying them), or
 `(b"", number)` for a parcel waiting on the lane. A lane socket passes the server's gate like a
 connection (TLS first, if any), then says in one go:
@@ -27,9 +27,10 @@ from typing import Any, Dict, Iterator, Optional, Tuple, Union
 from .errors import HrpycError, TransferError
 from .rpyc_compat import request_timeout
 
-__all__ = ["INLINE_LIMIT", "MAGIC", "Buffer", "Lanes", "Shipped", "key", "receive", "send"]
+__all__ = ["HANDSHAKE_KEY", "INLINE_LIMIT", "MAGIC", "Buffer", "Lanes", "Shipped", "receive", "send"]
 
 MAGIC = b"HRPYC\x02"
+HANDSHAKE_KEY = "lane"  # the pair of the handshake's answer that carries the key, in hex
 KEY_SIZE = 32
 GET, PUT = b"g", b"p"
 OK, MISSING = b"\x01", b"\x00"
@@ -163,16 +164,15 @@ def _bytes_view(data: Buffer) -> memoryview:
 
 
 # The client's side. A connection made by hrpyc.connect carries `dial` (a socket to the same server,
-# TLS included) and `lane_key` (None until asked).
+# TLS included) and `lane_key` (from its handshake).
 
 
 def send(conn: Any, data: Buffer) -> Shipped:
     """Ship `data` to the server: inline when small or the server offers no lane, else by the lane."""
     view = _bytes_view(data)
-    lane_key = key(conn) if view.nbytes >= INLINE_LIMIT else b""
-    if not lane_key:
+    if view.nbytes < INLINE_LIMIT or not conn.lane_key:
         return (data if isinstance(data, bytes) else view.tobytes()), 0
-    with _lane_socket(conn, lane_key, PUT, view.nbytes, "to") as sock:
+    with _lane_socket(conn, PUT, view.nbytes, "to") as sock:
         _send_buffer(sock, view)
         with sock.makefile("rb") as reader:
             status, number = _read_answer(reader)
@@ -186,7 +186,7 @@ def receive(conn: Any, shipped: Shipped) -> bytes:
     data, number = shipped
     if not number:
         return data
-    with _lane_socket(conn, key(conn), GET, number, "from") as sock, sock.makefile("rb") as reader:
+    with _lane_socket(conn, GET, number, "from") as sock, sock.makefile("rb") as reader:
         status, size = _read_answer(reader)
         if status != OK:
             raise TransferError(conn.address, "from", "the server no longer holds that buffer")
@@ -196,23 +196,13 @@ def receive(conn: Any, shipped: Shipped) -> bytes:
     return data
 
 
-def key(conn: Any) -> bytes:
-    """This connection's lane key, asked for once (one light round trip); b"" when there is no lane.
-    Ask before a call whose answer may be large: the server ships by lane only to a client that asked."""
-    if getattr(conn, "dial", None) is None:
-        return b""  # not a connection of ours: no way to reach the server a second time
-    if conn.lane_key is None:
-        conn.lane_key = bytes(conn.root.hrpyc_lane())
-    return conn.lane_key
-
-
 @contextlib.contextmanager
-def _lane_socket(conn: Any, lane_key: bytes, op: bytes, number: int, direction: str) -> Iterator[socket.socket]:
+def _lane_socket(conn: Any, op: bytes, number: int, direction: str) -> Iterator[socket.socket]:
     """A lane socket that has said its request; socket errors become one-line TransferErrors."""
     try:
         with conn.dial() as sock:
             sock.settimeout(request_timeout(conn))
-            sock.sendall(MAGIC + lane_key + op + _NUMBER.pack(number))
+            sock.sendall(MAGIC + conn.lane_key + op + _NUMBER.pack(number))
             yield sock
     except HrpycError:
         raise

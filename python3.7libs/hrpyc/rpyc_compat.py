@@ -174,7 +174,7 @@ class ClientConnection(rpyc.Connection):
 
     address = "?"
     dial: Optional[Callable[[], socket.socket]] = None  # a new socket to the same server (the bulk lane's)
-    lane_key: Optional[bytes] = None  # asked for on first bulk use
+    lane_key = b""  # from the handshake; b"" when the server offers no bulk lane
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 from rpyc.core.service import SlaveService
 
 from . import houdini, plain
-from .lane import Buffer, Lanes, Shipped
+from .lane import HANDSHAKE_KEY, Buffer, Lanes, Shipped
 from .rpyc_compat import ServerConnection
 
 # Pairs rather than a dict: rpyc sends a tuple of strings by value, a dict as a proxy.
@@ -34,15 +34,12 @@ class HrpycService(SlaveService):
         return self.describe()
 
     def hrpyc_hello(self, timeout: Optional[float]) -> Info:
-        """Our client's handshake: how long it waits for an answer, so the server can say
-        "busy" before the client gives up; answers with hrpyc_info()."""
+        """Our client's handshake: how long it waits for an answer, so the server can say "busy"
+        before the client gives up; answers with hrpyc_info() and the connection's bulk-lane key
+        (hex; empty when this server offers no lane - see hrpyc.lane)."""
         if timeout is None or (isinstance(timeout, (int, float)) and timeout > 0):
             self._conn.timeout = timeout
-        return self.describe()
-
-    def hrpyc_lane(self) -> bytes:
-        """This connection's bulk-lane key (see hrpyc.lane); b"" when this server offers no lane."""
-        return self.lanes.open(self._conn)
+        return self.describe() + ((HANDSHAKE_KEY, self.lanes.open(self._conn).hex()),)
 
     def run_code(self, source: str, name: str, arguments: str, buffers: plain.Buffers) -> plain.Answer:
         """hrpyc.run(): run a code block, or define a function and call it, in a fresh namespace."""
