@@ -61,7 +61,7 @@ def pack_result(value: Any, ship: Callable[[Buffer], Shipped]) -> Answer:
         import numpy  # the value is a numpy array, so numpy is here
         from numpy.lib.format import dtype_to_descr
 
-        flat = numpy.ascontiguousarray(value).reshape(-1).view(numpy.uint8)
+        flat = numpy.ascontiguousarray(value).reshape(-1).view(numpy.uint8).data  # a memoryview: no copy
         return ARRAY, (repr(dtype_to_descr(value.dtype)), tuple(value.shape), ship(flat))
     literal = repr(value)
     try:
