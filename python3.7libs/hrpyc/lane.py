@@ -102,7 +102,7 @@ class Lanes(object):
         lane = self._by_owner.get(owner)
         view = _bytes_view(data)
         if lane is None or view.nbytes < INLINE_LIMIT:
-            return (data if isinstance(data, bytes) else view.tobytes()), 0
+            return _inline(data, view)
         return b"", lane.file(view)
 
     def unship(self, owner: Any, shipped: Shipped) -> bytes:
@@ -145,10 +145,15 @@ class Lanes(object):
 
 
 def _read_request(reader: Any) -> Tuple[bytes, int]:
-    head = reader.read(1 + _NUMBER.size)
-    if len(head) != 1 + _NUMBER.size:
-        raise EOFError("the lane request broke off")
+    head = _read_exactly(reader, 1 + _NUMBER.size)
     return head[:1], _NUMBER.unpack(head[1:])[0]
+
+
+def _read_exactly(reader: Any, count: int) -> bytes:
+    data = reader.read(count)
+    if len(data) != count:
+        raise EOFError("the lane's message broke off")
+    return data
 
 
 def _send_buffer(sock: socket.socket, view: memoryview) -> None:
@@ -163,6 +168,10 @@ def _bytes_view(data: Buffer) -> memoryview:
     return view if view.format == "B" and view.ndim == 1 else view.cast("B")
 
 
+def _inline(data: Buffer, view: memoryview) -> Shipped:
+    return (data if isinstance(data, bytes) else view.tobytes()), 0
+
+
 # The client's side. A connection made by hrpyc.connect carries `dial` (a socket to the same server,
 # TLS included) and `lane_key` (from its handshake).
 
@@ -171,7 +180,7 @@ def send(conn: Any, data: Buffer) -> Shipped:
     """Ship `data` to the server: inline when small or the server offers no lane, else by the lane."""
     view = _bytes_view(data)
     if view.nbytes < INLINE_LIMIT or not conn.lane_key:
-        return (data if isinstance(data, bytes) else view.tobytes()), 0
+        return _inline(data, view)
     with _lane_socket(conn, PUT, view.nbytes, "to") as sock:
         _send_buffer(sock, view)
         with sock.makefile("rb") as reader:
@@ -214,7 +223,4 @@ def _read_answer(reader: Any) -> Tuple[bytes, int]:
     status = reader.read(1)
     if status != OK:
         return status, 0
-    body = reader.read(_NUMBER.size)
-    if len(body) != _NUMBER.size:
-        raise EOFError("the lane's answer broke off")
-    return status, _NUMBER.unpack(body)[0]
+    return status, _NUMBER.unpack(_read_exactly(reader, _NUMBER.size))[0]
