@@ -24,21 +24,16 @@ def pack_arguments(
 ) -> Tuple[str, Buffers]:
     """(literal, buffers): each bytes-like argument travels as a buffer, with None in its place."""
     positional, keywords = list(args), dict(kwargs)
-    buffers: List[Tuple[Slot, Shipped]] = []
-    for index, value in enumerate(positional):
-        if isinstance(value, _BUFFERS):
-            buffers.append((index, ship(value)))
-            positional[index] = None
-    for name, value in keywords.items():
-        if isinstance(value, _BUFFERS):
-            buffers.append((name, ship(value)))
-            keywords[name] = None
+    slots: List[Tuple[Slot, Any]] = [*enumerate(positional), *keywords.items()]
+    buffers = tuple((slot, ship(value)) for slot, value in slots if isinstance(value, _BUFFERS))
+    for slot, _ in buffers:
+        _put(positional, keywords, slot, None)
     literal = repr((tuple(positional), keywords))
     try:
         ast.literal_eval(literal)  # fail here rather than on the server
     except (ValueError, SyntaxError):
         raise ValueError("hrpyc.run arguments must be " + PLAIN.format("")) from None
-    return literal, tuple(buffers)
+    return literal, buffers
 
 
 def unpack_arguments(
@@ -47,11 +42,15 @@ def unpack_arguments(
     args, kwargs = ast.literal_eval(literal)
     positional = list(args)
     for slot, shipped in buffers:
-        if isinstance(slot, int):
-            positional[slot] = unship(shipped)
-        else:
-            kwargs[slot] = unship(shipped)
+        _put(positional, kwargs, slot, unship(shipped))
     return positional, kwargs
+
+
+def _put(positional: List[Any], keywords: Dict[str, Any], slot: Slot, value: Any) -> None:
+    if isinstance(slot, int):
+        positional[slot] = value
+    else:
+        keywords[slot] = value
 
 
 def pack_result(value: Any, ship: Callable[[Buffer], Shipped]) -> Answer:
