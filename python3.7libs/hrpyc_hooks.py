@@ -1,8 +1,8 @@
 """What every Houdini start-up hook of the hrpyc package runs (pythonrc.py, uiready.py, 456.py).
 
-Kept apart from the hrpyc package and cheap: with HRPYC_AUTOSTART unset a hook costs an environment
-lookup, not the ~100 ms of importing rpyc; and whatever goes wrong, a hook prints one line and
-Houdini's start-up goes on.
+Kept apart from the hrpyc package and cheap: with autostart off a hook costs reading HRPYC_AUTOSTART
+through hrpyc.config, not the ~100 ms of importing rpyc; and whatever goes wrong, a hook prints one
+line and Houdini's start-up goes on.
 """
 
 import importlib.util
@@ -29,6 +29,15 @@ def claim_name():
     sys.modules.pop("hrpyc", None)
 
 
+def _config():
+    """hrpyc.config on its own: it imports nothing of hrpyc's, and the package would import rpyc first.
+    A private copy (config keeps no state); the package loads its own when it is used."""
+    spec = importlib.util.spec_from_file_location("hrpyc.config", os.path.join(HERE, "hrpyc", "config.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 _broken = False  # hrpyc could not be loaded; said so once
 
 
@@ -39,9 +48,13 @@ def run(hook):
         return
     try:
         claim_name()
-        if not os.environ.get("HRPYC_AUTOSTART", "").strip():
-            return
-        from hrpyc.autostart import from_hook
+        wanted = _config().autostart()
+        if wanted:
+            from hrpyc.autostart import from_hook
+    except ValueError as exc:  # hrpyc.ConfigError: HRPYC_AUTOSTART has a value config cannot read
+        _broken = True
+        print("hrpyc: not started: {}".format(exc))
+        return
     except Exception as exc:  # a missing rpyc, a broken install: say so, and let Houdini go on
         _broken = True
         print(
@@ -49,4 +62,5 @@ def run(hook):
             "and that the hrpyc package is loaded".format(type(exc).__name__, exc)
         )
         return
-    from_hook(hook)
+    if wanted:
+        from_hook(hook)

@@ -28,3 +28,85 @@ def test_importing_hrpyc_loads_no_qt_and_no_hou():
     script = "import hrpyc, sys; print(sorted(m for m in sys.modules if m.startswith(('PySide', 'PyQt', 'Qt', 'hou'))))"
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=child_env()).stdout
     assert out.strip() == "[]"
+
+
+def _drawn_tree():
+    """{error: (parent, builtin base or None)} as errors.py's docstring draws it."""
+    import re
+
+    import hrpyc.errors
+
+    tree, parents = {}, []  # parents: (column, name) of the open branches
+    for line in hrpyc.errors.__doc__.splitlines():
+        match = re.match(r"^(\s*(?:[│ ]*[├└]── )?)([A-Z]\w+Error)(?: \((\w+)\))?", line)
+        if not match:
+            continue
+        column = len(match.group(1))
+        while parents and parents[-1][0] >= column:
+            parents.pop()
+        tree[match.group(2)] = (parents[-1][1] if parents else None, match.group(3))
+        parents.append((column, match.group(2)))
+    return tree
+
+
+def test_the_exception_tree_is_drawn_once_as_the_classes_are_built():
+    import builtins
+
+    errors = {name for name in hrpyc.__all__ if isinstance(getattr(hrpyc, name), type)} - {"Server", "ClientInfo"}
+    errors = {name for name in errors if issubclass(getattr(hrpyc, name), Exception)}
+    tree = _drawn_tree()
+    assert set(tree) == errors
+    for name, (parent, builtin) in tree.items():
+        cls = getattr(hrpyc, name)
+        if parent is not None:
+            assert getattr(hrpyc, parent) in cls.__bases__, name
+        if builtin is not None:
+            assert issubclass(cls, getattr(builtins, builtin)), name
+
+
+def test_the_readme_troubleshooting_table_has_a_row_for_every_error():
+    import os
+    import re
+
+    readme = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")).read()
+    section = readme.split("## Troubleshooting", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(\w+Error)`", section, flags=re.MULTILINE)
+    assert sorted(rows) == sorted(set(_drawn_tree()) - {"HrpycError"})
+    assert len(rows) == len(set(rows))
+
+
+def test_config_and_the_rpyc_wire_layer_import_nothing_of_ours():
+    """config is read by Houdini's start-up hooks on its own; rpyc_wire is the floor the rpyc_* modules stand on."""
+    import ast
+
+    import hrpyc.config
+    import hrpyc.rpyc_wire
+
+    for module in (hrpyc.config, hrpyc.rpyc_wire):
+        tree = ast.parse(open(module.__file__).read())
+        top = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+        ours = [node for node in top if isinstance(node, ast.ImportFrom) and (node.level or node.module == "hrpyc")]
+        assert ours == [], module.__name__
+
+
+def test_only_config_reads_the_environment():
+    """Every setting has one reader: a second one would give "0" or "off" a meaning of its own.
+    (autostart's `os.environ[NAME] = pid` tells child processes who owns the port: a write.)"""
+    import ast
+    import glob
+    import os
+
+    import hrpyc.config
+
+    libs = os.path.dirname(os.path.dirname(hrpyc.config.__file__))
+    readers = []
+    for path in glob.glob(os.path.join(libs, "**", "*.py"), recursive=True):
+        if path == hrpyc.config.__file__:
+            continue
+        tree = ast.parse(open(path).read())
+        assigned = [node for node in ast.walk(tree) if isinstance(node, ast.Assign)]
+        writes = {id(t.value) for node in assigned for t in node.targets if isinstance(t, ast.Subscript)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in ("getenv", "environ") and id(node) not in writes:
+                readers.append("{}:{}".format(os.path.relpath(path, libs), node.lineno))
+    assert readers == []

@@ -1,4 +1,4 @@
-"""`python -m hrpyc`: the same as the `hrpyc` command."""
+"""Both sides: `python -m hrpyc`: the same as the `hrpyc` command."""
 
 import sys
 

@@ -1,4 +1,4 @@
-"""Host and port handling shared by the server, the client and the CLI."""
+"""Both sides: host and port handling shared by the server, the client and the CLI."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import ipaddress
 import socket
 from typing import Tuple
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 18811  # SideFX's default, kept so existing scripts keep working
+from .config import DEFAULT_HOST, DEFAULT_PORT
 
 Address = Tuple[str, int]
 

@@ -1,5 +1,5 @@
-"""Who may use the server: a shared token, TLS (optionally with client certificates), checked before
-any rpyc byte is read, by a gate that is an rpyc authenticator (`sock -> (sock, credentials)`).
+"""Both sides: who may use the server: a shared token, TLS (optionally with client certificates), checked
+before any rpyc byte is read, by a gate that is an rpyc authenticator (`sock -> (sock, credentials)`).
 
 The token travels in a preamble our client writes on the raw socket before rpyc starts:
     b"HRPYC\\x01" + 2-byte big-endian length + token (UTF-8)

@@ -1,5 +1,5 @@
-"""Start the server when the environment asks for it (HRPYC_AUTOSTART=1): the one function every
-Houdini hook calls, acting once per process however many hooks fire and scenes load.
+"""Server side: start the server when the environment asks for it (HRPYC_AUTOSTART=1): the one function
+every Houdini hook calls, acting once per process however many hooks fire and scenes load.
 
 Settings: HRPYC_HOST, HRPYC_PORT (a port, or a range taking the first free one), and every variable
 hrpyc.Server reads (HRPYC_DISPATCH, HRPYC_TIMEOUT, HRPYC_TOKEN, HRPYC_TLS_*, ...).
@@ -24,8 +24,6 @@ from .server import Server, running_server, start_server
 
 log = logging.getLogger(__name__)
 
-OWNER = "HRPYC_AUTOSTART_PID"
-
 _lock = threading.Lock()
 _settled = False  # started, declined, or failed with its one line: later hooks do nothing
 
@@ -37,7 +35,7 @@ def from_hook(hook: str) -> Optional[Server]:
         if _settled:
             return running_server()
         try:
-            if not config.flag("HRPYC_AUTOSTART"):
+            if not config.autostart():
                 _settled = True
                 return None
             if not houdini.can_serve_now():
@@ -56,7 +54,7 @@ def from_hook(hook: str) -> Optional[Server]:
 
 def _start() -> Optional[Server]:
     host, ports = config.host(), config.ports()
-    inherited = os.environ.get(OWNER, "") not in ("", str(os.getpid()))
+    inherited = config.autostart_owner() not in ("", str(os.getpid()))
     if inherited and len(ports) == 1:
         log.info("hrpyc: port %d belongs to the parent process; not starting", ports[0])
         return None
@@ -67,7 +65,7 @@ def _start() -> Optional[Server]:
             if len(ports) == 1:
                 raise
             continue
-        os.environ[OWNER] = str(os.getpid())
+        os.environ[config.AUTOSTART_OWNER] = str(os.getpid())
         print(
             "hrpyc: listening on {} (dispatch {}, credential {})".format(
                 format_address(*server.address), server.dispatch, server.credential
@@ -75,5 +73,5 @@ def _start() -> Optional[Server]:
         )
         return server
     raise HrpycError(
-        "every port of HRPYC_PORT={} on {} is in use; widen the range".format(os.environ.get("HRPYC_PORT", ""), host)
+        "every port of HRPYC_PORT={}-{} on {} is in use; widen the range".format(ports[0], ports[-1], host)
     )

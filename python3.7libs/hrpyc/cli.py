@@ -1,4 +1,4 @@
-"""`hrpyc` on the command line: serve, ping, shell."""
+"""Both sides: `hrpyc` on the command line: serve, ping, shell."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import time
 from typing import Any, List, Optional, Sequence
 
 from . import discovery, sessions
-from .address import DEFAULT_HOST, DEFAULT_PORT, format_address, parse_address
+from .address import format_address, parse_address
 from .client import connect
-from .dispatch import MODES
+from .config import DEFAULT_HOST, DEFAULT_PORT, DISPATCH_MODES
 from .errors import HrpycError
 from .server import start_server
 
@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = verbs.add_parser("serve", help="serve this Python (hython: this Houdini) until Ctrl-C")
     serve.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default %(default)s)")
     serve.add_argument("--port", type=_port, default=DEFAULT_PORT, help="0 picks a free one (default %(default)s)")
-    serve.add_argument("--dispatch", choices=MODES, default=None, help="where requests run (default: auto)")
+    serve.add_argument("--dispatch", choices=DISPATCH_MODES, default=None, help="where requests run (default: auto)")
     serve.add_argument("--token", default=None, help="a token clients must show, or 'auto' (default: HRPYC_TOKEN)")
     serve.add_argument("--certfile", default=None, help="serve over TLS with this certificate (HRPYC_TLS_CERT)")
     serve.add_argument("--keyfile", default=None, help="the certificate's key (HRPYC_TLS_KEY)")

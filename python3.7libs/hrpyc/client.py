@@ -1,4 +1,4 @@
-"""Connecting to a Houdini: where socket and rpyc errors become hrpyc's one-line errors."""
+"""Client side: connecting to a Houdini: where socket and rpyc errors become hrpyc's one-line errors."""
 
 from __future__ import annotations
 
@@ -11,14 +11,8 @@ import rpyc
 from . import auth, config, discovery, lane
 from .address import DEFAULT_HOST, DEFAULT_PORT, format_address, is_loopback
 from .errors import ProtocolError, RemoteImportError, RequestTimeoutError, ServerNotFoundError, VersionMismatchError
-from .rpyc_compat import (
-    RPYC_VERSION,
-    RPYC_VERSION_STRING,
-    ClientService,
-    FastSocketStream,
-    set_compression,
-    set_request_timeout,
-)
+from .rpyc_client import ClientService
+from .rpyc_wire import GENERATION, RPYC_VERSION_STRING, FastSocketStream, set_compression, set_request_timeout
 
 __all__ = ["connect", "import_remote_module"]
 
@@ -106,15 +100,12 @@ def connect(
 
 def _other_generation(exc: BaseException) -> Optional[Tuple[str, str, str]]:
     """(server, client, fix) when rpyc's error means the server speaks the other generation's envelope."""
-    text = str(exc) if isinstance(exc, ValueError) else ""
-    if RPYC_VERSION >= (6,) and "invalid message type" in text:
-        server, wanted = "rpyc < 6 (a stock server, Houdini's bundled rpyc?)", "'rpyc>=4.1,<6'"
-    elif RPYC_VERSION < (6,) and "not enough values to unpack" in text:
-        server, wanted = "rpyc 6", "'rpyc>=6'"
-    else:
+    if not isinstance(exc, ValueError) or GENERATION.other_answer_error not in str(exc):
         return None
-    fix = "pip install {} for this client, or serve with hrpyc there (it answers every rpyc)".format(wanted)
-    return server, "rpyc " + RPYC_VERSION_STRING, fix
+    fix = "pip install {} for this client, or serve with hrpyc there (it answers every rpyc)".format(
+        GENERATION.other_requirement
+    )
+    return GENERATION.other, "rpyc " + RPYC_VERSION_STRING, fix
 
 
 def _tls_context(cafile: Optional[str], certfile: Optional[str], keyfile: Optional[str]) -> Optional[ssl.SSLContext]:
@@ -163,7 +154,7 @@ def import_remote_module(
     conn = connect(server, port, timeout=timeout, serve_callbacks=serve_callbacks, **credentials)
     try:
         module = conn.remember_module(conn.modules[name])
-    except ImportError as exc:
+    except ImportError:
         conn.close()
-        raise RemoteImportError(name, conn.address) from exc
+        raise RemoteImportError(name, conn.address) from None
     return conn, module

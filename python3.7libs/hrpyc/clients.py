@@ -1,4 +1,4 @@
-"""The record a server keeps of each connected client, and the snapshot it hands out."""
+"""Server side: the record a server keeps of each connected client, and the snapshot it hands out."""
 
 from __future__ import annotations
 

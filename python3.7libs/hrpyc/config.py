@@ -1,21 +1,33 @@
-"""Every HRPYC_* environment variable is read here, when it is needed, never at import."""
+"""Both sides: every environment variable hrpyc reads (HRPYC_* and the per-user folder's), read here
+when it is needed, never at import.
+
+It imports nothing of hrpyc's, so Houdini's start-up hooks can load it alone without the ~100 ms of
+importing rpyc; only a bad value loads `errors`, to raise its ConfigError.
+"""
 
 from __future__ import annotations
 
 import math
 import os
-from typing import Optional, Tuple, Union
+import sys
+from typing import Any, Optional, Tuple, Union
 
-from .address import DEFAULT_HOST, DEFAULT_PORT
-from .dispatch import MODES
-from .errors import ConfigError
-
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 18811  # SideFX's default, kept so existing scripts keep working
+DISPATCH_MODES = ("auto", "main", "qt", "thread")  # see hrpyc.dispatch
 DEFAULT_TIMEOUT = 30.0  # rpyc's own default, which users of the stock setup know
 DEFAULT_MAX_CLIENTS = 64
 DEFAULT_AUTH_TIMEOUT = 10.0
 FOREVER_WORDS = ("0", "inf", "none", "forever")
 
 Seconds = Union[int, float]
+
+
+def _invalid(variable: str, text: str, expected: str) -> Any:
+    """The ConfigError for a bad value (imported here: a hook that loads config alone has no package yet)."""
+    from .errors import ConfigError
+
+    return ConfigError(variable, text, expected)
 
 
 def request_timeout(timeout: Optional[Seconds] = None) -> Optional[float]:
@@ -32,9 +44,9 @@ def request_timeout(timeout: Optional[Seconds] = None) -> Optional[float]:
         try:
             timeout = float(text)
         except ValueError:
-            raise ConfigError("HRPYC_TIMEOUT", text, "a number of seconds such as 60, or 0 to wait forever") from None
+            raise _invalid("HRPYC_TIMEOUT", text, "a number of seconds such as 60, or 0 to wait forever") from None
         if math.isnan(timeout) or timeout < 0:
-            raise ConfigError("HRPYC_TIMEOUT", text, "a number of seconds such as 60, or 0 to wait forever")
+            raise _invalid("HRPYC_TIMEOUT", text, "a number of seconds such as 60, or 0 to wait forever")
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or math.isnan(timeout) or timeout < 0:
         raise ValueError("timeout={!r}: give seconds (> 0), 0 or math.inf to wait forever, or None".format(timeout))
     if timeout == 0 or math.isinf(timeout):
@@ -48,11 +60,11 @@ def dispatch_mode(mode: Optional[str] = None) -> str:
         text = os.environ.get("HRPYC_DISPATCH", "").strip().lower()
         if not text:
             return "auto"
-        if text not in MODES:
-            raise ConfigError("HRPYC_DISPATCH", text, " or ".join(MODES))
+        if text not in DISPATCH_MODES:
+            raise _invalid("HRPYC_DISPATCH", text, " or ".join(DISPATCH_MODES))
         return text
-    if mode not in MODES:
-        raise ValueError("dispatch={!r}: use one of {}".format(mode, ", ".join(MODES)))
+    if mode not in DISPATCH_MODES:
+        raise ValueError("dispatch={!r}: use one of {}".format(mode, ", ".join(DISPATCH_MODES)))
     return mode
 
 
@@ -66,7 +78,34 @@ def flag(variable: str) -> bool:
         return True
     if text in FALSE_WORDS:
         return False
-    raise ConfigError(variable, text, "1 or 0 (true/false, yes/no, on/off)")
+    raise _invalid(variable, text, "1 or 0 (true/false, yes/no, on/off)")
+
+
+def autostart() -> bool:
+    """HRPYC_AUTOSTART: start the server from Houdini's start-up hooks; unset, 0, false, no and off are no."""
+    return flag("HRPYC_AUTOSTART")
+
+
+AUTOSTART_OWNER = "HRPYC_AUTOSTART_PID"  # see hrpyc.autostart
+
+
+def autostart_owner() -> str:
+    """HRPYC_AUTOSTART_PID: the pid of the process whose autostart took the port ('' when none)."""
+    return os.environ.get(AUTOSTART_OWNER, "").strip()
+
+
+def state_dir() -> str:
+    """The per-user folder: HRPYC_STATE_DIR, else the platform's per-user place for application state."""
+    path = os.environ.get("HRPYC_STATE_DIR", "").strip()
+    if path:
+        return path
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or os.path.expanduser(r"~\AppData\Local")
+    elif sys.platform == "darwin":
+        base = os.path.expanduser("~/Library/Application Support")
+    else:
+        base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return os.path.join(base, "hrpyc")
 
 
 def token_setting() -> Optional[str]:
@@ -81,9 +120,9 @@ def token_setting() -> Optional[str]:
         with open(os.path.expanduser(path)) as handle:
             value = handle.read().strip()
     except OSError as exc:
-        raise ConfigError("HRPYC_TOKEN_FILE", path, "a readable file holding the token ({})".format(exc.strerror))
+        raise _invalid("HRPYC_TOKEN_FILE", path, "a readable file holding the token ({})".format(exc.strerror))
     if not value:
-        raise ConfigError("HRPYC_TOKEN_FILE", path, "a file holding the token, not an empty one")
+        raise _invalid("HRPYC_TOKEN_FILE", path, "a file holding the token, not an empty one")
     return value
 
 
@@ -99,7 +138,7 @@ def tls_files(
     )
     for variable, path in zip(("HRPYC_TLS_CERT", "HRPYC_TLS_KEY", "HRPYC_TLS_CA"), files):
         if path is not None and not os.path.isfile(path):
-            raise ConfigError(variable, path, "the path of an existing PEM file")
+            raise _invalid(variable, path, "the path of an existing PEM file")
     return files
 
 
@@ -110,7 +149,7 @@ def max_clients(value: Optional[int] = None) -> int:
         if not text:
             return DEFAULT_MAX_CLIENTS
         if not text.isdigit() or int(text) < 1:
-            raise ConfigError("HRPYC_MAX_CLIENTS", text, "a whole number of at least 1")
+            raise _invalid("HRPYC_MAX_CLIENTS", text, "a whole number of at least 1")
         return int(text)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError("max_clients={!r}: give a whole number of at least 1".format(value))
@@ -127,7 +166,7 @@ def auth_timeout() -> float:
     except ValueError:
         seconds = -1.0
     if not seconds > 0 or math.isinf(seconds):
-        raise ConfigError("HRPYC_AUTH_TIMEOUT", text, "a number of seconds above 0, such as 10")
+        raise _invalid("HRPYC_AUTH_TIMEOUT", text, "a number of seconds above 0, such as 10")
     return seconds
 
 
@@ -142,7 +181,7 @@ def ports() -> Tuple[int, ...]:
     except ValueError:
         low, high = -1, -1
     if not (0 <= low <= 65535 and 0 <= high <= 65535 and low <= high):
-        raise ConfigError("HRPYC_PORT", text, "a port such as 18811, or a range such as 18811-18820")
+        raise _invalid("HRPYC_PORT", text, "a port such as 18811, or a range such as 18811-18820")
     return tuple(range(low, high + 1))
 
 

@@ -1,5 +1,5 @@
-"""Finding hrpyc sessions: this user's on this machine (session records), and, with HRPYC_REGISTRY,
-every machine's through rpyc's own registry server (`rpyc_registry`, UDP or TCP).
+"""Both sides: finding hrpyc sessions: this user's on this machine (session records), and, with
+HRPYC_REGISTRY, every machine's through rpyc's own registry server (`rpyc_registry`, UDP or TCP).
 
 A registry address is always explicit: rpyc's UDP client would otherwise broadcast to the network.
 """

@@ -1,4 +1,4 @@
-"""Where a request runs: the one seam that decides, per server, which thread touches `hou`.
+"""Server side: where a request runs: the one seam that decides, per server, which thread touches `hou`.
 
 - `main`  a graphical Houdini: requests run on Houdini's main thread, queued with
           `hdefereval.executeDeferred` and awaited on a per-request condition (never
@@ -24,7 +24,6 @@ from .errors import DispatchError, HoudiniBusyError
 
 log = logging.getLogger(__name__)
 
-MODES = ("auto", "main", "qt", "thread")
 PICKUP_SHARE = 0.9  # of the client's timeout, so our busy answer reaches it before its own timer fires
 
 Post = Callable[[Callable[[], None]], Any]
@@ -106,11 +105,9 @@ class ThreadDispatcher(Dispatcher):
         depth = getattr(self._depth, "value", 0)
         self._depth.value = depth + 1
         try:
-            if depth:
-                request.run()
-            else:
-                with houdini.main_context():
-                    request.run()
+            # The outermost request copies Houdini's time back before its answer leaves: the client's
+            # next request, or another client's, must see the frame this one set.
+            request.run(around=None if depth else houdini.main_context())
         finally:
             self._depth.value = depth
 

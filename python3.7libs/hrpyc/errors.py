@@ -1,23 +1,28 @@
-"""The errors a user of hrpyc can meet, each a one-line message that says what happened and what to do.
+"""Both sides: the errors a user of hrpyc can meet, each a one-line message that says what happened
+and what to do. The tree, drawn once (tests lock it against `hrpyc.__all__`, the classes' bases and
+the README's troubleshooting table):
 
     HrpycError
-     ├── BindError (OSError)                 the server could not listen
-     │    └── PortInUseError                 ... because the port is taken
-     ├── InsecureBindError                   listening beyond loopback with no credential
-     ├── ServerAlreadyRunningError           start_server() with other settings while one runs
-     ├── ConfigError (ValueError)            an HRPYC_* variable has a value we cannot use
-     ├── ServerNotFoundError (ConnectionError)   nobody answers at host:port
-     ├── ProtocolError (ConnectionError)     something answered, but not as an rpyc server does
-     ├── AuthenticationError (ConnectionRefusedError)  the server refused our token
-     ├── TooManyClientsError (ConnectionRefusedError)  the server is at its client limit
-     ├── VersionMismatchError (ConnectionError)  the two ends' rpyc cannot talk
-     ├── MultipleSessionsError               no port given, and several local sessions to choose from
-     ├── RemoteImportError (ImportError)     the server cannot import the module asked for
-     ├── DispatchError                       the dispatch mode asked for cannot work in this process
-     └── RequestTimeoutError (TimeoutError)  a request did not finish in time
-          └── HoudiniBusyError               ... because Houdini's main thread never took it
+     ├── BindError (OSError)                          the server could not listen
+     │    └── PortInUseError                          ... because the port is taken
+     ├── InsecureBindError                            listening beyond loopback with no credential
+     ├── ServerAlreadyRunningError                    start_server() with other settings while one runs
+     ├── ConfigError (ValueError)                     an HRPYC_* variable has a value we cannot use
+     ├── ServerNotFoundError (ConnectionError)        nobody answers at host:port
+     ├── ProtocolError (ConnectionError)              something answered, but not as an rpyc server does
+     ├── TransferError (ConnectionError)              a bulk-lane buffer did not arrive whole
+     ├── AuthenticationError (ConnectionRefusedError) the server refused our token
+     ├── TooManyClientsError (ConnectionRefusedError) the server is at its client limit
+     ├── VersionMismatchError (ConnectionError)       the two ends' rpyc cannot talk
+     ├── MultipleSessionsError                        no port given, and several local sessions to choose from
+     ├── RemoteImportError (ImportError)              the server cannot import the module asked for
+     ├── DispatchError                                the dispatch mode asked for cannot work in this process
+     └── RequestTimeoutError (TimeoutError)           a request did not finish in time
+          └── HoudiniBusyError                        ... because Houdini's main thread never took it
 
-Third-party errors (socket, rpyc) become these at one boundary each, with the cause chained.
+Third-party errors (socket, TLS, rpyc) become these at one boundary each, and hide their cause
+(`raise ... from None`): the message already says what happened, and a second traceback would bury
+it. The original stays reachable as `__context__`.
 """
 
 from __future__ import annotations
@@ -26,10 +31,13 @@ import errno
 from typing import List
 
 __all__ = [
-    "BindError",
-    "ConfigError",
     "HrpycError",
+    "BindError",
     "PortInUseError",
+    "InsecureBindError",
+    "ServerAlreadyRunningError",
+    "ConfigError",
+    "ServerNotFoundError",
     "ProtocolError",
     "TransferError",
     "AuthenticationError",
@@ -37,10 +45,9 @@ __all__ = [
     "VersionMismatchError",
     "MultipleSessionsError",
     "RemoteImportError",
+    "DispatchError",
     "RequestTimeoutError",
-    "InsecureBindError",
-    "ServerAlreadyRunningError",
-    "ServerNotFoundError",
+    "HoudiniBusyError",
 ]
 
 

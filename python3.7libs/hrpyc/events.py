@@ -1,8 +1,9 @@
-"""What a server announces (started, stopped, a client came or went, an error) and who hears it.
+"""Server side: what a server announces (started, stopped, a client came or went, an error) and who hears
+it.
 
 Listeners run on the thread where the event happened (a connection's thread, the caller of stop()),
-never while a server holds its own locks; a GUI hands them on to its own thread (the panel does, with
-a queued signal).
+never while a server holds its own locks; a GUI hands them on to its own thread (the panel does, through
+qtloop's poster).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""Bulk jobs in one round trip each, the same for every rpyc version (rpyc's teleport is not): run
-code on the server and get plain data back; move geometry attributes and files as raw buffers, by
-the bulk lane (see hrpyc.lane) when they are large."""
+"""Client side: bulk jobs in one round trip each, the same for every rpyc version (rpyc's teleport is not):
+run code on the server and get plain data back; move geometry attributes and files as raw buffers, by
+the bulk lane (see hrpyc.lane) when they are large.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The only module that touches `hou` and `hdefereval`, and only once this process has loaded `hou`.
+"""Server side: the only module that touches `hou` and `hdefereval`, and only once this process has loaded
+`hou`.
 
 hrpyc itself never imports `hou`: a plain Python serving hrpyc must stay plain, and in Houdini and
 hython `hou` is loaded before any hook runs.

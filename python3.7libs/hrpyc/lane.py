@@ -1,7 +1,7 @@
-"""Large buffers on a lane of their own: a second socket to the server's address that carries one
-buffer straight from one process's memory into the other's. rpyc's frames copy a buffer five or six
-times on the way (brine, framing, reading), and one copy of 100 MB costs as long as the socket takes
-to move it.
+"""Both sides: large buffers on a lane of their own: a second socket to the server's address that carries
+one buffer straight from one process's memory into the other's. rpyc's frames copy a buffer five or six
+times on the way (brine, framing, reading), and one copy of 100 MB costs as long as the socket takes to
+move it.
 
 Our client's connection learns its lane key in its handshake (hrpyc_hello). A buffer then travels as a
 `Shipped` pair: `(the bytes, 0)` inline when small (a second socket costs more than copying them), or
@@ -25,7 +25,7 @@ import threading
 from typing import Any, Dict, Iterator, Optional, Tuple, Union
 
 from .errors import HrpycError, TransferError
-from .rpyc_compat import request_timeout
+from .rpyc_wire import request_timeout
 
 __all__ = ["HANDSHAKE_KEY", "INLINE_LIMIT", "MAGIC", "Buffer", "Lanes", "Shipped", "receive", "send"]
 

@@ -1,6 +1,8 @@
-"""Plain data between hrpyc.run's two ends, whatever their rpyc: values cross as Python literals, read
-back with ast.literal_eval (never unpickled, nothing imported), except bytes-likes, which cross as
-buffers (by the bulk lane when large), and numpy arrays, which cross as a buffer with dtype and shape."""
+"""Both sides: plain data between hrpyc.run's two ends, whatever their rpyc: values cross as Python
+literals, read back with ast.literal_eval (never unpickled, nothing imported), except bytes-likes, which
+cross as buffers (by the bulk lane when large), and numpy arrays, which cross as a buffer with dtype and
+shape.
+"""
 
 from __future__ import annotations
 

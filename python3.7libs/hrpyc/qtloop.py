@@ -1,5 +1,5 @@
-"""The Qt main thread as a place to run requests, for a process with a Qt application outside Houdini
-(the standalone panel, other Qt tools), and the way the panel hears server events on it.
+"""Server side: the Qt main thread as a place to run requests, for a process with a Qt application outside
+Houdini (the standalone panel, other Qt tools), and the way the panel hears server events on it.
 
 It uses the binding the process has already loaded rather than a shim's choice: requests must reach
 *that* application's thread, and a process with both PySide2 and PySide6 installed runs only one.

@@ -1,5 +1,6 @@
-"""The hrpyc server: binding, serving, stopping, its table of clients, and the one server a process
-runs through the module API (`start_server`, `stop_server`, `running_server`)."""
+"""Server side: the hrpyc server: binding, serving, stopping, its table of clients, and the one server a
+process runs through the module API (`start_server`, `stop_server`, `running_server`).
+"""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from .clients import ClientInfo, ClientRecord
 from .dispatch import make_dispatcher
 from .errors import BindError, PortInUseError, ServerAlreadyRunningError
 from .lane import Lanes
-from .rpyc_compat import RPYC_VERSION_STRING, ListeningServer, Request, peer_address, set_compression, shutdown
+from .rpyc_server import ListeningServer, Request
+from .rpyc_wire import RPYC_VERSION_STRING, peer_address, set_compression, shutdown
 from .service import service_for
 from .version import __version__
 
@@ -101,8 +103,8 @@ class Server(object):
             self._rpyc.listen()
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise PortInUseError(host, port) from exc
-            raise BindError(host, port, exc.strerror or str(exc)) from exc
+                raise PortInUseError(host, port) from None
+            raise BindError(host, port, exc.strerror or str(exc)) from None
         self.address: Tuple[str, int] = (self._rpyc.host, self._rpyc.port)
 
     def __repr__(self) -> str:

@@ -1,5 +1,6 @@
-"""What the server offers a client: rpyc's classic service (so stock clients work) plus a
-handshake and a description of itself that need no `hou` and no main thread."""
+"""Server side: what the server offers a client: rpyc's classic service (so stock clients work) plus a
+handshake and a description of itself that need no `hou` and no main thread.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from rpyc.core.service import SlaveService
 
 from . import houdini, plain
 from .lane import HANDSHAKE_KEY, Buffer, Lanes, Shipped
-from .rpyc_compat import ServerConnection
+from .rpyc_server import ServerConnection
 
 # Pairs rather than a dict: rpyc sends a tuple of strings by value, a dict as a proxy.
 Info = Tuple[Tuple[str, str], ...]
@@ -19,7 +20,7 @@ class HrpycService(SlaveService):
     """rpyc's SlaveService, not classic's ClassicService: the server never asks for the client's root,
     so a connection costs one round trip less and the server never reaches into the client.
 
-    Its `hrpyc_*` methods are answered on the connection's thread (see rpyc_compat.Request.light).
+    Its `hrpyc_*` methods are answered on the connection's thread (see rpyc_server.Request.light).
     """
 
     __slots__ = ()

@@ -1,5 +1,6 @@
-"""Local discovery: each running server keeps a record in this user's folder (never the secret), removed
-when it stops; records of processes that died are recognised and ignored."""
+"""Both sides: local discovery: each running server keeps a record in this user's folder (never the
+secret), removed when it stops; records of processes that died are recognised and ignored.
+"""
 
 from __future__ import annotations
 

@@ -1,22 +1,17 @@
-"""The per-user folder where hrpyc keeps what only this user may read: the auto token, session records."""
+"""Both sides: the per-user folder where hrpyc keeps what only this user may read: the auto token, session
+records.
+"""
 
 from __future__ import annotations
 
 import os
-import sys
+
+from . import config
 
 
 def state_dir() -> str:
-    """HRPYC_STATE_DIR, else the platform's per-user place (created on demand, owner-only on POSIX)."""
-    path = os.environ.get("HRPYC_STATE_DIR", "").strip()
-    if not path:
-        if sys.platform == "win32":
-            base = os.environ.get("LOCALAPPDATA") or os.path.expanduser(r"~\AppData\Local")
-        elif sys.platform == "darwin":
-            base = os.path.expanduser("~/Library/Application Support")
-        else:
-            base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
-        path = os.path.join(base, "hrpyc")
+    """The per-user folder (see config.state_dir), created on demand, owner-only on POSIX."""
+    path = config.state_dir()
     os.makedirs(path, mode=0o700, exist_ok=True)
     return path
 

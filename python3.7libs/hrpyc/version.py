@@ -1,3 +1,3 @@
-"""hrpyc's own version, reported to clients by the server."""
+"""Both sides: hrpyc's own version, reported to clients by the server."""
 
 __version__ = "0.1.0"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from typing import Dict, List, Optional, Tuple
 
 standin_calls: List[Tuple[str, str]] = []
@@ -154,6 +155,9 @@ def _syncFromMainContext() -> None:
 
 
 def _syncToMainContext() -> None:
+    # HOU_STANDIN_SYNC_SECONDS: how long the copy takes (Houdini takes its HOM lock for it, which
+    # the main thread may be holding), so tests can show nothing reads the time before it is done.
+    time.sleep(float(os.environ.get("HOU_STANDIN_SYNC_SECONDS", "0")))
     _frames[threading.main_thread().ident or 0] = _frames.get(threading.get_ident(), 1.0)
 
 

@@ -1,4 +1,5 @@
-"""The hrpyc panel: is the server on, where, and who is connected - and change it without code.
+"""Server side: the hrpyc panel: is the server on, where, and who is connected - and change it without
+code.
 
 `create_widget()` for a pane tab, `show_floating()` for the shelf tool, `main()` for `hrpyc panel`.
 Closing the panel never stops the server; every panel shows the process's one server.

@@ -1,7 +1,9 @@
-"""Wires the panel's view to this process's server: buttons and fields in, events and status out.
+"""Server side: wires the panel's view to this process's server: buttons and fields in, events and status
+out.
 
-Server events arrive on the server's threads; they reach the widgets on the GUI thread through
-qtloop's poster (a queued invokeMethod), so nothing here touches the network from the UI thread.
+Server events arrive on the server's threads; qtloop's poster hands them to the GUI thread (a byte on
+a socketpair wakes a QSocketNotifier there: no Qt call is made off that thread), so the widgets are
+touched only where they live, and nothing here touches the network from the UI thread.
 """
 
 from __future__ import annotations

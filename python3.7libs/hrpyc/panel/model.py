@@ -1,4 +1,4 @@
-"""What the panel shows and remembers, without Qt: validation, status, the snippet, settings."""
+"""Server side: what the panel shows and remembers, without Qt: validation, status, the snippet, settings."""
 
 from __future__ import annotations
 
@@ -91,13 +91,15 @@ class Settings(object):
 
     def __init__(self, path: Optional[str] = None) -> None:
         self.path = path or os.path.join(userdir.state_dir(), "panel.json")
-        self.host, self.port, self.running = LOOPBACK, 18811, False
-        self.from_environment = bool(os.environ.get("HRPYC_AUTOSTART", "").strip())
-        if self.from_environment:
-            try:
+        self.host, self.port, self.running = LOOPBACK, config.DEFAULT_PORT, False
+        self.from_environment = False
+        try:
+            self.from_environment = config.autostart()
+            if self.from_environment:
                 self.host, self.port = config.host(), config.ports()[0]
-            except ConfigError:
-                pass  # autostart said why in its own line; show the defaults
+        except ConfigError:
+            pass  # autostart said why in its own line; show what the panel remembers, or the defaults
+        if self.from_environment:
             return
         try:
             with open(self.path) as handle:

@@ -1,5 +1,6 @@
-"""The panel's one Qt import, through Qt.py: Houdini's own copy (hutil.Qt) inside Houdini, the Qt.py
-package elsewhere; either picks PySide2 (Houdini <= 20.5) or PySide6 (Houdini 21)."""
+"""Server side: the panel's one Qt import, through Qt.py: Houdini's own copy (hutil.Qt) inside Houdini, the
+Qt.py package elsewhere; either picks PySide2 (Houdini <= 20.5) or PySide6 (Houdini 21).
+"""
 
 try:
     from hutil.Qt import QtCompat, QtCore, QtGui, QtWidgets

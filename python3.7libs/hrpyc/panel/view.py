@@ -1,4 +1,4 @@
-"""The panel's widgets, and nothing else: no server, no events (the controller wires them)."""
+"""Server side: the panel's widgets, and nothing else: no server, no events (the controller wires them)."""
 
 from __future__ import annotations
 

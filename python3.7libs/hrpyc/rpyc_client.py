@@ -1,0 +1,122 @@
+"""Client side: our client's connection and service, with fewer round trips than rpyc's own proxies and
+one-line errors.
+
+See rpyc_wire for why these internals are touched only in the rpyc_* modules.
+"""
+
+from __future__ import annotations
+
+import socket
+import types
+from typing import Any, Callable, Dict, Optional, Set
+
+import rpyc
+from rpyc.core import consts, netref
+from rpyc.core.service import ClassicClient
+
+from .dispatch import main_thread_parked
+from .errors import HoudiniBusyError, RequestTimeoutError
+from .rpyc_wire import request_timeout
+
+_STABLE_KINDS = ("builtins.function", "builtins.builtin_function_or_method", "builtins.type")
+
+
+class ClientConnection(rpyc.Connection):
+    """Our client's connection: one-line errors, and fewer round trips than rpyc's own proxies.
+
+    rpyc fetches `proxy.method` as a remote bound-method object (GETATTR), calls it (CALL) and later
+    drops it (DEL): three messages for `node.parm("tx")`. The proxy classes made here answer a known
+    method locally with rpyc's own one-message CALLATTR stub. Classes are inspected once per remote
+    class (rpyc 6 inspects again for every instance), and functions and classes looked up on an
+    imported module (`hou.node`) are kept for the connection: a module's functions do not change.
+    """
+
+    address = "?"
+    dial: Optional[Callable[[], socket.socket]] = None  # a new socket to the same server (the bulk lane's)
+    lane_key = b""  # from the handshake; b"" when the server offers no bulk lane
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._hrpyc_classes: Dict[Any, type] = {}
+        self._hrpyc_modules: Set[Any] = set()
+        self._hrpyc_lookups: Dict[Any, Any] = {}
+
+    def remember_module(self, module: Any) -> Any:
+        """Cache the functions and classes looked up on `module` (a proxy from conn.modules)."""
+        self._hrpyc_modules.add(object.__getattribute__(module, "____id_pack__"))
+        return module
+
+    def _netref_factory(self, id_pack):  # type: ignore[no-untyped-def]
+        key = (id_pack[0], id_pack[1], id_pack[2] == 0)  # instances of one class share its proxy class
+        cls = self._hrpyc_classes.get(key)
+        if cls is None:
+            base = netref.builtin_classes_cache.get(id_pack[0])
+            if base is None:
+                base = netref.class_factory(id_pack, self.sync_request(consts.HANDLE_INSPECT, id_pack))
+            cls = self._hrpyc_classes[key] = _one_trip_class(base)
+        return cls(self, id_pack)
+
+    def _looked_up(self, owner: Any, name: str) -> Any:
+        id_pack = object.__getattribute__(owner, "____id_pack__")
+        if id_pack not in self._hrpyc_modules:
+            return _PLAIN_NETREF_GETATTRIBUTE(owner, name)
+        key = (id_pack, name)
+        value = self._hrpyc_lookups.get(key, _MISSING)
+        if value is _MISSING:
+            value = _PLAIN_NETREF_GETATTRIBUTE(owner, name)
+            if (
+                isinstance(value, netref.BaseNetref)
+                and object.__getattribute__(value, "____id_pack__")[0] in _STABLE_KINDS
+            ):
+                self._hrpyc_lookups[key] = value
+        return value
+
+    def sync_request(self, handler, *args):  # type: ignore[no-untyped-def]
+        try:
+            with main_thread_parked():
+                return super().sync_request(handler, *args)
+        except rpyc.AsyncResultTimeout as exc:  # the builtin TimeoutError: ours, the server's, rpyc's
+            if isinstance(exc, RequestTimeoutError):
+                raise
+            seconds = request_timeout(self) or 0
+            if exc.args and str(exc.args[0]).startswith(HoudiniBusyError.MARK):
+                raise HoudiniBusyError(self.address, seconds) from None
+            raise RequestTimeoutError(self.address, seconds) from None
+
+
+_MISSING = object()
+_PLAIN_NETREF_GETATTRIBUTE = netref.BaseNetref.__getattribute__
+
+
+def _one_trip_class(base: type) -> type:
+    """A copy of `base` (an rpyc proxy class) answering its known methods with their one-message stubs.
+
+    A copy, not a subclass: subclassing calls the remote class's __init_subclass__ stub, and rpyc's
+    proxy classes of builtin types are shared by every connection in the process."""
+    methods = frozenset(
+        name
+        for name, value in vars(base).items()
+        if isinstance(value, types.FunctionType) and not name.startswith("__")
+    )
+
+    def __getattribute__(self: Any, name: str) -> Any:
+        if name in methods:
+            return object.__getattribute__(self, name)  # rpyc's stub: CALLATTR when called
+        if name.startswith("__") and name.endswith("__"):
+            return _PLAIN_NETREF_GETATTRIBUTE(self, name)
+        return object.__getattribute__(self, "____conn__")._looked_up(self, name)
+
+    namespace = dict(vars(base), __getattribute__=__getattribute__)
+    return type(base)(base.__name__, base.__bases__, namespace)
+
+
+class ClientService(ClassicClient):
+    """Reaches the server's modules and exposes nothing of ours (rpyc.classic.connect would)."""
+
+    __slots__ = ()
+    _protocol = ClientConnection
+
+    def exposed_getmodule(self, name):  # type: ignore[no-untyped-def]
+        """No module for anyone. A stock classic server (rpyc >= 5) fetches our `builtins` as it
+        connects and drops us if that call fails, so answer None rather than raise."""
+        return None

@@ -1,0 +1,253 @@
+"""Server side: rpyc's server, extended through its hooks - each request handed to our dispatch, every rpyc
+generation answered, and an accept loop that survives its own stop.
+
+See rpyc_wire for why these internals are touched only in the rpyc_* modules.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import socket
+import sys
+import types
+from typing import Any, Callable, ContextManager, Dict, Optional, Tuple
+
+import rpyc
+from rpyc.core import consts
+from rpyc.utils.server import ThreadedServer
+
+from .address import is_ipv6
+from .rpyc_wire import BridgingChannel, FastSocketStream, raw_socket, shutdown_socket
+
+# Requests that need neither hou nor the main thread: rpyc's bookkeeping. HANDLE_CLOSE releases what
+# the client held, exactly as a dropped socket does on the connection's thread; queued behind a busy
+# main thread it would hold the client's exit for rpyc 6's 30 s close timeout.
+_LIGHT_HANDLERS = frozenset((consts.HANDLE_PING, consts.HANDLE_GETROOT, consts.HANDLE_INSPECT, consts.HANDLE_CLOSE))
+SERVICE_PREFIX = "hrpyc_"
+_ANSWERS = (consts.MSG_REPLY, consts.MSG_EXCEPTION)
+
+
+class Request(object):
+    """One request from a client, as rpyc received it: run it where it must run, or refuse it."""
+
+    __slots__ = ("_conn", "_raw_args", "_seq")
+
+    def __init__(self, conn: ServerConnection, seq: int, raw_args: Any) -> None:
+        self._conn, self._seq, self._raw_args = conn, seq, raw_args
+
+    @property
+    def conn(self) -> ServerConnection:
+        return self._conn
+
+    @property
+    def light(self) -> bool:
+        """Answered on the connection's thread, even while Houdini is busy, because no code of the
+        object runs: ping, class inspection, looking up a function or method (`hou.node`,
+        `node.parm`: binding, not calling), and what a client's connect does with our service (read its
+        attributes, call its hrpyc_* methods, fetch an already-imported module)."""
+        handler, boxed = self._raw_args
+        if handler in _LIGHT_HANDLERS:
+            return True
+        if handler not in (consts.HANDLE_GETATTR, consts.HANDLE_CALLATTR, consts.HANDLE_CALL):
+            return False
+        try:  # boxed: (LABEL_TUPLE, ((LABEL_LOCAL_REF, id_pack), second, ...))
+            (label, id_pack), second = boxed[1][0], boxed[1][1]
+            if label != consts.LABEL_LOCAL_REF:
+                return False
+            root = self._conn._local_root
+            if handler == consts.HANDLE_CALLATTR:  # second: (LABEL_VALUE, name); then the arguments
+                return id_pack[2] == id(root) and _service_call_is_light(second[1], boxed[1][2])
+            target = self._conn._local_objects[id_pack]
+            if handler == consts.HANDLE_GETATTR:
+                return target is root or _binds_only(target, second[1])
+            # HANDLE_CALL of a bound method of the root; second: its arguments
+            return getattr(target, "__self__", None) is root and _service_call_is_light(
+                getattr(target, "__name__", ""), second
+            )
+        except (TypeError, ValueError, IndexError, KeyError, AttributeError):
+            return False
+
+    @property
+    def needs_no_reply(self) -> bool:
+        """A proxy's deletion: the client does not wait for it, so neither need we."""
+        return self._raw_args[0] == consts.HANDLE_DEL
+
+    def run(self, around: Optional[ContextManager[Any]] = None) -> None:
+        """Unbox, run and reply, as rpyc would (an error in the request is the client's, not ours).
+
+        `around` is entered before the request runs and left before its answer leaves, so whatever
+        it does on the way out (copy Houdini's time back) is done before the client can ask again.
+        """
+        if around is None:
+            rpyc.Connection._dispatch_request(self._conn, self._seq, self._raw_args)
+            return
+        with contextlib.ExitStack() as leave:
+            leave.enter_context(around)
+            self._conn.before_reply[self._seq] = leave.close
+            try:
+                rpyc.Connection._dispatch_request(self._conn, self._seq, self._raw_args)
+            finally:
+                self._conn.before_reply.pop(self._seq, None)
+
+    def refuse(self, exc: BaseException) -> None:
+        """Reply with `exc` instead of running; a gone client is not an error."""
+        try:
+            self._conn._send(consts.MSG_EXCEPTION, self._seq, self._conn._box_exc(type(exc), exc, None))
+        except (EOFError, OSError):
+            pass
+
+
+_FUNCTIONS = (
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.MethodDescriptorType,
+    types.WrapperDescriptorType,
+    staticmethod,
+    classmethod,
+)
+_PLAIN_GETATTRIBUTE = (object.__getattribute__, types.ModuleType.__getattribute__)
+
+
+def _binds_only(obj: Any, name: str) -> bool:
+    """Would getattr(obj, name) only look up a function and bind it, running no code of the object's?
+    (No property, no __getattr__, no custom __getattribute__, no rpyc override.)"""
+    cls = type(obj)
+    if cls.__getattribute__ not in _PLAIN_GETATTRIBUTE or hasattr(cls, "_rpyc_getattr"):
+        return False
+    try:
+        return isinstance(inspect.getattr_static(obj, name), _FUNCTIONS)
+    except AttributeError:  # found, if at all, by __getattr__: code runs
+        return False
+
+
+def _service_call_is_light(name: str, boxed_args: Any) -> bool:
+    """Our hrpyc_* methods, and getmodule() of a module already imported (what a client's connect asks)."""
+    if name.startswith(SERVICE_PREFIX):
+        return True
+    return name == "getmodule" and boxed_args[0] == consts.LABEL_VALUE and boxed_args[1][0] in sys.modules
+
+
+class ServerConnection(rpyc.Connection):
+    """The server's end of one client: every incoming request goes to `request_hook`.
+
+    `_dispatch_request(seq, raw_args)` is the whole of rpyc's request handling (unbox, run, reply) and
+    has the same signature from 4.1.0 to 6.0.2, so wrapping it is how a request is counted and moved
+    to the thread it must run on. `timeout` is how long the client waits for an answer: rpyc's 30 s
+    unless our client says otherwise in its handshake.
+    """
+
+    request_hook: Optional[Callable[[Request], None]] = None
+    timeout: Optional[float] = 30.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.before_reply: Dict[int, Callable[[], None]] = {}  # by request seq: see Request.run
+
+    def _send(self, msg, seq, args):  # type: ignore[no-untyped-def]
+        # rpyc boxes a request's answer, then sends it here; seq numbers the client's request only
+        # in an answer (the server's own requests to the client number their own).
+        if msg in _ANSWERS and self.before_reply:
+            before = self.before_reply.pop(seq, None)
+            if before is not None:
+                before()
+        super()._send(msg, seq, args)
+
+    def _dispatch_request(self, seq, raw_args):  # type: ignore[no-untyped-def]
+        hook = self.request_hook
+        if hook is None:
+            super()._dispatch_request(seq, raw_args)
+        else:
+            hook(Request(self, seq, raw_args))
+
+    def serve_until_closed(self) -> None:
+        """rpyc's serve_all, except that a peer that broke the protocol is cut off at once.
+
+        rpyc >= 5.2's close() asks the peer to confirm and waits up to sync_request_timeout (30 s) for
+        an answer a garbage-sending peer never gives; with its socket shut, close() returns at once.
+        """
+        try:
+            while not self.closed:
+                self.serve(None)
+        except EOFError:
+            pass
+        except Exception:
+            shutdown_socket(raw_socket(self))
+            raise
+        finally:
+            self.close()
+
+
+class ListeningServer(ThreadedServer):
+    """rpyc's ThreadedServer, with our per-socket options and each connection handed to a callback;
+    `serve_raw(sock, credentials)` first gets each authenticated socket, and keeps those it serves
+    itself (the bulk lane's) from rpyc."""
+
+    def __init__(
+        self,
+        service: type,
+        host: str,
+        port: int,
+        authenticator: Callable[[socket.socket], Tuple[Any, Any]],
+        logger: Any,
+        serve_connection: Callable[[Any], None],
+        serve_raw: Callable[[socket.socket, Any], bool],
+        registrar: Optional[Any] = None,
+    ) -> None:
+        # Pass host and a fresh config dict: rpyc's defaults drifted ("" -> None in 5.0, one shared
+        # protocol_config dict before 4.1.5).
+        super().__init__(
+            service,
+            hostname=host,
+            port=port,
+            ipv6=is_ipv6(host),
+            reuse_addr=True,
+            authenticator=authenticator,
+            registrar=registrar,
+            auto_register=registrar is not None,
+            protocol_config={},
+            logger=logger,
+        )
+        self.listener.set_inheritable(False)
+        self._serve_connection = serve_connection
+        self._serve_raw = serve_raw
+
+    def listen(self) -> None:
+        """Start listening now, in the caller's thread, so clients connect as soon as we return."""
+        self._listen()
+
+    def _accept_method(self, sock):  # type: ignore[no-untyped-def]
+        # close() may have run since accept() returned: it could not see this socket, so close it
+        # here (rpyc would go on to serve it, or fail on it in a thread of its own).
+        if not self.active:
+            shutdown_socket(sock)
+            sock.close()
+            self.clients.discard(sock)
+            return
+        try:
+            # rpyc never sets TCP_NODELAY on accepted sockets; small replies then wait ~40 ms for an ACK.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass  # closed by close() meanwhile, or reset by the client: the thread below ends at once
+        super()._accept_method(sock)
+
+    def _authenticate_and_serve_client(self, sock):  # type: ignore[no-untyped-def]
+        """rpyc's, on the connection's own thread, minus the traceback it prints when the socket is
+        gone before it asks for the peer's address (close() ran, or the client reset at once)."""
+        try:
+            super()._authenticate_and_serve_client(sock)
+        except OSError:
+            pass  # rpyc's own finally has closed the socket and forgotten it
+
+    def _serve_client(self, sock, credentials):  # type: ignore[no-untyped-def]
+        if self._serve_raw(sock, credentials):
+            return
+        try:
+            super()._serve_client(sock, credentials)
+        except OSError:
+            pass  # the client left between authentication and its first byte (rpyc asks for its address)
+
+    def _handle_connection(self, conn):  # type: ignore[no-untyped-def]
+        # rpyc built a plain Channel and stream; nothing has been read yet, so ours take their place.
+        conn._channel = BridgingChannel(FastSocketStream(conn._channel.stream.sock), conn._channel.compress)
+        self._serve_connection(conn)

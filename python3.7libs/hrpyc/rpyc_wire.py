@@ -1,0 +1,165 @@
+"""Both sides: what rpyc puts on the wire and how it differs between rpyc 4.1/5 and 6, picked once.
+
+The lowest of the three modules that touch rpyc's internals (`rpyc_server` on the server side,
+`rpyc_client` on the client side, this one under both); it imports nothing of hrpyc's. rpyc keeps the
+hooks we need underscored, so a new rpyc release is checked in these three modules and nowhere
+else. Verified against 4.1.0, 4.1.5, 5.3.1 and 6.0.2.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any, Callable, NamedTuple, Optional, Tuple
+
+import rpyc
+from rpyc.core.channel import Channel
+from rpyc.core.stream import SocketStream
+from rpyc.version import version as _rpyc_version
+
+# rpyc 4.x spells its version as a tuple of ints, 5+ as a tuple of strings.
+RPYC_VERSION: Tuple[int, ...] = tuple(int(part) for part in _rpyc_version[:3])
+RPYC_VERSION_STRING = ".".join(str(part) for part in RPYC_VERSION)
+
+# The one wire difference between rpyc < 6 and 6 is the envelope of each message (inner encodings
+# are the same): rpyc < 6 sends brine((msg, seq, args)) - TUP3 tag, msg as a small int, seq, args;
+# rpyc 6 sends the msg as a raw byte, then brine((seq, args)) - TUP2 tag, seq, args.
+_TUP2, _TUP3, _SMALL_INT = 0x11, 0x12, 0x50  # brine tags; small ints i are stored as the byte i + 0x50
+
+
+def _old_to_new(payload: bytes) -> bytes:
+    if len(payload) < 2 or payload[0] != _TUP3 or not 0 <= payload[1] - _SMALL_INT < 0x10:
+        raise ValueError("not an rpyc < 6 message")
+    return bytes((payload[1] - _SMALL_INT, _TUP2)) + payload[2:]
+
+
+def _new_to_old(payload: bytes) -> bytes:
+    if len(payload) < 2 or payload[1] != _TUP2:
+        raise ValueError("not an rpyc 6 message")
+    return bytes((_TUP3, payload[0] + _SMALL_INT)) + payload[2:]
+
+
+def _is_old(first_message: bytes) -> bool:
+    return first_message[:1] == bytes((_TUP3,))
+
+
+class Generation(NamedTuple):
+    """What one rpyc generation does differently from the other, seen from a process that runs it."""
+
+    old_envelope: bool  # rpyc < 6
+    to_ours: Callable[[bytes], bytes]  # a message in the other generation's envelope, in ours
+    to_theirs: Callable[[bytes], bytes]
+    other: str  # the other generation, as an error names it
+    other_answer_error: str  # what rpyc raises here when it reads the other generation's answer
+    other_requirement: str  # pip's words for a client that talks to the other generation
+
+
+# One row per generation, picked once; nothing downstream asks for rpyc's version again.
+GENERATIONS = {
+    "rpyc < 6": Generation(True, _new_to_old, _old_to_new, "rpyc 6", "not enough values to unpack", "'rpyc>=6'"),
+    "rpyc 6": Generation(
+        False,
+        _old_to_new,
+        _new_to_old,
+        "rpyc < 6 (a stock server, Houdini's bundled rpyc?)",
+        "invalid message type",
+        "'rpyc>=4.1,<6'",
+    ),
+}
+GENERATION = GENERATIONS["rpyc 6" if RPYC_VERSION >= (6,) else "rpyc < 6"]
+
+
+class BridgingChannel(Channel):
+    """The server's channel to one client: it reads the client's envelope from its first message (the
+    client always speaks first) and, if it is the other rpyc generation's, translates both ways, so one
+    server answers rpyc 4.1, 5 and 6 clients alike."""
+
+    __slots__ = ("_incoming", "_outgoing")
+
+    def __init__(self, stream: Any, compress: bool = True) -> None:
+        super().__init__(stream, compress)
+        self._incoming: Optional[Callable[[bytes], bytes]] = None
+        self._outgoing: Optional[Callable[[bytes], bytes]] = None
+
+    def recv(self) -> bytes:  # type: ignore[override]
+        data = super().recv()
+        if self._incoming is None:
+            foreign = _is_old(data) != GENERATION.old_envelope
+            self._incoming = GENERATION.to_ours if foreign else bytes
+            self._outgoing = GENERATION.to_theirs if foreign else None
+        return self._incoming(data)
+
+    def send(self, data: bytes) -> None:  # type: ignore[override]
+        super().send(self._outgoing(data) if self._outgoing is not None else data)
+
+
+READ_PIECE = 8 << 20
+
+
+class FastSocketStream(SocketStream):
+    """rpyc's socket stream without its quadratic copying: rpyc sends a frame 8 kB at a time and
+    re-slices the rest after each send, and joins reads of 8 kB; sendall and recv_into move a 100 MB
+    frame in one pass."""
+
+    __slots__ = ()
+
+    def read(self, count: int) -> bytes:
+        """`count` bytes, in pieces of at most READ_PIECE: a frame header may announce 4 GB that never
+        come, and memory must only grow as data arrives."""
+        pieces = []
+        while count > 0:
+            piece = bytearray(min(count, READ_PIECE))
+            view, got = memoryview(piece), 0
+            while got < len(piece):
+                try:
+                    received = self.sock.recv_into(view[got:], len(piece) - got)
+                except OSError as exc:
+                    self.close()
+                    raise EOFError(exc) from None
+                if not received:
+                    self.close()
+                    raise EOFError("connection closed by peer")
+                got += received
+            pieces.append(piece)
+            count -= len(piece)
+        return bytes(pieces[0]) if len(pieces) == 1 else b"".join(pieces)
+
+    def write(self, data: bytes) -> None:
+        try:
+            self.sock.sendall(data)
+        except OSError as exc:
+            self.close()
+            raise EOFError(exc) from None
+
+
+def shutdown_socket(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already gone
+
+
+def shutdown(conn: rpyc.Connection) -> None:
+    """Cut a connection at the socket: its serving thread sees EOF and cleans up after itself."""
+    shutdown_socket(raw_socket(conn))
+
+
+def raw_socket(conn: rpyc.Connection) -> socket.socket:
+    return conn._channel.stream.sock
+
+
+def peer_address(conn: rpyc.Connection) -> Tuple[str, int]:
+    peer = conn._config["endpoints"][1]
+    return peer[0], peer[1]
+
+
+def set_compression(conn: rpyc.Connection, enabled: bool) -> None:
+    """rpyc zlib-compresses every frame over 3 kB; on loopback that costs far more than it saves."""
+    conn._channel.compress = enabled
+
+
+def request_timeout(conn: rpyc.Connection) -> Optional[float]:
+    return conn._config["sync_request_timeout"]
+
+
+def set_request_timeout(conn: rpyc.Connection, seconds: Optional[float]) -> None:
+    conn._config["sync_request_timeout"] = seconds
