@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 import servers
 
 import hrpyc
-from hrpyc.rpyc_compat import RPYC_VERSION_STRING
+from hrpyc.rpyc_wire import RPYC_VERSION_STRING
 
 MODES = ("thread", "qt", "main")
 
@@ -28,6 +28,7 @@ def main():
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=6)
     args = parser.parse_args()
+    servers.private_state_dir()
     processes = {mode: servers.hrpyc_server(mode) for mode in MODES}
     try:
         hous = {mode: hrpyc.import_remote_module(*p.address) for mode, p in processes.items()}

@@ -14,9 +14,11 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "python3.7libs"))
 
+import servers  # noqa: E402
 from test_security import garbage_cases  # noqa: E402 (the same generators the tests use, at scale)
 
 import hrpyc  # noqa: E402
@@ -117,7 +119,7 @@ def main():
     parser.add_argument("--silent", type=int, default=100)
     parser.add_argument("--cycles", type=int, default=200)
     args = parser.parse_args()
-    os.environ.setdefault("HRPYC_STATE_DIR", os.path.join(HERE, ".state"))
+    servers.private_state_dir()
     fuzz(args.cases)
     silent(args.silent)
     cycles(args.cycles)

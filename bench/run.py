@@ -25,7 +25,7 @@ import rpyc  # noqa: E402
 import servers  # noqa: E402
 
 import hrpyc  # noqa: E402
-from hrpyc.rpyc_compat import RPYC_VERSION_STRING  # noqa: E402
+from hrpyc.rpyc_wire import RPYC_VERSION_STRING  # noqa: E402
 
 TOKEN = "bench-token"
 STOCK_BULK_LIMIT = 10 << 20
@@ -160,6 +160,7 @@ def main():
     sizes = (1 << 20,) if short else (10 << 20, 100 << 20)
     bulk_repeat = 1 if short else 3
     idle = 1.0 if short else 10.0
+    servers.private_state_dir()
 
     stock, ours = servers.stock_server(), servers.hrpyc_server(HRPYC_TOKEN=TOKEN)
     rows = []

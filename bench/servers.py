@@ -1,36 +1,43 @@
 """Servers for the benchmarks, each in its own process on 127.0.0.1, serving the stand-in `hou`
 from tests/standin (there is no Houdini on these machines)."""
 
+import atexit
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENV = dict(
-    os.environ,
-    PYTHONPATH=os.pathsep.join([os.path.join(ROOT, "python3.7libs"), os.path.join(ROOT, "tests", "standin")]),
-)
+TESTS = os.path.join(ROOT, "tests")
+SESSIONS = os.path.join(TESTS, "sessions")
+sys.path.insert(0, TESTS)
 
 # SideFX's hrpyc.start_server, bound to loopback: rpyc's ThreadedServer with defaults, classic service.
-STOCK = """
-import sys
-from rpyc.utils.classic import SlaveService
-from rpyc.utils.server import ThreadedServer
-server = ThreadedServer(SlaveService, hostname="127.0.0.1", port=0, reuse_addr=True, protocol_config={})
-server._listen()
-print("serving on 127.0.0.1:%d" % server.port, flush=True)
-server.start()
-"""
+from stock_server import StockServer  # noqa: E402 (the tests' stock server)
 
 
-SESSIONS = os.path.join(ROOT, "tests", "sessions")
+def private_state_dir():
+    """Session records and tokens of the benchmark's servers go to a temporary folder, removed at exit,
+    not to the user's own (unless HRPYC_STATE_DIR says where). Child processes inherit it."""
+    if not os.environ.get("HRPYC_STATE_DIR", "").strip():
+        folder = tempfile.mkdtemp(prefix="hrpyc-bench-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        os.environ["HRPYC_STATE_DIR"] = folder
+    return os.environ["HRPYC_STATE_DIR"]
+
+
+def server_env(**extra):
+    """A server's environment: ours (HRPYC_STATE_DIR included), with hrpyc and the stand-in hou importable."""
+    paths = [os.path.join(ROOT, "python3.7libs"), os.path.join(TESTS, "standin")]
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(paths), **extra)
 
 
 class Process(object):
     def __init__(self, argv, **env):
         self.proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=dict(ENV, **env), text=True
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=server_env(**env), text=True
         )
         match = re.search(r"serving on ([\d.]+):(\d+)", self.proc.stdout.readline())
         if not match:
@@ -43,7 +50,7 @@ class Process(object):
 
 
 def stock_server():
-    return Process([sys.executable, "-c", STOCK])
+    return StockServer(env=server_env())
 
 
 def hrpyc_server(dispatch="thread", **env):

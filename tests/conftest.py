@@ -1,14 +1,19 @@
 """Fixtures: real hrpyc servers in separate processes, serving the stand-in `hou`."""
 
+import atexit
+import importlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
+from stock_server import StockServer
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # the panel's tests run without a screen
 
@@ -17,6 +22,63 @@ import hrpyc
 TESTS = os.path.dirname(os.path.abspath(__file__))
 STANDIN = os.path.join(TESTS, "standin")
 LIBS = os.path.join(os.path.dirname(TESTS), "python3.7libs")
+
+
+def pytest_configure(config):
+    """Never the user's own per-user folder, even outside a test (collection, a late teardown): each test
+    gets a folder of its own (`isolated`); this one catches the rest, and child processes inherit it."""
+    os.environ["HRPYC_STATE_DIR"] = tempfile.mkdtemp(prefix="hrpyc-tests-")
+    atexit.register(shutil.rmtree, os.environ["HRPYC_STATE_DIR"], ignore_errors=True)
+
+
+def in_ci():
+    """CI=true (or 1): the environment has everything, so nothing may be skipped."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1")
+
+
+def unavailable(why):
+    """What a test needs is missing: a skip on a developer's machine, a failure in CI."""
+    if in_ci():
+        pytest.fail("CI=true and " + why, pytrace=False)
+    pytest.skip(why, allow_module_level=True)
+
+
+def need(module, why):
+    """Import `module` and return it; if it cannot be imported, `unavailable` (usable at module level)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        missing = "{} ({})".format(why, error)
+    unavailable(missing)
+
+
+_skipped = []
+
+
+def pytest_collectreport(report):
+    if report.skipped:
+        _skipped.append(report)
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _skipped.append(report)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """In CI a skip is a failure: it would hide an area the run claims to cover."""
+    if in_ci() and _skipped and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter):
+    if in_ci() and _skipped:
+        terminalreporter.write_line(
+            "CI=true: {} skipped, which fails the run (nothing may be skipped in CI):".format(len(_skipped)), red=True
+        )
+        for report in _skipped:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            terminalreporter.write_line("  {}: {}".format(report.nodeid, reason), red=True)
 
 
 def child_env(**extra):
@@ -111,6 +173,23 @@ def remote(server_process):
     conn, hou = hrpyc.import_remote_module(server_process.host, server_process.port)
     yield conn, hou
     conn.close()
+
+
+@pytest.fixture
+def stock_server():
+    """Starts stock rpyc servers, as SideFX's hrpyc starts one (tests/stock_server.py), each in its own
+    process: stock_server(python=sys.executable, service="slave", code=None) -> StockServer. All are
+    killed afterwards."""
+    started = []
+
+    def start(python=sys.executable, service="slave", code=None):
+        server = StockServer(python, service=service, code=code)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.close()
 
 
 @pytest.fixture

@@ -27,22 +27,9 @@ def test_ping_says_what_the_server_is_and_how_fast(server_process):
     assert "round trip" in line and " ms" in line
 
 
-def test_ping_recognises_a_stock_rpyc_server():
-    script = (
-        "import rpyc, sys\n"
-        "from rpyc.utils.server import ThreadedServer\n"
-        "s = ThreadedServer(rpyc.classic.ClassicService, hostname='127.0.0.1', port=0, protocol_config={})\n"
-        "s._listen()\n"
-        "print(s.port, flush=True)\n"
-        "s.start()\n"
-    )
-    stock = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, universal_newlines=True)
-    try:
-        port = int(stock.stdout.readline())
-        result = hrpyc_cli("ping", "127.0.0.1:{}".format(port))
-    finally:
-        stock.kill()
-        stock.communicate()
+def test_ping_recognises_a_stock_rpyc_server(stock_server):
+    stock = stock_server(service="classic")
+    result = hrpyc_cli("ping", "127.0.0.1:{}".format(stock.port))
     assert result.returncode == 0, result.stderr
     assert "stock rpyc classic server" in result.stdout
 

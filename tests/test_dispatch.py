@@ -144,9 +144,9 @@ def occupy_main_thread(address, seconds):
 
 
 def test_a_busy_houdini_fails_fast_with_houdini_busy_error_and_drops_the_request(gui_houdini):
-    _, hou = hrpyc.import_remote_module(*gui_houdini.address, timeout=0)
+    _conn, hou = hrpyc.import_remote_module(*gui_houdini.address, timeout=0)  # both kept while in use
     busy = occupy_main_thread(gui_houdini.address, 3)
-    _, impatient = hrpyc.import_remote_module(*gui_houdini.address, timeout=1)
+    _impatient_conn, impatient = hrpyc.import_remote_module(*gui_houdini.address, timeout=1)
     started = time.monotonic()
     with pytest.raises(hrpyc.HoudiniBusyError) as caught:
         impatient.setFrame(99)

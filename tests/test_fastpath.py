@@ -7,7 +7,7 @@ import socket
 import sys
 
 import pytest
-from conftest import ServerProcess
+from conftest import ServerProcess, need
 
 import hrpyc
 import hrpyc.lane
@@ -53,7 +53,7 @@ def _requests(conn):
 
 
 def test_fetch_attrib_pulls_a_whole_attribute_in_one_buffer(remote):
-    numpy = pytest.importorskip("numpy")
+    numpy = need("numpy", "arrays need numpy (CI installs it)")
     conn, _ = remote
     positions = hrpyc.fetch_attrib(conn, "/obj/sphere1", "P")
     ids = hrpyc.fetch_attrib(conn, "/obj/sphere1", "id")
@@ -73,7 +73,7 @@ def test_fetch_attrib_without_numpy_gives_the_raw_bytes(remote, monkeypatch):
 
 
 def test_a_large_attribute_arrives_whole():
-    pytest.importorskip("numpy")
+    need("numpy", "arrays need numpy (CI installs it)")
     server = ServerProcess(HOU_STANDIN_POINTS="200000")  # 2.4 MB of positions: by the bulk lane
     try:
         conn, _ = hrpyc.import_remote_module(*server.address)
@@ -127,7 +127,7 @@ def test_push_file_writes_a_file_on_the_server_and_fetch_file_reads_it_back(remo
 
 
 def test_numpy_arrays_come_back_as_arrays_or_as_bytes_without_numpy(remote, monkeypatch):
-    numpy = pytest.importorskip("numpy")
+    numpy = need("numpy", "arrays need numpy (CI installs it)")
     conn, _ = remote
     code = "import numpy\nresult = numpy.arange({}, dtype=numpy.float32).reshape(-1, 4)[:, ::2]"
     for count in (16, 1 << 18):  # inline, and by the lane; a strided view arrives as a whole array

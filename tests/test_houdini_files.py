@@ -5,10 +5,9 @@ import sys
 import xml.etree.ElementTree as ElementTree
 
 import pytest
+from conftest import STANDIN, need
 
-pytest.importorskip("Qt", reason="the panel's tests need Qt.py and a Qt binding (CI installs them)")
-
-from conftest import STANDIN
+need("Qt", "the panel's tests need Qt.py and a Qt binding (CI installs them)")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

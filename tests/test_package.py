@@ -108,6 +108,13 @@ def test_a_bad_value_gives_one_line_and_houdini_goes_on(hfs, env, says):
     assert len(lines) == 1 and lines[0].startswith("hrpyc: not started: ") and says in lines[0]
 
 
+@pytest.mark.parametrize("off", ["0", "false", "no", "off", " OFF "])
+def test_autostart_switched_off_starts_nothing_and_says_nothing_in_any_hook(hfs, off):
+    port = free_port()
+    report, lines, _ = houdini(hfs, "--app", "houdini", "--loads", "2", HRPYC_AUTOSTART=off, HRPYC_PORT=str(port))
+    assert report["server"] is None and lines == []
+
+
 def test_a_taken_port_gives_one_line_and_houdini_goes_on(hfs):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

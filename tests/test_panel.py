@@ -6,14 +6,14 @@ import subprocess
 import sys
 
 import pytest
-
-pytest.importorskip("Qt", reason="the panel's tests need Qt.py and a Qt binding (CI installs them)")
-
-from conftest import child_env, free_port
+from conftest import child_env, free_port, need
 
 import hrpyc
-from hrpyc import panel
-from hrpyc.panel.model import Settings
+
+need("Qt", "the panel's tests need Qt.py and a Qt binding (CI installs them)")
+
+from hrpyc import panel  # noqa: E402 (needs Qt)
+from hrpyc.panel.model import Settings  # noqa: E402
 
 
 @pytest.fixture
@@ -166,6 +166,20 @@ def test_settings_are_remembered_and_the_environment_wins(qtbot, monkeypatch):
     assert from_env.note.isVisible() and "environment" in from_env.note.text()
 
 
+@pytest.mark.parametrize("off", ["0", "false", "no", "off", " Off "])
+def test_autostart_switched_off_leaves_the_panel_its_remembered_settings(qtbot, monkeypatch, off):
+    """HRPYC_AUTOSTART=0 means off, for the panel as for autostart and Houdini's hooks."""
+    remembered = Settings()
+    remembered.host, remembered.port, remembered.running = "127.0.0.1", free_port(), False
+    remembered.save()
+    monkeypatch.setenv("HRPYC_AUTOSTART", off)
+    monkeypatch.setenv("HRPYC_PORT", "18999")
+    widget = panel.create_widget()
+    qtbot.addWidget(widget)
+    widget.show()
+    assert widget.port_edit.text() == str(remembered.port) and not widget.note.isVisible()
+
+
 def test_a_server_that_was_running_starts_again_when_the_panel_opens(qtbot):
     remembered = Settings()
     remembered.port, remembered.running = free_port(), True
@@ -186,11 +200,12 @@ def test_closing_the_panel_keeps_the_server_and_every_panel_shows_it(qtbot):
     first.deleteLater()
     qtbot.wait(10)
     assert server.is_alive()
-    hrpyc.connect(*server.address)
+    client = hrpyc.connect(*server.address)  # kept: collected, it would leave while we count it
     qtbot.waitUntil(lambda: second.clients.rowCount() == 1, timeout=1000)
     reopened = panel.create_widget()
     qtbot.addWidget(reopened)
     assert reopened.clients.rowCount() == 1 and reopened.status.property("state") == "listening"
+    client.close()
 
 
 def test_hrpyc_panel_opens_outside_houdini_serving_that_python(tmp_path):

@@ -19,7 +19,7 @@ from certs import make_authority
 from conftest import ServerProcess, child_env, free_port, wait_for
 
 import hrpyc
-from hrpyc.rpyc_compat import RPYC_VERSION
+from hrpyc.rpyc_wire import RPYC_VERSION
 
 SECRET = "correct-horse-battery-staple"
 
@@ -319,32 +319,24 @@ def test_stop_start_cycles_on_one_port_leak_no_files_or_threads():
     assert _open_files() <= files
 
 
-def test_a_hostile_server_cannot_make_our_client_import_or_unpickle(tmp_path):
+def test_a_hostile_server_cannot_make_our_client_import_or_unpickle(stock_server):
     """A server that answers with an exception of its own class must not make us import its module."""
-    script = (
-        "import rpyc, sys\n"
-        "from rpyc.utils.server import ThreadedServer\n"
+    script = (  # the class lives in the server's __main__, which our client must not import
+        "import rpyc\n"
+        "from stock_server import serve\n"
         "class Evil(Exception):\n"
         "    pass\n"
         "class Hostile(rpyc.SlaveService):\n"
         "    def exposed_boom(self):\n"
         "        raise Evil('x')\n"
-        "s = ThreadedServer(Hostile, hostname='127.0.0.1', port=0, protocol_config={})\n"
-        "s._listen()\n"
-        "print(s.port, flush=True)\n"
-        "s.start()\n"
+        "serve(Hostile)\n"
     )
-    hostile = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=child_env())
-    try:
-        port = int(hostile.stdout.readline())
-        conn = hrpyc.connect("127.0.0.1", port)
-        with pytest.raises(Exception) as caught:
-            conn.root.boom()
-        assert type(caught.value).__module__ != "__main__"  # a generic stand-in, not the server's class
-        assert "__mp_main__" not in sys.modules
-    finally:
-        hostile.kill()
-        hostile.communicate()
+    hostile = stock_server(code=script)
+    conn = hrpyc.connect(*hostile.address)
+    with pytest.raises(Exception) as caught:
+        conn.root.boom()
+    assert type(caught.value).__module__ != "__main__"  # a generic stand-in, not the server's class
+    assert "__mp_main__" not in sys.modules
 
 
 def test_ssl_garbage_handshake_does_not_stop_a_tls_server(authority):

@@ -259,10 +259,11 @@ def _server_side_compression(port):
 
 
 def test_a_child_process_does_not_keep_the_listening_port():
-    script = (
+    script = (  # the child inherits every inheritable descriptor, but not our output pipe (we read to its end)
         "import subprocess, sys, hrpyc\n"
         "server = hrpyc.start_server(port=0)\n"
-        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'], close_fds=False)\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'], close_fds=False,\n"
+        "                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
         "print(server.address[1], child.pid, flush=True)\n"
         "hrpyc.stop_server()\n"
     )

@@ -6,17 +6,17 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ServerProcess, child_env, hrpyc_cli
+from conftest import ServerProcess, child_env, hrpyc_cli, unavailable
 
 import hrpyc
-from hrpyc.rpyc_compat import RPYC_VERSION
+from hrpyc.rpyc_wire import RPYC_VERSION
 
 # Interpreters with other rpyc versions (.ci/run builds them); this one always takes part.
 CLIENTS = [sys.executable] + [p for p in os.environ.get("HRPYC_TEST_CLIENTS", "").split(os.pathsep) if p]
 
 CLIENT_SCRIPT = """
 import sys, rpyc, hrpyc
-from hrpyc.rpyc_compat import RPYC_VERSION_STRING
+from hrpyc.rpyc_wire import RPYC_VERSION_STRING
 host, port = sys.argv[1], int(sys.argv[2])
 conn, hou = hrpyc.import_remote_module(host, port)
 assert hou.node("/obj/sphere1").parm("scale").eval() == 1.0
@@ -76,26 +76,13 @@ def _other_generation_python():
     return None
 
 
-def test_a_stock_server_of_the_other_rpyc_generation_is_named_in_one_line():
+def test_a_stock_server_of_the_other_rpyc_generation_is_named_in_one_line(stock_server):
     python = _other_generation_python()
     if python is None:
-        pytest.skip("needs an interpreter with the other rpyc generation (HRPYC_TEST_CLIENTS, set by .ci/run)")
-    script = (
-        "from rpyc.utils.classic import SlaveService\n"
-        "from rpyc.utils.server import ThreadedServer\n"
-        "s = ThreadedServer(SlaveService, hostname='127.0.0.1', port=0, protocol_config={})\n"
-        "s._listen()\n"
-        "print(s.port, flush=True)\n"
-        "s.start()\n"
-    )
-    stock = subprocess.Popen([python, "-c", script], stdout=subprocess.PIPE, text=True)
-    try:
-        port = int(stock.stdout.readline())
-        with pytest.raises(hrpyc.HrpycError) as caught:
-            hrpyc.connect("127.0.0.1", port, timeout=5)
-    finally:
-        stock.kill()
-        stock.communicate()
+        unavailable("needs an interpreter with the other rpyc generation (HRPYC_TEST_CLIENTS, set by .ci/run)")
+    stock = stock_server(python)
+    with pytest.raises(hrpyc.HrpycError) as caught:
+        hrpyc.connect("127.0.0.1", stock.port, timeout=5)
     message = str(caught.value)
     assert "\n" not in message and "rpyc" in message
     if RPYC_VERSION >= (6,):  # what rpyc 6 reads from an older server is unmistakable
