@@ -105,6 +105,13 @@ def hrpyc_cli(*args, stdin=None, **env):
 SESSIONS = os.path.join(TESTS, "sessions")
 
 
+def _ctrl_c_as_in_a_terminal():
+    """A process started in a terminal takes Ctrl-C; one whose parent ignores SIGINT (a job started
+    with `&` by a script, as some CI runners do) would inherit the ignoring, and Python then never
+    raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class ServerProcess(object):
     """A process serving hrpyc on a free port of 127.0.0.1: by default `python -m hrpyc serve`,
     or one of the session scripts in tests/sessions (a graphical Houdini, a Qt application)."""
@@ -118,6 +125,7 @@ class ServerProcess(object):
             stderr=subprocess.PIPE,
             env=child_env(**env),
             text=True,
+            preexec_fn=_ctrl_c_as_in_a_terminal if os.name == "posix" else None,
         )
         line = self.proc.stdout.readline()
         match = re.search(r"serving on (\S+):(\d+) \(dispatch: (\w+)", line)

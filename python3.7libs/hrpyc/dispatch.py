@@ -106,8 +106,11 @@ class ThreadDispatcher(Dispatcher):
         self._depth.value = depth + 1
         try:
             # The outermost request copies Houdini's time back before its answer leaves: the client's
-            # next request, or another client's, must see the frame this one set.
-            request.run(around=None if depth else houdini.main_context())
+            # next request, or another client's, must see the frame this one set. A deletion (sent
+            # without waiting, so it can overlap another client's request) or a look-up runs no hou
+            # code: copying its time back would put back a frame older than that other request's.
+            timeless = depth or request.needs_no_reply or request.light
+            request.run(around=None if timeless else houdini.main_context())
         finally:
             self._depth.value = depth
 
