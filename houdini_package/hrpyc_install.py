@@ -18,7 +18,10 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = "hrpyc.json"
 OLDEST = (18, 5)
-PYTHONS = ("3.7", "3.9", "3.10", "3.11")
+HOOKS = ("pythonrc.py", "uiready.py")
+# Every Python a supported Houdini runs its start-up scripts with: 18.5/19.0 3.7, 19.5 3.9, 20.0 3.10
+# (and 21.0's alternate build), 20.5/21.0 3.11 (and 22.0's alternate build), 22.0 3.13.
+PYTHONS = ("3.7", "3.9", "3.10", "3.11", "3.13")
 
 
 def preference_dirs(version=None):
@@ -36,13 +39,21 @@ def preference_dirs(version=None):
     if override:
         pattern = override.replace("__HVER__", "{}")
     if version:
-        return [pattern.format(version)]
+        return [pattern.format(folder_version(version))]
     found = []
     for path in sorted(glob.glob(pattern.format("*"))):
         match = re.search(r"(\d+)\.(\d+)$", path)
         if match and os.path.isdir(path) and (int(match.group(1)), int(match.group(2))) >= OLDEST:
             found.append(path)
     return found
+
+
+def folder_version(version):
+    """'22' -> '22.0', as Houdini names its preference folders (houdini22.0); ValueError if not X or X.Y."""
+    match = re.match(r"^(\d+)(?:\.(\d+))?$", version.strip())
+    if not match:
+        raise ValueError("--houdini-version {!r}: give a Houdini version such as 21.0 or 20.5".format(version))
+    return "{}.{}".format(match.group(1), match.group(2) or 0)
 
 
 def package_text(root=ROOT):
@@ -116,7 +127,7 @@ def check(path):
         ok = False
         lines.append("  problem: no PYTHONPATH entry holds the hrpyc package: `import hrpyc` would fail")
     for home in added["HOUDINI_PATH"]:
-        wanted = ["scripts/456.py"] + ["python{}libs/pythonrc.py".format(v) for v in PYTHONS]
+        wanted = ["scripts/456.py"] + ["python{}libs/{}".format(v, hook) for v in PYTHONS for hook in HOOKS]
         missing = [w for w in wanted if not os.path.isfile(os.path.join(home, w))]
         if not os.path.isdir(home):
             ok = False
@@ -159,7 +170,10 @@ def main(argv=None):
         ok, lines = check(args.check)
         print("\n".join(lines))
         return 0 if ok else 1
-    prefs = args.prefs or preference_dirs(args.houdini_version)
+    try:
+        prefs = args.prefs or preference_dirs(args.houdini_version)
+    except ValueError as exc:
+        parser.error(str(exc))
     if not prefs:
         print(
             "hrpyc: no Houdini preference folder found (start Houdini once, or pass --houdini-version X.Y "

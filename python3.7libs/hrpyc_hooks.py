@@ -7,9 +7,11 @@ line and Houdini's start-up goes on.
 
 import importlib.util
 import os
+import runpy
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)  # the package's folder on HOUDINI_PATH
 
 
 def claim_name():
@@ -64,3 +66,24 @@ def run(hook):
         return
     if wanted:
         from_hook(hook)
+
+
+def hand_on(script):
+    """Run the `scripts/<script>.py` (or `.cmd`) Houdini would have run without ours: it runs only the
+    first one on HOUDINI_PATH, and a package's folders come before the user's and the studio's, so
+    ours must hand on to the next one for them to run at all."""
+    import hou
+
+    ours = os.path.realpath(ROOT)
+    folders = [os.path.realpath(folder) for folder in hou.houdiniPath()]
+    # After our first place; a child process's HOUDINI_PATH can hold ours twice (the package again).
+    for folder in folders[folders.index(ours) + 1 :] if ours in folders else []:
+        if folder == ours:
+            continue
+        path = os.path.join(folder, "scripts", script)
+        if os.path.isfile(path + ".py"):  # in one folder, Houdini prefers .py to .cmd
+            runpy.run_path(path + ".py", run_name="__main__")
+            return
+        if os.path.isfile(path + ".cmd"):
+            hou.hscript("source '{}'".format(path + ".cmd"))
+            return

@@ -115,6 +115,58 @@ def test_autostart_switched_off_starts_nothing_and_says_nothing_in_any_hook(hfs,
     assert report["server"] is None and lines == []
 
 
+def _startup_scripts(tmp_path):
+    """A user's and a studio's 123.py and 456.py, each printing its name when Houdini runs it."""
+    prefs, site = tmp_path / "prefs", tmp_path / "site"
+    for folder, who in ((prefs, "user"), (site / "houdini19.0", "site")):
+        (folder / "scripts").mkdir(parents=True)
+        for script in ("123", "456"):
+            (folder / "scripts" / (script + ".py")).write_text("print('ran {} {}')\n".format(who, script))
+    return {"HOUDINI_USER_PREF_DIR": str(prefs), "HSITE": str(site), "HOU_STANDIN_VERSION": "19.0.720"}
+
+
+def _ran(out):
+    return sorted(line for line in out.splitlines() if line.startswith("ran "))
+
+
+@pytest.mark.parametrize("app", ["houdini", "hython"])
+@pytest.mark.parametrize("scene", [None, "shot.hip"])
+def test_the_users_and_the_studios_startup_scripts_run_as_often_as_without_hrpyc(hfs, tmp_path, app, scene):
+    env = dict(_startup_scripts(tmp_path), HRPYC_AUTOSTART="1", HRPYC_PORT="0")
+    args = ["--app", app, "--loads", "2"] + (["--scene", scene] if scene else [])
+    with_hrpyc, _, out = houdini(hfs, *args, **env)
+    without, _, plain = houdini(hfs, *args, HOUDINI_PACKAGE_DIR=str(tmp_path / "no-packages"), **env)
+    assert without["server"] is None and with_hrpyc["server"] is not None
+    assert _ran(out) == _ran(plain) and _ran(plain)  # the user's, first on the path: Houdini's rule
+    assert "ran site" not in plain
+
+
+def test_a_studio_456_cmd_after_ours_is_sourced_as_houdini_would(hfs, tmp_path):
+    site = tmp_path / "site" / "houdini19.0" / "scripts"
+    site.mkdir(parents=True)
+    (site / "456.cmd").write_text("echo studio\n")
+    _, _, out = houdini(hfs, "--app", "hython", "--scene", "a.hip", HSITE=str(tmp_path / "site"))
+    assert out.count("houdini: hscript source " + str(site / "456.cmd")) == 1
+
+
+@pytest.mark.parametrize(
+    "app, scene", [("houdini", None), ("houdini", "shot.hip"), ("hython", None), ("hython", "a.hip")]
+)
+def test_autostart_works_when_another_package_ships_its_own_456_ahead_of_ours(hfs, tmp_path, app, scene):
+    other = tmp_path / "other"
+    (other / "scripts").mkdir(parents=True)
+    (other / "scripts" / "456.py").write_text("print('ran other 456')\n")
+    packages = tmp_path / "prefs" / "packages"  # read after HOUDINI_PACKAGE_DIR's: its folder comes first
+    packages.mkdir(parents=True)
+    (packages / "other.json").write_text('{"hpath": "%s"}' % other.as_posix())
+    args = ["--app", app, "--loads", "2"] + (["--scene", scene] if scene else [])
+    report, _, out = houdini(
+        hfs, *args, HOUDINI_USER_PREF_DIR=str(tmp_path / "prefs"), HRPYC_AUTOSTART="1", HRPYC_PORT="0"
+    )
+    assert report["server"] is not None
+    assert out.count("ran other 456") == 2 + (1 if scene else 0)
+
+
 def test_a_taken_port_gives_one_line_and_houdini_goes_on(hfs):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -193,6 +245,28 @@ def test_the_installer_writes_a_package_houdini_reads_and_is_idempotent(hfs, tmp
     assert "PYTHONPATH += {}/python3.7libs".format(ROOT.replace("\\", "/")) in checked.stdout
     gone = installer("--uninstall")
     assert "removed" in gone.stdout and not target.exists()
+
+
+@pytest.mark.parametrize("given, folder", [("22", "houdini22.0"), ("21", "houdini21.0"), ("20.5", "houdini20.5")])
+def test_the_installer_writes_the_preference_folder_houdini_reads(tmp_path, given, folder):
+    env = dict(os.environ, HOME=str(tmp_path), USERPROFILE=str(tmp_path))
+    env.pop("HOUDINI_USER_PREF_DIR", None)
+    run = subprocess.run(
+        [sys.executable, INSTALLER, "--houdini-version", given], capture_output=True, text=True, env=env
+    )
+    assert run.returncode == 0 and (tmp_path / folder / "packages" / "hrpyc.json").is_file(), run.stderr
+    bad = subprocess.run([sys.executable, INSTALLER, "--houdini-version", "22.x"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "--houdini-version '22.x'" in bad.stderr
+
+
+def test_the_package_has_hooks_for_every_python_a_supported_houdini_runs():
+    """18.5/19.0: 3.7, 19.5: 3.9, 20.0 (and 21.0's alternate build): 3.10, 20.5/21.0 (and 22.0's): 3.11,
+    22.0: 3.13 - Houdini runs start-up scripts only from the pythonX.Ylibs of its own Python."""
+    for version in ("3.7", "3.9", "3.10", "3.11", "3.13"):
+        for hook in ("pythonrc.py", "uiready.py"):
+            assert os.path.isfile(os.path.join(ROOT, "python{}libs".format(version), hook)), (version, hook)
+    package = json.load(open(os.path.join(ROOT, "hrpyc.json")))
+    assert "enable" not in package  # no Houdini or Python version is left out
 
 
 def test_the_check_reports_a_broken_package(tmp_path):

@@ -35,6 +35,8 @@ from .errors import (
 from .events import ServerEvent, subscribe, unsubscribe
 from .fastpath import fetch_attrib, fetch_file, push_file, run
 from .server import Server, running_server, start_server, stop_server
+from .sidefx import DEFAULT_SERVER_PORT, REGISTRY_PORT, SlaveService, ThreadedServer
+from .sidefx import rpyc as rpyc  # SideFX's module has it; a module, so not in __all__
 from .version import __version__
 
 __all__ = [
@@ -73,4 +75,10 @@ __all__ = [
     "RemoteImportError",
     "RequestTimeoutError",
     "HoudiniBusyError",
+    # SideFX's module surface: the rpyc names its hrpyc.py imports, which tools build servers from
+    # (and `hrpyc.rpyc`, a module, so not listed)
+    "ThreadedServer",
+    "SlaveService",
+    "DEFAULT_SERVER_PORT",
+    "REGISTRY_PORT",
 ]

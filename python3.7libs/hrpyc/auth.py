@@ -75,6 +75,16 @@ def client_context(cafile: Optional[str], certfile: Optional[str], keyfile: Opti
     return context
 
 
+def warn_insecure(host: str, port: int, why: str) -> None:
+    """The log line of a server anyone who reaches it may use: loud, because it is remote code execution."""
+    log.warning(
+        "hrpyc: INSECURE: listening on %s with no credential, %s: anyone who can reach this port can run code "
+        "in this process",
+        format_address(host, port),
+        why,
+    )
+
+
 class Security(object):
     """What a server asks of its clients, resolved once from its arguments and HRPYC_* variables."""
 
@@ -114,11 +124,7 @@ class Security(object):
             return
         if not self.allow_insecure:
             raise InsecureBindError(format_address(host, port))
-        log.warning(
-            "hrpyc: INSECURE: listening on %s with no credential, as allowed: anyone who can reach this "
-            "port can run code in this process",
-            format_address(host, port),
-        )
+        warn_insecure(host, port, "as allowed")
 
     @property
     def hears_preambles(self) -> bool:

@@ -6,6 +6,8 @@
 - `qt`    any other process with a Qt application: requests run on the Qt main thread.
 - `thread` hython and plain Python: requests run on their connection's thread, in Houdini's main
           time context.
+- `caller` `start_server(use_thread=False)`: requests run on the thread that called it (in hython,
+          the main thread), one at a time, as in the main-thread modes.
 
 Whatever the mode, nothing here polls: waiting threads sleep on a condition until woken.
 """
@@ -57,20 +59,30 @@ def main_thread_parked() -> Iterator[None]:
             _parked -= 1
 
 
-# The main-thread modes 'auto' tries in order: name, what finds the poster, why it can be missing.
+CALLER = "caller"  # not a setting: what start_server(use_thread=False) asks for
+
+# The main-thread modes 'auto' tries in order: name, what finds the poster, what the mode changes in
+# the process while it serves (see houdini.waits_run_directly), why it can be missing.
 _MAIN_THREADS = (
-    ("main", houdini.deferred_poster, "no graphical Houdini here (hython and plain Python have no hdefereval)"),
-    ("qt", qtloop.application_poster, "this process has no PySide2/PySide6 QApplication"),
+    (
+        "main",
+        houdini.deferred_poster,
+        houdini.waits_run_directly,
+        "no graphical Houdini here (hython and plain Python have no hdefereval)",
+    ),
+    ("qt", qtloop.application_poster, None, "this process has no PySide2/PySide6 QApplication"),
 )
 
 
 def make_dispatcher(mode: str) -> Dispatcher:
     """The dispatcher for `mode` ('auto' picks main, then qt, then thread); DispatchError if impossible."""
-    for name, find_poster, missing in _MAIN_THREADS:
+    if mode == CALLER:
+        return CallerDispatcher()
+    for name, find_poster, adapt, missing in _MAIN_THREADS:
         if mode in ("auto", name):
             post = find_poster()
             if post is not None:
-                return MainThreadDispatcher(name, post)
+                return MainThreadDispatcher(name, post, adapt)
             if mode == name:
                 raise DispatchError(mode, missing)
     return ThreadDispatcher()
@@ -83,6 +95,14 @@ class Dispatcher(object):
 
     def run(self, request: Any) -> None:
         raise NotImplementedError
+
+    def open(self) -> None:
+        """The server starts serving."""
+
+    def serve(self, stopped: threading.Event, seconds: float) -> None:
+        """On the thread of Server.serve_forever(): run what waits for that thread, or wait up to
+        `seconds` for the server to stop."""
+        stopped.wait(seconds)
 
     def busy_for(self) -> float:
         """Seconds the oldest request has waited for, or run on, the main thread; 0 when idle."""
@@ -148,9 +168,12 @@ class MainThreadDispatcher(Dispatcher):
     requests costs one wake-up, not one each.
     """
 
-    def __init__(self, name: str, post: Post) -> None:
+    def __init__(self, name: str, post: Post, adapt: Optional[Callable[[], Callable[[], None]]] = None) -> None:
         self.name = name
         self._post = post
+        self._adapt = adapt
+        self._restore: Optional[Callable[[], None]] = None
+        self._home = threading.main_thread()  # the thread that drains the queue
         self._lock = threading.Lock()
         self._queue: Deque[_Job] = collections.deque()
         self._running: Optional[_Job] = None
@@ -158,8 +181,8 @@ class MainThreadDispatcher(Dispatcher):
         self._closed = False
 
     def run(self, request: Any) -> None:
-        if request.light or _on_main_thread() or _parked:
-            # light: ping and handshake must answer while Houdini is busy; main thread: a nested request
+        if request.light or threading.current_thread() is self._home or _parked:
+            # light: ping and handshake must answer while Houdini is busy; home thread: a nested request
             # (a callback into the client that calls back); parked: see main_thread_parked().
             request.run()
             return
@@ -211,9 +234,37 @@ class MainThreadDispatcher(Dispatcher):
         since = running.started_at if running is not None else oldest.posted_at if oldest is not None else None
         return 0.0 if since is None else time.monotonic() - since
 
+    def open(self) -> None:
+        if self._adapt is not None and self._restore is None:
+            self._restore = self._adapt()
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
             dropped, self._queue = list(self._queue), collections.deque()
         for job in dropped:
             job.settle(DROPPED)
+        restore, self._restore = self._restore, None
+        if restore is not None:
+            restore()
+
+
+class CallerDispatcher(MainThreadDispatcher):
+    """Requests run on the thread that serves (Server.serve_forever's caller), queued as for a main
+    thread: SideFX's `start_server(use_thread=False)`, made to keep `hou` on that one thread."""
+
+    def __init__(self) -> None:
+        self._wake = threading.Event()
+        super().__init__(CALLER, lambda drain: self._wake.set())
+
+    def serve(self, stopped: threading.Event, seconds: float) -> None:
+        self._home = threading.current_thread()
+        if self._wake.wait(seconds):
+            self._wake.clear()
+            # Off the main thread, Houdini's time is this thread's own: run in the main thread's.
+            with houdini.main_context():
+                self._drain()
+
+    def close(self) -> None:
+        super().close()
+        self._wake.set()  # the serving thread returns to see the server stopped

@@ -7,10 +7,11 @@ hython `hou` is loaded before any hook runs.
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 
 def loaded_hou() -> Optional[Any]:
@@ -76,6 +77,59 @@ def deferred_poster() -> Optional[Callable[..., None]]:
     except ImportError:
         return None
     return hdefereval.executeDeferred
+
+
+# hdefereval's calls that wait for the main thread to run their code.
+WAITING_CALLS = ("executeInMainThreadWithResult", "execute_in_main_thread_with_result")
+_waits_lock = threading.Lock()
+_waits_users: List[object] = []  # one token per server that asked; the last one out puts them back
+_waits_originals: Dict[str, Callable[..., Any]] = {}
+
+
+def waits_run_directly() -> Callable[[], None]:
+    """Until the returned function is called, hdefereval's waiting calls made *on the main thread* run
+    their code at once instead of waiting for it forever; calls from other threads are Houdini's own.
+
+    Requests then run on the main thread, and code written for SideFX's server (which ran them on
+    socket threads) wraps UI work in `executeInMainThreadWithResult`: on the main thread, that
+    queues the work for itself and waits with no timeout - Houdini freezes.
+    """
+    import hdefereval
+
+    token = object()
+    with _waits_lock:
+        if not _waits_users:
+            for name in WAITING_CALLS:
+                original = getattr(hdefereval, name, None)
+                if original is not None:
+                    _waits_originals[name] = original
+                    setattr(hdefereval, name, _direct_on_main_thread(original))
+        _waits_users.append(token)
+
+    def restore() -> None:
+        with _waits_lock:
+            if token not in _waits_users:
+                return
+            _waits_users.remove(token)
+            if not _waits_users:
+                for name, original in _waits_originals.items():
+                    setattr(hdefereval, name, original)
+                _waits_originals.clear()
+
+    return restore
+
+
+def _direct_on_main_thread(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def call(code: Any, *args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            return original(code, *args, **kwargs)
+        if callable(code):
+            return code(*args, **kwargs)
+        exec(code, vars(sys.modules["__main__"]))  # a string of code, run where Houdini's queue runs it
+        return None
+
+    return call
 
 
 @contextmanager

@@ -178,10 +178,54 @@ class ServerConnection(rpyc.Connection):
             self.close()
 
 
-class ListeningServer(ThreadedServer):
-    """rpyc's ThreadedServer, with our per-socket options and each connection handed to a callback;
-    `serve_raw(sock, credentials)` first gets each authenticated socket, and keeps those it serves
-    itself (the bulk lane's) from rpyc."""
+class BridgingServer(ThreadedServer):
+    """rpyc's ThreadedServer with its contract unchanged (arguments, `start()`, `close()`, `port`,
+    subclassing), plus what every server in a Houdini needs: TCP_NODELAY on accepted sockets, one
+    channel that answers clients of every rpyc generation, and a stop that prints no traceback."""
+
+    def _accept_method(self, sock):  # type: ignore[no-untyped-def]
+        # close() may have run since accept() returned: it could not see this socket, so close it
+        # here (rpyc would go on to serve it, or fail on it in a thread of its own).
+        if not self.active:
+            shutdown_socket(sock)
+            sock.close()
+            self.clients.discard(sock)
+            return
+        try:
+            # rpyc never sets TCP_NODELAY on accepted sockets; small replies then wait ~40 ms for an ACK.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass  # closed by close() meanwhile, or reset by the client: the thread below ends at once
+        super()._accept_method(sock)
+
+    def _authenticate_and_serve_client(self, sock):  # type: ignore[no-untyped-def]
+        """rpyc's, on the connection's own thread, minus the traceback it prints when the socket is
+        gone before it asks for the peer's address (close() ran, or the client reset at once)."""
+        try:
+            super()._authenticate_and_serve_client(sock)
+        except OSError:
+            pass  # rpyc's own finally has closed the socket and forgotten it
+
+    def _serve_client(self, sock, credentials):  # type: ignore[no-untyped-def]
+        try:
+            super()._serve_client(sock, credentials)
+        except OSError:
+            pass  # the client left between authentication and its first byte (rpyc asks for its address)
+
+    def _handle_connection(self, conn):  # type: ignore[no-untyped-def]
+        bridge(conn)
+        super()._handle_connection(conn)
+
+
+def bridge(conn: rpyc.Connection) -> None:
+    """Give a new connection our channel and stream: rpyc built a plain Channel and stream, and
+    nothing has been read yet, so ours take their place."""
+    conn._channel = BridgingChannel(FastSocketStream(conn._channel.stream.sock), conn._channel.compress)
+
+
+class ListeningServer(BridgingServer):
+    """hrpyc.Server's rpyc server: each connection handed to a callback; `serve_raw(sock, credentials)`
+    first gets each authenticated socket, and keeps those it serves itself (the bulk lane's) from rpyc."""
 
     def __init__(
         self,
@@ -216,38 +260,10 @@ class ListeningServer(ThreadedServer):
         """Start listening now, in the caller's thread, so clients connect as soon as we return."""
         self._listen()
 
-    def _accept_method(self, sock):  # type: ignore[no-untyped-def]
-        # close() may have run since accept() returned: it could not see this socket, so close it
-        # here (rpyc would go on to serve it, or fail on it in a thread of its own).
-        if not self.active:
-            shutdown_socket(sock)
-            sock.close()
-            self.clients.discard(sock)
-            return
-        try:
-            # rpyc never sets TCP_NODELAY on accepted sockets; small replies then wait ~40 ms for an ACK.
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass  # closed by close() meanwhile, or reset by the client: the thread below ends at once
-        super()._accept_method(sock)
-
-    def _authenticate_and_serve_client(self, sock):  # type: ignore[no-untyped-def]
-        """rpyc's, on the connection's own thread, minus the traceback it prints when the socket is
-        gone before it asks for the peer's address (close() ran, or the client reset at once)."""
-        try:
-            super()._authenticate_and_serve_client(sock)
-        except OSError:
-            pass  # rpyc's own finally has closed the socket and forgotten it
-
     def _serve_client(self, sock, credentials):  # type: ignore[no-untyped-def]
-        if self._serve_raw(sock, credentials):
-            return
-        try:
+        if not self._serve_raw(sock, credentials):
             super()._serve_client(sock, credentials)
-        except OSError:
-            pass  # the client left between authentication and its first byte (rpyc asks for its address)
 
     def _handle_connection(self, conn):  # type: ignore[no-untyped-def]
-        # rpyc built a plain Channel and stream; nothing has been read yet, so ours take their place.
-        conn._channel = BridgingChannel(FastSocketStream(conn._channel.stream.sock), conn._channel.compress)
+        bridge(conn)
         self._serve_connection(conn)

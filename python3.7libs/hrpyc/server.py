@@ -19,7 +19,7 @@ from . import config, discovery, events, houdini, sessions
 from .address import DEFAULT_HOST, DEFAULT_PORT, format_address, is_loopback
 from .auth import Security
 from .clients import ClientInfo, ClientRecord
-from .dispatch import make_dispatcher
+from .dispatch import CALLER, make_dispatcher
 from .errors import BindError, PortInUseError, ServerAlreadyRunningError
 from .lane import Lanes
 from .rpyc_server import ListeningServer, Request
@@ -65,7 +65,7 @@ class Server(object):
         own. `certfile`/`keyfile`: serve over TLS; `cafile`: and require client certificates it signed.
         `allow_insecure`: listen beyond loopback with no credential. `max_clients`: connected at once.
         `compress`: zlib for large frames; None turns it on only for peers beyond loopback."""
-        self._dispatcher = make_dispatcher(config.dispatch_mode(dispatch))
+        self._dispatcher = make_dispatcher(dispatch if dispatch == CALLER else config.dispatch_mode(dispatch))
         self._timeout = config.request_timeout(timeout)
         self._security = Security(token, certfile, keyfile, cafile, allow_insecure)
         self._security.check_exposure(host, port)
@@ -136,6 +136,7 @@ class Server(object):
         with self._lock:
             if self._thread is not None or self._stopping:
                 return self
+            self._dispatcher.open()
             self._thread = threading.Thread(
                 target=self._accept_loop, name="hrpyc-accept-{}".format(self.address[1]), daemon=True
             )
@@ -162,12 +163,13 @@ class Server(object):
             self._stopped.wait(timeout)
 
     def serve_forever(self) -> None:
-        """Serve in the caller until stopped; Ctrl-C stops cleanly."""
+        """Serve in the caller until stopped; Ctrl-C stops cleanly. With start_server(use_thread=False)
+        requests run here, on the caller's thread."""
         self.start()
         try:
             # A bounded wait in a loop, because an unbounded one ignores Ctrl-C on Windows.
-            while not self._stopped.wait(1.0):
-                pass
+            while not self._stopped.is_set():
+                self._dispatcher.serve(self._stopped, 1.0)
         except KeyboardInterrupt:
             log.info("hrpyc: interrupted")
         finally:
@@ -194,6 +196,10 @@ class Server(object):
         self._stopped.set()
         log.info("hrpyc: stopped %s", format_address(*self.address))
         events.emit(events.ServerEvent(events.STOPPED, self.address))
+
+    def close(self) -> None:
+        """stop(), under the name SideFX-era code uses (rpyc's servers close)."""
+        self.stop()
 
     def clients(self) -> List[ClientInfo]:
         """A snapshot of the connected clients, oldest first."""
@@ -281,10 +287,14 @@ def start_server(
 
     SideFX's signature, plus `host` (loopback unless you ask) and the keywords of `hrpyc.Server`
     (dispatch, timeout, token, certfile, keyfile, cafile, allow_insecure, max_clients, compress).
+    `use_thread=False` serves in the calling thread until the server stops, and - unless `dispatch`
+    or HRPYC_DISPATCH says otherwise - runs every request there, one at a time (dispatch 'caller').
     """
     global _running
     if not quiet:
         _log_to_stderr()
+    if not use_thread and options.get("dispatch") is None and config.dispatch_mode() == "auto":
+        options["dispatch"] = CALLER
     with _running_lock:
         server = running_server()
         if server is not None:

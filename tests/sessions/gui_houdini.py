@@ -13,6 +13,7 @@ import hou
 
 import hrpyc
 
+made_by_houdini = (hdefereval.executeInMainThreadWithResult, hdefereval.execute_in_main_thread_with_result)
 server = hrpyc.start_server(port=0)
 print("serving on {}:{} (dispatch: {})".format(server.address[0], server.address[1], server.dispatch), flush=True)
 
@@ -29,4 +30,6 @@ def commands():
 
 threading.Thread(target=commands, daemon=True).start()
 hdefereval.standin_main_loop()
+now = (hdefereval.executeInMainThreadWithResult, hdefereval.execute_in_main_thread_with_result)
+print("hdefereval as Houdini made it: {}".format(now == made_by_houdini), flush=True)
 print("calls " + json.dumps(hou.standin_calls), flush=True)

@@ -22,6 +22,9 @@ def executeInMainThreadWithResult(callable_object, *args, **kwargs):
     return result[0]
 
 
+execute_in_main_thread_with_result = executeInMainThreadWithResult  # Houdini's snake_case alias
+
+
 def standin_main_loop():
     """Run deferred callables on this (the main) thread, one at a time, until standin_quit()."""
     while True:

@@ -136,6 +136,33 @@ class _HipFile(object):
 hipFile = _HipFile()
 
 
+def houdiniPath(pathvar: Optional[str] = None) -> Tuple[str, ...]:
+    """HOUDINI_PATH as Houdini searches it: its own entries (packages prepend theirs, '&' stands for
+    the defaults), then the defaults - the user's preferences, the site's, then $HFS/houdini."""
+    entries = [p for p in os.environ.get("HOUDINI_PATH", "").split(os.pathsep) if p and p != "&"]
+    release = ".".join(applicationVersionString().split(".")[:2])
+    defaults = [
+        os.environ.get("HOUDINI_USER_PREF_DIR", ""),
+        os.path.join(os.environ["HSITE"], "houdini" + release) if os.environ.get("HSITE") else "",
+        os.path.join(os.environ["HFS"], "houdini") if os.environ.get("HFS") else "",
+    ]
+    return tuple(entries + [d for d in defaults if d])
+
+
+standin_sourced: List[str] = []
+
+
+def hscript(command: str) -> Tuple[str, ...]:
+    """Only `source FILE`, which the stand-in records and announces (it cannot run HScript)."""
+    verb, _, argument = command.partition(" ")
+    if verb != "source":
+        raise NotImplementedError("the stand-in hou runs only `source FILE`, not " + repr(command))
+    path = argument.strip().strip("'\"")
+    standin_sourced.append(path)
+    print("houdini: hscript source " + path, flush=True)
+    return ("", "")
+
+
 def isUIAvailable() -> bool:
     return os.environ.get("HOU_STANDIN_UI") == "1"
 

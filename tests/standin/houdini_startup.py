@@ -9,8 +9,10 @@
 2. sys.path: Houdini's own folders first - each HOUDINI_PATH entry's pythonX.Ylibs for this Python
    only, then $HFS/houdini/pythonX.Ylibs, which holds SideFX's hrpyc.py - then PYTHONPATH (the worst
    case for a package that must win the name `hrpyc`).
-3. Hooks: every pythonX.Ylibs/pythonrc.py; with a scene, the first scripts/456.py; in the GUI, every
-   pythonX.Ylibs/uiready.py; then 456.py once per later scene load (--loads).
+3. Hooks: every pythonX.Ylibs/pythonrc.py; without a scene the first scripts/123.py (or .cmd), with one
+   the first scripts/456.py (or .cmd); in the GUI, every pythonX.Ylibs/uiready.py; then 456 once per
+   later scene load (--loads). "First" is along hou.houdiniPath(): package folders, then
+   $HOUDINI_USER_PREF_DIR, $HSITE/houdiniX.Y, $HFS/houdini; in one folder .py wins over .cmd.
 Prints `houdini: started` and a JSON report line `houdini: report {...}`.
 """
 
@@ -24,6 +26,8 @@ import runpy
 import subprocess
 import sys
 import time
+
+import hou  # Houdini's own module is loaded before any hook runs (this stand-in's, from its folder)
 
 STANDIN = os.path.dirname(os.path.abspath(__file__))
 PYLIBS = "python{}.{}libs".format(*sys.version_info[:2])
@@ -60,30 +64,28 @@ def load_packages():
                 os.environ["HOUDINI_PATH"] = os.pathsep.join(extra + old)
 
 
-def houdini_path():
-    entries = [p for p in os.environ.get("HOUDINI_PATH", "").split(os.pathsep) if p and p != "&"]
-    return entries + [os.path.join(os.environ["HFS"], "houdini")]
-
-
 def build_sys_path():
-    ours = [os.path.join(entry, PYLIBS) for entry in houdini_path() if os.path.isdir(os.path.join(entry, PYLIBS))]
+    ours = [os.path.join(e, PYLIBS) for e in hou.houdiniPath() if os.path.isdir(os.path.join(e, PYLIBS))]
     pythonpath = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     rest = [p for p in sys.path if p not in pythonpath and p not in ours]
     sys.path[:] = ours + pythonpath + [STANDIN] + rest
 
 
 def run_each(name):
-    for entry in houdini_path():
+    for entry in hou.houdiniPath():
         path = os.path.join(entry, PYLIBS, name)
         if os.path.isfile(path):
             runpy.run_path(path, run_name="__main__")
 
 
 def run_first_script(name):
-    for entry in houdini_path():
+    for entry in hou.houdiniPath():
         path = os.path.join(entry, "scripts", name)
-        if os.path.isfile(path):
-            runpy.run_path(path, run_name="__main__")
+        if os.path.isfile(path + ".py"):
+            runpy.run_path(path + ".py", run_name="__main__")
+            return
+        if os.path.isfile(path + ".cmd"):
+            hou.hscript("source " + path + ".cmd")
             return
 
 
@@ -101,17 +103,15 @@ def main():
         os.environ["HOU_STANDIN_SCENE"] = args.scene
     load_packages()
     build_sys_path()
-    import hou  # noqa: F401  (Houdini's own module is loaded before any hook runs)
 
     started = time.perf_counter()
     run_each("pythonrc.py")
-    if args.scene:
-        run_first_script("456.py")
+    run_first_script("456" if args.scene else "123")
     if args.app == "houdini":
         run_each("uiready.py")
     hooks_seconds = time.perf_counter() - started
     for _ in range(args.loads):
-        run_first_script("456.py")  # File > Open, File > New
+        run_first_script("456")  # File > Open, File > New
     print("houdini: started", flush=True)
     report = {"hooks_ms": hooks_seconds * 1e3, "hrpyc_file": None, "server": None}
     module = sys.modules.get("hrpyc")
