@@ -69,21 +69,42 @@ def run(hook):
 
 
 def hand_on(script):
-    """Run the `scripts/<script>.py` (or `.cmd`) Houdini would have run without ours: it runs only the
-    first one on HOUDINI_PATH, and a package's folders come before the user's and the studio's, so
-    ours must hand on to the next one for them to run at all."""
+    """Run the `scripts/<script>` Houdini would have run without ours: Houdini runs only the first
+    `<script>.py` (or `.cmd`) on HOUDINI_PATH, and a package's folders come before the user's and the
+    studio's, so ours must hand on for theirs to run at all."""
+    global _handing_on
+    if _handing_on:  # another hrpyc copy's script, run by ours: the chain goes on from ours alone
+        return
     import hou
 
-    ours = os.path.realpath(ROOT)
-    folders = [os.path.realpath(folder) for folder in hou.houdiniPath()]
-    # After our first place; a child process's HOUDINI_PATH can hold ours twice (the package again).
-    for folder in folders[folders.index(ours) + 1 :] if ours in folders else []:
-        if folder == ours:
-            continue
-        path = os.path.join(folder, "scripts", script)
-        if os.path.isfile(path + ".py"):  # in one folder, Houdini prefers .py to .cmd
-            runpy.run_path(path + ".py", run_name="__main__")
+    _handing_on = True
+    try:
+        found = _next_script(hou.houdiniPath(), script)
+        if found is None:
             return
-        if os.path.isfile(path + ".cmd"):
-            hou.hscript("source '{}'".format(path + ".cmd"))
-            return
+        if found.endswith(".py"):
+            runpy.run_path(found, run_name="__main__")
+        else:
+            output, errors = hou.hscript('source "{}"'.format(found.replace("\\", "/")))
+            for text in (output, errors):
+                if text.strip():
+                    print(text.rstrip())
+    finally:
+        _handing_on = False
+
+
+_handing_on = False
+
+
+def _next_script(folders, script):
+    """The script Houdini would have run had no hrpyc copy been on `folders`: the first `<script>.py` or
+    `.cmd` in a folder that is not an hrpyc copy (in one folder Houdini prefers .py to .cmd). Copies
+    are told by their files, not by how the path spells them."""
+    for folder in folders:
+        if os.path.isfile(os.path.join(folder, "python3.7libs", "hrpyc_hooks.py")):
+            continue  # ours, or another copy (a studio's and a developer's, say)
+        for extension in (".py", ".cmd"):
+            candidate = os.path.join(folder, "scripts", script + extension)
+            if os.path.isfile(candidate):
+                return candidate
+    return None

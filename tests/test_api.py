@@ -75,8 +75,9 @@ def test_the_readme_troubleshooting_table_has_a_row_for_every_error():
     assert len(rows) == len(set(rows))
 
 
-def test_config_and_the_rpyc_wire_layer_import_nothing_of_ours():
-    """config is read by Houdini's start-up hooks on its own; rpyc_wire is the floor the rpyc_* modules stand on."""
+def test_config_and_the_rpyc_wire_layer_import_nothing_of_ours_when_they_load():
+    """config is read by Houdini's start-up hooks on its own (only a bad value imports errors, to raise
+    ConfigError); rpyc_wire is the floor the rpyc_* modules stand on."""
     import ast
 
     import hrpyc.config

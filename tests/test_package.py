@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -139,6 +140,20 @@ def test_the_users_and_the_studios_startup_scripts_run_as_often_as_without_hrpyc
     assert without["server"] is None and with_hrpyc["server"] is not None
     assert _ran(out) == _ran(plain) and _ran(plain)  # the user's, first on the path: Houdini's rule
     assert "ran site" not in plain
+
+
+def test_two_hrpyc_copies_on_the_path_still_hand_on_to_the_users_456_once(hfs, tmp_path):
+    """A studio's hrpyc and a developer's checkout, both packages: the first one's 456.py runs, and the
+    user's runs once per scene load, as without either."""
+    copy = tmp_path / "studio-hrpyc"
+    shutil.copytree(os.path.join(ROOT, "scripts"), str(copy / "scripts"))
+    shutil.copytree(os.path.join(ROOT, "python3.7libs"), str(copy / "python3.7libs"))
+    env = _startup_scripts(tmp_path)
+    packages = tmp_path / "prefs" / "packages"
+    packages.mkdir(parents=True)
+    (packages / "studio.json").write_text('{"hpath": "%s"}' % copy.as_posix())
+    _, _, out = houdini(hfs, "--app", "houdini", "--scene", "a.hip", "--loads", "2", **env)
+    assert _ran(out) == ["ran user 456"] * 3 and "Traceback" not in out
 
 
 def test_a_studio_456_cmd_after_ours_is_sourced_as_houdini_would(hfs, tmp_path):

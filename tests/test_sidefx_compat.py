@@ -110,16 +110,35 @@ def test_close_on_what_start_server_returned_stops_it():
 def test_execute_in_main_thread_with_result_from_a_request_on_the_main_thread_runs_at_once(gui_houdini):
     conn = hrpyc.connect(*gui_houdini.address, timeout=5)
     code = (
-        "import hdefereval, threading\n"
+        "import __main__, hdefereval, threading\n"
         "def where(x):\n"
         "    return x, threading.current_thread().name\n"
         "result = (threading.current_thread().name, hdefereval.executeInMainThreadWithResult(where, 21),\n"
         "          hdefereval.execute_in_main_thread_with_result(where, x=22),\n"
-        "          hdefereval.executeInMainThreadWithResult('import __main__; __main__.ran = 23'))\n"
+        "          hdefereval.executeInMainThreadWithResult('20 + 3'),\n"
+        "          __main__.taken_early(where, 24))\n"
     )
-    assert hrpyc.run(conn, code) == ("MainThread", (21, "MainThread"), (22, "MainThread"), None)
-    assert hrpyc.run(conn, "import __main__\nresult = __main__.ran") == 23
+    assert hrpyc.run(conn, code) == ("MainThread", (21, "MainThread"), (22, "MainThread"), 23, (24, "MainThread"))
     conn.close()
+
+
+def test_stopping_from_a_request_on_the_main_thread_is_prompt_and_keeps_its_hdefereval(gui_houdini):
+    """The request that stops the server runs to its end, hdefereval still adapted, with no 2 s wait for
+    the connection that waits for it; stopping drops that connection too, so it reports in Houdini's console."""
+    conn = hrpyc.connect(*gui_houdini.address, timeout=5)
+    code = (
+        "import hdefereval, hrpyc, time\n"
+        "started = time.monotonic()\n"
+        "hrpyc.stop_server()\n"
+        "took = time.monotonic() - started\n"
+        "print('stopped in {:.2f} s, then {}'.format(took, hdefereval.executeInMainThreadWithResult(lambda: 'ran')))\n"
+    )
+    with pytest.raises((EOFError, ConnectionError)):
+        hrpyc.run(conn, code)
+    gui_houdini.tell("quit")
+    out = gui_houdini.finish()
+    took = float(out.split("stopped in ", 1)[1].split(" s,", 1)[0])
+    assert took < 1.0 and "then ran" in out and "hdefereval as Houdini made it: True" in out
 
 
 def test_other_threads_still_wait_for_houdinis_main_thread_and_stopping_restores_hdefereval(gui_houdini):

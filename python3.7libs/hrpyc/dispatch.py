@@ -18,11 +18,11 @@ import collections
 import logging
 import threading
 import time
-from contextlib import contextmanager
-from typing import Any, Callable, Deque, Iterator, Optional
+from typing import Any, Callable, Deque, NamedTuple, Optional
 
 from . import houdini, qtloop
 from .errors import DispatchError, HoudiniBusyError
+from .parking import main_thread_is_parked
 
 log = logging.getLogger(__name__)
 
@@ -30,61 +30,37 @@ PICKUP_SHARE = 0.9  # of the client's timeout, so our busy answer reaches it bef
 
 Post = Callable[[Callable[[], None]], Any]
 
-_parked_lock = threading.Lock()
-_parked = 0
+Adapt = Callable[[], Callable[[], None]]  # changes the process while a mode serves; returns the undo
 
 
-def _on_main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()
+class MainThreadMode(NamedTuple):
+    name: str
+    find_poster: Callable[[], Optional[Post]]
+    adapt: Optional[Adapt]  # see houdini.waits_run_directly
+    missing: str  # why the mode cannot work, when find_poster finds nothing
 
 
-@contextmanager
-def main_thread_parked() -> Iterator[None]:
-    """Mark the main thread as waiting inside an hrpyc client call.
-
-    A shelf tool that connects to its own Houdini blocks the main thread on the socket; requests
-    queued for the main thread would then wait for ever. While it is parked, requests run on their
-    connection's thread instead: the main thread does nothing else meanwhile, so they cannot race it.
-    """
-    global _parked
-    if not _on_main_thread():
-        yield
-        return
-    with _parked_lock:
-        _parked += 1
-    try:
-        yield
-    finally:
-        with _parked_lock:
-            _parked -= 1
-
-
-CALLER = "caller"  # not a setting: what start_server(use_thread=False) asks for
-
-# The main-thread modes 'auto' tries in order: name, what finds the poster, what the mode changes in
-# the process while it serves (see houdini.waits_run_directly), why it can be missing.
+# The main-thread modes 'auto' tries, in order.
 _MAIN_THREADS = (
-    (
+    MainThreadMode(
         "main",
         houdini.deferred_poster,
         houdini.waits_run_directly,
         "no graphical Houdini here (hython and plain Python have no hdefereval)",
     ),
-    ("qt", qtloop.application_poster, None, "this process has no PySide2/PySide6 QApplication"),
+    MainThreadMode("qt", qtloop.application_poster, None, "this process has no PySide2/PySide6 QApplication"),
 )
 
 
 def make_dispatcher(mode: str) -> Dispatcher:
     """The dispatcher for `mode` ('auto' picks main, then qt, then thread); DispatchError if impossible."""
-    if mode == CALLER:
-        return CallerDispatcher()
-    for name, find_poster, adapt, missing in _MAIN_THREADS:
-        if mode in ("auto", name):
-            post = find_poster()
+    for main_thread in _MAIN_THREADS:
+        if mode in ("auto", main_thread.name):
+            post = main_thread.find_poster()
             if post is not None:
-                return MainThreadDispatcher(name, post, adapt)
-            if mode == name:
-                raise DispatchError(mode, missing)
+                return MainThreadDispatcher(main_thread.name, post, main_thread.adapt)
+            if mode == main_thread.name:
+                raise DispatchError(mode, main_thread.missing)
     return ThreadDispatcher()
 
 
@@ -107,6 +83,10 @@ class Dispatcher(object):
     def busy_for(self) -> float:
         """Seconds the oldest request has waited for, or run on, the main thread; 0 when idle."""
         return 0.0
+
+    def running_here(self) -> Any:
+        """The connection whose request runs on the calling thread, waiting for it; None if none does."""
+        return None
 
     def close(self) -> None:
         """Refuse what is still queued; the server is stopping."""
@@ -168,7 +148,7 @@ class MainThreadDispatcher(Dispatcher):
     requests costs one wake-up, not one each.
     """
 
-    def __init__(self, name: str, post: Post, adapt: Optional[Callable[[], Callable[[], None]]] = None) -> None:
+    def __init__(self, name: str, post: Post, adapt: Optional[Adapt] = None) -> None:
         self.name = name
         self._post = post
         self._adapt = adapt
@@ -181,7 +161,7 @@ class MainThreadDispatcher(Dispatcher):
         self._closed = False
 
     def run(self, request: Any) -> None:
-        if request.light or threading.current_thread() is self._home or _parked:
+        if request.light or threading.current_thread() is self._home or main_thread_is_parked():
             # light: ping and handshake must answer while Houdini is busy; home thread: a nested request
             # (a callback into the client that calls back); parked: see main_thread_parked().
             request.run()
@@ -220,19 +200,31 @@ class MainThreadDispatcher(Dispatcher):
                 job = self._running = self._queue.popleft()
                 job.state, job.started_at = RUNNING, time.monotonic()
             try:
-                job.request.run()
+                job.request.run(around=self._around())
             except Exception:  # rpyc answers the request's own errors; this is a reply that could not be sent
                 log.debug("hrpyc: a reply could not be sent", exc_info=True)
             finally:
                 with self._lock:
                     self._running = None
+                    closed = self._closed
                 job.settle(DONE)
+                if closed:
+                    self._undo()  # close() came while this job ran: it may still have needed the adaptation
+
+    def _around(self) -> Any:
+        """What a request runs inside, on this thread (see Request.run)."""
+        return None
 
     def busy_for(self) -> float:
         with self._lock:
             running, oldest = self._running, (self._queue[0] if self._queue else None)
         since = running.started_at if running is not None else oldest.posted_at if oldest is not None else None
         return 0.0 if since is None else time.monotonic() - since
+
+    def running_here(self) -> Any:
+        with self._lock:
+            running = self._running
+        return running.request.conn if running is not None and threading.current_thread() is self._home else None
 
     def open(self) -> None:
         if self._adapt is not None and self._restore is None:
@@ -242,8 +234,13 @@ class MainThreadDispatcher(Dispatcher):
         with self._lock:
             self._closed = True
             dropped, self._queue = list(self._queue), collections.deque()
+            idle = self._running is None
         for job in dropped:
             job.settle(DROPPED)
+        if idle:
+            self._undo()
+
+    def _undo(self) -> None:
         restore, self._restore = self._restore, None
         if restore is not None:
             restore()
@@ -251,19 +248,28 @@ class MainThreadDispatcher(Dispatcher):
 
 class CallerDispatcher(MainThreadDispatcher):
     """Requests run on the thread that serves (Server.serve_forever's caller), queued as for a main
-    thread: SideFX's `start_server(use_thread=False)`, made to keep `hou` on that one thread."""
+    thread: SideFX's `start_server(use_thread=False)`, made to keep `hou` on that one thread. In a
+    graphical Houdini that thread is the main thread, so hdefereval's waits are adapted as for 'main'."""
+
+    name = "caller"
 
     def __init__(self) -> None:
         self._wake = threading.Event()
-        super().__init__(CALLER, lambda drain: self._wake.set())
+        adapt = houdini.waits_run_directly if houdini.deferred_poster() is not None else None
+        super().__init__(self.name, lambda drain: self._wake.set(), adapt)
 
     def serve(self, stopped: threading.Event, seconds: float) -> None:
         self._home = threading.current_thread()
-        if self._wake.wait(seconds):
+        if self._closed:
+            stopped.wait(seconds)
+        elif self._wake.wait(seconds):
             self._wake.clear()
-            # Off the main thread, Houdini's time is this thread's own: run in the main thread's.
-            with houdini.main_context():
-                self._drain()
+            self._drain()
+
+    def _around(self) -> Any:
+        # Off the main thread, Houdini's time is this thread's own: run each request in the main
+        # thread's, copied back before its answer leaves.
+        return houdini.main_context()
 
     def close(self) -> None:
         super().close()

@@ -8,6 +8,7 @@ hython `hou` is loaded before any hook runs.
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
 import threading
 from contextlib import contextmanager
@@ -79,8 +80,12 @@ def deferred_poster() -> Optional[Callable[..., None]]:
     return hdefereval.executeDeferred
 
 
-# hdefereval's calls that wait for the main thread to run their code.
+# hdefereval's calls that wait for the main thread to run their code: the public ones, and the helper
+# Houdini's implementation calls with block=True (reached also through names imported before a server
+# started, `from hdefereval import executeInMainThreadWithResult`), wrapped when its signature is the one
+# we know (Houdini 22.0: `_queueDeferred(code, args, kwargs, block, num_waits=0)`).
 WAITING_CALLS = ("executeInMainThreadWithResult", "execute_in_main_thread_with_result")
+QUEUE_HELPER, QUEUE_HELPER_PARAMETERS = "_queueDeferred", ["code", "args", "kwargs", "block"]
 _waits_lock = threading.Lock()
 _waits_users: List[object] = []  # one token per server that asked; the last one out puts them back
 _waits_originals: Dict[str, Callable[..., Any]] = {}
@@ -104,6 +109,10 @@ def waits_run_directly() -> Callable[[], None]:
                 if original is not None:
                     _waits_originals[name] = original
                     setattr(hdefereval, name, _direct_on_main_thread(original))
+            helper = getattr(hdefereval, QUEUE_HELPER, None)
+            if helper is not None and _parameters(helper)[:4] == QUEUE_HELPER_PARAMETERS:
+                _waits_originals[QUEUE_HELPER] = helper
+                setattr(hdefereval, QUEUE_HELPER, _queue_direct_on_main_thread(helper))
         _waits_users.append(token)
 
     def restore() -> None:
@@ -119,17 +128,39 @@ def waits_run_directly() -> Callable[[], None]:
     return restore
 
 
+def _parameters(function: Callable[..., Any]) -> List[str]:
+    try:
+        return list(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        return []
+
+
+def _on_main_thread_now(code: Any, args: Any, kwargs: Any) -> Any:
+    """What Houdini's queue does with `code` on the main thread, done at once: call a callable; evaluate
+    a string (a Python expression) or a code object in __main__, as hdefereval documents."""
+    if callable(code):
+        return code(*args, **kwargs)
+    return eval(code, vars(sys.modules["__main__"]))
+
+
 def _direct_on_main_thread(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def call(code: Any, *args: Any, **kwargs: Any) -> Any:
         if threading.current_thread() is not threading.main_thread():
             return original(code, *args, **kwargs)
-        if callable(code):
-            return code(*args, **kwargs)
-        exec(code, vars(sys.modules["__main__"]))  # a string of code, run where Houdini's queue runs it
-        return None
+        return _on_main_thread_now(code, args, kwargs)
 
     return call
+
+
+def _queue_direct_on_main_thread(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def queue(code: Any, args: Any, kwargs: Any, block: Any, *rest: Any, **more: Any) -> Any:
+        if block and threading.current_thread() is threading.main_thread():
+            return _on_main_thread_now(code, args or (), kwargs or {})
+        return original(code, args, kwargs, block, *rest, **more)
+
+    return queue
 
 
 @contextmanager

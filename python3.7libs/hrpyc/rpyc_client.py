@@ -14,8 +14,8 @@ import rpyc
 from rpyc.core import consts, netref
 from rpyc.core.service import ClassicClient
 
-from .dispatch import main_thread_parked
 from .errors import HoudiniBusyError, RequestTimeoutError
+from .parking import main_thread_parked
 from .rpyc_wire import request_timeout
 
 _STABLE_KINDS = ("builtins.function", "builtins.builtin_function_or_method", "builtins.type")

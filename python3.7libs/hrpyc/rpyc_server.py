@@ -213,14 +213,12 @@ class BridgingServer(ThreadedServer):
             pass  # the client left between authentication and its first byte (rpyc asks for its address)
 
     def _handle_connection(self, conn):  # type: ignore[no-untyped-def]
-        bridge(conn)
-        super()._handle_connection(conn)
+        # rpyc built a plain Channel and stream, and nothing has been read yet: ours take their place.
+        conn._channel = BridgingChannel(FastSocketStream(conn._channel.stream.sock), conn._channel.compress)
+        self._serve_bridged(conn)
 
-
-def bridge(conn: rpyc.Connection) -> None:
-    """Give a new connection our channel and stream: rpyc built a plain Channel and stream, and
-    nothing has been read yet, so ours take their place."""
-    conn._channel = BridgingChannel(FastSocketStream(conn._channel.stream.sock), conn._channel.compress)
+    def _serve_bridged(self, conn: rpyc.Connection) -> None:
+        ThreadedServer._handle_connection(self, conn)  # rpyc's own: serve until the client leaves
 
 
 class ListeningServer(BridgingServer):
@@ -264,6 +262,5 @@ class ListeningServer(BridgingServer):
         if not self._serve_raw(sock, credentials):
             super()._serve_client(sock, credentials)
 
-    def _handle_connection(self, conn):  # type: ignore[no-untyped-def]
-        bridge(conn)
+    def _serve_bridged(self, conn: rpyc.Connection) -> None:
         self._serve_connection(conn)

@@ -19,7 +19,7 @@ from . import config, discovery, events, houdini, sessions
 from .address import DEFAULT_HOST, DEFAULT_PORT, format_address, is_loopback
 from .auth import Security
 from .clients import ClientInfo, ClientRecord
-from .dispatch import CALLER, make_dispatcher
+from .dispatch import CallerDispatcher, Dispatcher, make_dispatcher
 from .errors import BindError, PortInUseError, ServerAlreadyRunningError
 from .lane import Lanes
 from .rpyc_server import ListeningServer, Request
@@ -65,7 +65,7 @@ class Server(object):
         own. `certfile`/`keyfile`: serve over TLS; `cafile`: and require client certificates it signed.
         `allow_insecure`: listen beyond loopback with no credential. `max_clients`: connected at once.
         `compress`: zlib for large frames; None turns it on only for peers beyond loopback."""
-        self._dispatcher = make_dispatcher(dispatch if dispatch == CALLER else config.dispatch_mode(dispatch))
+        self._dispatcher = self._dispatcher_for(dispatch)
         self._timeout = config.request_timeout(timeout)
         self._security = Security(token, certfile, keyfile, cafile, allow_insecure)
         self._security.check_exposure(host, port)
@@ -107,13 +107,17 @@ class Server(object):
             raise BindError(host, port, exc.strerror or str(exc)) from None
         self.address: Tuple[str, int] = (self._rpyc.host, self._rpyc.port)
 
+    def _dispatcher_for(self, dispatch: Optional[str]) -> Dispatcher:
+        return make_dispatcher(config.dispatch_mode(dispatch))
+
     def __repr__(self) -> str:
         state = "running" if self.is_alive() else ("stopped" if self._stopping else "not started")
         return "<hrpyc.Server {} {}>".format(format_address(*self.address), state)
 
     @property
     def dispatch(self) -> str:
-        """Where requests run: 'main' (Houdini's main thread), 'qt' (the Qt main thread) or 'thread'."""
+        """Where requests run: 'main' (Houdini's main thread), 'qt' (the Qt main thread), 'thread'
+        (connection threads) or 'caller' (the thread of start_server(use_thread=False))."""
         return self._dispatcher.name
 
     @property
@@ -183,11 +187,12 @@ class Server(object):
             self._stopping = True
         self._rpyc.close()  # closes the listener and every client socket
         self._dispatcher.close()
-        me = threading.current_thread()
+        me, waiting_for_me = threading.current_thread(), self._dispatcher.running_here()
         deadline = time.monotonic() + STOP_GRACE
         with self._lock:
-            # A request may have called stop(): never wait for our own connection to end.
-            while any(c.thread is not me for c in self._clients.values()):
+            # A request may have called stop(): never wait for our own connection to end, nor for the
+            # one that waits for the request running here (main-thread modes).
+            while any(c.thread is not me and c.conn is not waiting_for_me for c in self._clients.values()):
                 left = deadline - time.monotonic()
                 if left <= 0 or not self._lock.wait(left):
                     break
@@ -293,18 +298,31 @@ def start_server(
     global _running
     if not quiet:
         _log_to_stderr()
-    if not use_thread and options.get("dispatch") is None and config.dispatch_mode() == "auto":
-        options["dispatch"] = CALLER
+    here = not use_thread and options.get("dispatch") is None and config.dispatch_mode() == "auto"
     with _running_lock:
         server = running_server()
         if server is not None:
             if not _same_address(server, host, port):
                 raise ServerAlreadyRunningError(format_address(*server.address), format_address(host, port))
+            if here and server.dispatch != CallerDispatcher.name:
+                log.warning(
+                    "hrpyc: %s was already serving (dispatch %s, autostart?); serving it here, its requests "
+                    "keep running where they did",
+                    format_address(*server.address),
+                    server.dispatch,
+                )
         else:
-            server = _running = Server(host, port, **options).start()
+            server = _running = (_ServedHere if here else Server)(host, port, **options).start()
     if not use_thread:
         server.serve_forever()
     return server
+
+
+class _ServedHere(Server):
+    """start_server(use_thread=False)'s server: every request runs on the thread of serve_forever()."""
+
+    def _dispatcher_for(self, dispatch: Optional[str]) -> Dispatcher:
+        return CallerDispatcher()
 
 
 def stop_server() -> None:

@@ -8,6 +8,7 @@ run `start()` on a thread, read `port` and later `close()` it; once installed, t
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import rpyc
@@ -35,6 +36,6 @@ class ThreadedServer(BridgingServer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        exposed = self.host is not None and not is_loopback(self.host)  # None: a Unix socket
-        if exposed and self.authenticator is None:
+        unix = self.listener.family == getattr(socket, "AF_UNIX", None)  # socket_path=: this machine only
+        if self.authenticator is None and not unix and not is_loopback(self.host):
             warn_insecure(self.host, self.port, "built with hrpyc.ThreadedServer (give it an authenticator)")

@@ -13,7 +13,11 @@ import hou
 
 import hrpyc
 
-made_by_houdini = (hdefereval.executeInMainThreadWithResult, hdefereval.execute_in_main_thread_with_result)
+# A tool that took the name before hrpyc started, as `from hdefereval import ...` at import does.
+taken_early = hdefereval.executeInMainThreadWithResult
+
+WAITING = ("executeInMainThreadWithResult", "execute_in_main_thread_with_result", "_queueDeferred")
+made_by_houdini = [getattr(hdefereval, name) for name in WAITING]
 server = hrpyc.start_server(port=0)
 print("serving on {}:{} (dispatch: {})".format(server.address[0], server.address[1], server.dispatch), flush=True)
 
@@ -30,6 +34,6 @@ def commands():
 
 threading.Thread(target=commands, daemon=True).start()
 hdefereval.standin_main_loop()
-now = (hdefereval.executeInMainThreadWithResult, hdefereval.execute_in_main_thread_with_result)
+now = [getattr(hdefereval, name) for name in WAITING]
 print("hdefereval as Houdini made it: {}".format(now == made_by_houdini), flush=True)
 print("calls " + json.dumps(hou.standin_calls), flush=True)

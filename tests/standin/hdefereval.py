@@ -4,22 +4,38 @@ waits for its result with no timeout, and so deadlocks when called from the main
 `standin_main_loop()` is the stand-in for Houdini's event loop."""
 
 import queue
+import sys
 import threading
 import traceback
 
 _queue = queue.Queue()
 
 
-def executeDeferred(callable_object, *args, **kwargs):
-    _queue.put(lambda: callable_object(*args, **kwargs))
+def _queueDeferred(code, args, kwargs, block, num_waits=0):
+    """Houdini 22's shape: every call goes through this helper; block=True waits, with no timeout,
+    for the main loop to run `code` (a callable, or an expression string evaluated in __main__)."""
+    done, result = threading.Event(), []
+
+    def job():
+        if callable(code):
+            result.append(code(*args, **kwargs))
+        else:
+            result.append(eval(code, vars(sys.modules["__main__"])))
+        done.set()
+
+    _queue.put(job)
+    if block:
+        done.wait()
+        return result[0]
+    return None
 
 
-def executeInMainThreadWithResult(callable_object, *args, **kwargs):
-    done = threading.Event()
-    result = []
-    _queue.put(lambda: (result.append(callable_object(*args, **kwargs)), done.set()))
-    done.wait()
-    return result[0]
+def executeDeferred(code, *args, **kwargs):
+    _queueDeferred(code, args, kwargs, block=False)
+
+
+def executeInMainThreadWithResult(code, *args, **kwargs):
+    return _queueDeferred(code, args, kwargs, block=True)
 
 
 execute_in_main_thread_with_result = executeInMainThreadWithResult  # Houdini's snake_case alias

@@ -1,5 +1,5 @@
 """Server side: the panel's one Qt import, through Qt.py: Houdini's own copy (hutil.Qt) inside Houdini, the
-Qt.py package elsewhere; either picks PySide2 (Houdini <= 20.5) or PySide6 (Houdini 21).
+Qt.py package elsewhere; either picks PySide2 (Houdini <= 20.5) or PySide6 (Houdini 21 and 22).
 """
 
 try:
@@ -10,6 +10,6 @@ except ImportError:
     except ImportError as exc:
         raise ImportError(
             "the hrpyc panel needs Qt.py and PySide2 or PySide6 ({}); pip install 'hrpyc[panel]'".format(exc)
-        ) from exc
+        ) from None
 
 __all__ = ["QtCompat", "QtCore", "QtGui", "QtWidgets"]
