@@ -22,6 +22,7 @@ import servers  # noqa: E402
 from test_security import garbage_cases  # noqa: E402 (the same generators the tests use, at scale)
 
 import hrpyc  # noqa: E402
+import hrpyc.auth  # noqa: E402
 
 SECRET = "bench-secret"
 
@@ -30,9 +31,7 @@ def send(address, payload, authenticate):
     with socket.create_connection(address, timeout=10) as sock:
         try:
             if authenticate:
-                token = SECRET.encode()
-                sock.sendall(b"HRPYC\x01" + len(token).to_bytes(2, "big") + token)
-                sock.recv(1)
+                hrpyc.auth.prove(sock, SECRET, "the bench server")
             sock.sendall(payload)
             sock.shutdown(socket.SHUT_WR)
             while sock.recv(65536):

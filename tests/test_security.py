@@ -19,6 +19,7 @@ from certs import make_authority
 from conftest import ServerProcess, child_env, free_port, wait_for
 
 import hrpyc
+import hrpyc.auth
 from hrpyc.rpyc_wire import RPYC_VERSION
 
 SECRET = "correct-horse-battery-staple"
@@ -231,8 +232,9 @@ def garbage_cases(rng, count):
             yield struct.pack("!LB", len(body), 0) + body
         elif kind == 4:
             yield tls_hello
-        elif kind == 5:  # a preamble cut short, or with a nonsense length
-            yield b"HRPYC\x01" + bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 4)))
+        elif kind == 5:  # a challenge cut short or answered with nonsense, or the old token preamble
+            magic = rng.choice((b"HRPYC\x03", b"HRPYC\x01"))
+            yield magic + bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 80)))
         else:  # a bulk lane with a made-up key, cut short or asking for a parcel
             yield b"HRPYC\x02" + bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 50)))
 
@@ -267,9 +269,7 @@ def test_garbage_after_authentication_drops_only_that_client(token_server):
     good = hrpyc.connect(*token_server.address, token=SECRET)
     for payload in garbage_cases(random.Random(11), 30):
         with socket.create_connection(token_server.address, timeout=5) as sock:
-            secret = SECRET.encode()
-            sock.sendall(b"HRPYC\x01" + len(secret).to_bytes(2, "big") + secret)
-            assert sock.recv(1) == b"\x01"
+            hrpyc.auth.prove(sock, SECRET, "the token server")  # our client's own challenge, then garbage
             sock.sendall(payload)
             sock.shutdown(socket.SHUT_WR)
             try:
@@ -370,3 +370,77 @@ def test_a_frame_announcing_gigabytes_allocates_nothing_of_the_kind(local_server
         good = hrpyc.connect(*local_server.address)
         assert good.modules.os.getpid() == os.getpid()
         assert resident_mb() - before < 200
+
+
+class Squatter(object):
+    """Another user's process on the port a client expects its Houdini on: it records every byte the
+    client sends, and answers the challenge as best it can without the token (`reply`)."""
+
+    def __init__(self, reply):
+        self.heard = b""
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(1)
+        self.address = self._listener.getsockname()
+        self._reply = reply
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        sock, _ = self._listener.accept()
+        with sock:
+            sock.settimeout(5)
+            self.heard += sock.recv(len(hrpyc.auth.MAGIC) + hrpyc.auth.NONCE)
+            sock.sendall(self._reply)
+            try:
+                while True:
+                    data = sock.recv(4096)
+                    if not data:
+                        break
+                    self.heard += data
+            except OSError:
+                pass
+
+    def close(self):
+        self._thread.join(5)
+        self._listener.close()
+
+
+@pytest.mark.parametrize(
+    "reply, says",
+    [
+        (hrpyc.auth.PROOF + os.urandom(64), "could not prove it knows it"),  # a made-up proof
+        (hrpyc.auth.NO_TOKEN, "asks for no token"),  # "no token needed here"
+    ],
+)
+def test_a_port_squatter_learns_nothing_derived_from_the_token(reply, says):
+    squatter = Squatter(reply)
+    with pytest.raises(hrpyc.AuthenticationError, match=says):
+        hrpyc.connect(*squatter.address, token=SECRET)
+    squatter.close()
+    magic, rest = squatter.heard[: len(hrpyc.auth.MAGIC)], squatter.heard[len(hrpyc.auth.MAGIC) :]
+    assert magic == hrpyc.auth.MAGIC
+    # A fresh nonce, then nothing or zeros: no proof, no token.
+    assert len(rest) >= hrpyc.auth.NONCE and rest[hrpyc.auth.NONCE :] in (b"", hrpyc.auth.UNPROVEN)
+    assert SECRET.encode() not in squatter.heard
+
+
+def test_a_proof_seen_once_does_not_open_another_connection(token_server):
+    def challenge(sock):
+        nonce = os.urandom(hrpyc.auth.NONCE)
+        sock.sendall(hrpyc.auth.MAGIC + nonce)
+        answer = b""
+        while len(answer) < 65:
+            answer += sock.recv(65 - len(answer))
+        return nonce, answer[1:33]
+
+    with socket.create_connection(token_server.address, timeout=5) as watched:
+        client_nonce, server_nonce = challenge(watched)
+        key = hrpyc.auth._key(SECRET.encode())
+        seen = hrpyc.auth._proof(key, b"client", client_nonce, server_nonce)  # what a listener could record
+        watched.sendall(seen)
+        assert watched.recv(1) == hrpyc.auth.ACCEPTED
+    with socket.create_connection(token_server.address, timeout=5) as replayed:
+        challenge(replayed)  # the server's nonce is new: the recorded proof is for another exchange
+        replayed.sendall(seen)
+        assert replayed.recv(1) == hrpyc.auth.WRONG_TOKEN

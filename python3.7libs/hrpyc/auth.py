@@ -1,15 +1,23 @@
 """Both sides: who may use the server: a shared token, TLS (optionally with client certificates), checked
 before any rpyc byte is read, by a gate that is an rpyc authenticator (`sock -> (sock, credentials)`).
 
-The token travels in a preamble our client writes on the raw socket before rpyc starts:
-    b"HRPYC\\x01" + 2-byte big-endian length + token (UTF-8)
-and the gate answers one byte (ACCEPTED, WRONG_TOKEN or FULL), so our client can say "wrong token"
-instead of "protocol error". A stock rpyc client starts with a frame header instead; such a client is
-served when the server needs no token, and refused, with its address logged, when it does.
+The token never crosses the wire. Our client and the gate run a mutual challenge on the raw socket
+(inside TLS when there is TLS) before rpyc starts, both proving they know the token, the server first:
+    client: MAGIC + client nonce (32 random bytes)
+    server: PROOF + server nonce (32) + HMAC(key, "server" + both nonces)    (NO_TOKEN if it has none)
+    client: HMAC(key, "client" + both nonces) once the server's proof checks out, else 32 zero bytes
+    server: ACCEPTED, WRONG_TOKEN or FULL
+`key` is PBKDF2-SHA256 of the token (100,000 rounds), so a proof anyone can ask the server for costs
+that much per guess to brute-force offline. A port squatter, a stale or planted session record, a
+registry entry: whoever answers in the server's place learns a nonce, nothing derived from the token.
+A stock rpyc client starts with a frame header instead; such a client is served when the server needs
+no token, and refused, with its address logged, when it does.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import hmac
 import logging
 import os
@@ -26,12 +34,25 @@ from .errors import AuthenticationError, ConfigError, InsecureBindError, Protoco
 
 log = logging.getLogger(__name__)
 
-MAGIC = b"HRPYC\x01"
+MAGIC = b"HRPYC\x03"  # the challenge (b"HRPYC\x01" was the old token preamble, refused)
+NONCE = 32
 ACCEPTED, WRONG_TOKEN, FULL = b"\x01", b"\x00", b"\x02"
-MAX_TOKEN = 4096
+PROOF, NO_TOKEN = b"\x01", b"\x00"
+UNPROVEN = bytes(32)  # what our client sends instead of its proof when the server's did not check out
+KEY_ROUNDS = 100000
 
 Refused = Callable[[Tuple[str, int], str], None]
 FindLane = Callable[[bytes], Any]  # a lane's key -> the lane, or None
+
+
+@functools.lru_cache(maxsize=8)
+def _key(token: bytes) -> bytes:
+    """The token, stretched: one PBKDF2 per process and token, then every proof is one HMAC."""
+    return hashlib.pbkdf2_hmac("sha256", token, b"hrpyc challenge v1", KEY_ROUNDS)
+
+
+def _proof(key: bytes, side: bytes, client_nonce: bytes, server_nonce: bytes) -> bytes:
+    return hmac.new(key, side + client_nonce + server_nonce, hashlib.sha256).digest()
 
 
 def auto_token(create: bool = True) -> Optional[str]:
@@ -162,7 +183,7 @@ class Gate(object):
         find_lane: FindLane,
         timeout: float,
     ) -> None:
-        self._token = token.encode("utf-8") if token else None
+        self._key = _key(token.encode("utf-8")) if token else None
         self._tls = tls
         self._credential = credential  # what rpyc records as the connection's credentials
         self._has_room = has_room
@@ -200,11 +221,14 @@ class Gate(object):
                 raise _Refusal("a bulk lane with an unknown key")
             return found
         if magic:
-            length = int.from_bytes(_read_exactly(conn, 2), "big")
-            if length > MAX_TOKEN:
-                raise _Refusal("a token longer than {} bytes".format(MAX_TOKEN))
-            offered = _read_exactly(conn, length)
-            if self._token is not None and not hmac.compare_digest(offered, self._token):
+            client_nonce = _read_exactly(conn, NONCE)
+            if self._key is None:
+                conn.sendall(NO_TOKEN)  # our client, given a token, will not go on with a server that has none
+                raise _Refusal("the client offered a token; this server has none")
+            server_nonce = secrets.token_bytes(NONCE)
+            conn.sendall(PROOF + server_nonce + _proof(self._key, b"server", client_nonce, server_nonce))
+            offered = _read_exactly(conn, len(UNPROVEN))
+            if not hmac.compare_digest(offered, _proof(self._key, b"client", client_nonce, server_nonce)):
                 conn.sendall(WRONG_TOKEN)
                 raise _Refusal("wrong token")
             if not self._has_room():
@@ -212,7 +236,7 @@ class Gate(object):
                 raise _Refusal("too many clients")
             conn.sendall(ACCEPTED)
             return self._credential
-        if self._token is not None:
+        if self._key is not None:
             raise _Refusal("no token (a stock rpyc client?)")
         if not self._has_room():
             raise _Refusal("too many clients")
@@ -222,7 +246,7 @@ class Gate(object):
         """The magic of the client's preamble (ours or a lane's), or b"" when it sent none."""
         if self._tls is not None:
             # No peeking into TLS: with a token the client must send a preamble; without one, none.
-            if self._token is None:
+            if self._key is None:
                 return b""
             magic = _read_exactly(conn, len(MAGIC))
             if magic not in (MAGIC, lane.MAGIC):
@@ -240,20 +264,43 @@ class _Refusal(Exception):
     pass
 
 
-def send_preamble(sock: Any, token: str, address: str) -> None:
-    """Our client's side of the gate: offer the token, and turn the answer into a one-line error."""
-    secret = token.encode("utf-8")
-    sock.sendall(MAGIC + len(secret).to_bytes(2, "big") + secret)
-    try:
-        answer = _read_exactly(sock, 1)
-    except (OSError, EOFError):
-        raise ProtocolError(address, "it hung up on the token; is it an hrpyc server?") from None
-    if answer == WRONG_TOKEN:
-        raise AuthenticationError(address)
-    if answer == FULL:
-        raise TooManyClientsError(address)
-    if answer != ACCEPTED:
+def prove(sock: Any, token: str, address: str) -> None:
+    """Our client's side of the gate: have the server prove it knows the token, prove we do, and turn
+    the answer into a one-line error. Nothing derived from the token is sent to a server that failed."""
+    client_nonce = secrets.token_bytes(NONCE)
+    status = _exchange(sock, MAGIC + client_nonce, 1, address)
+    if status == NO_TOKEN:
+        raise AuthenticationError(address, "it asks for no token, so it cannot prove it is the server ours is for")
+    if status != PROOF:
         raise ProtocolError(address, "it does not understand hrpyc tokens (a stock rpyc server?)")
+    answer = _exchange(sock, b"", NONCE + len(UNPROVEN), address)
+    server_nonce, server_proof = answer[:NONCE], answer[NONCE:]
+    key = _key(token.encode("utf-8"))
+    if not hmac.compare_digest(server_proof, _proof(key, b"server", client_nonce, server_nonce)):
+        try:
+            sock.sendall(UNPROVEN)  # so a real server with another token logs "wrong token"
+        except OSError:
+            pass
+        raise AuthenticationError(address)
+    verdict = _exchange(sock, _proof(key, b"client", client_nonce, server_nonce), 1, address)
+    if verdict == WRONG_TOKEN:
+        raise AuthenticationError(address)
+    if verdict == FULL:
+        raise TooManyClientsError(address)
+    if verdict != ACCEPTED:
+        raise ProtocolError(address, "it does not understand hrpyc tokens (a stock rpyc server?)")
+
+
+def _exchange(sock: Any, send: bytes, receive: int, address: str) -> bytes:
+    """Send, then read exactly `receive` bytes, or a one-line ProtocolError."""
+    try:
+        if send:
+            sock.sendall(send)
+        return _read_exactly(sock, receive)
+    except socket.timeout:
+        raise ProtocolError(address, "no answer to the token challenge (a stock rpyc server?)") from None
+    except (OSError, EOFError):
+        raise ProtocolError(address, "it hung up on the token challenge; is it an hrpyc server?") from None
 
 
 def _starts_like_preamble(sock: socket.socket) -> bool:

@@ -58,7 +58,7 @@ def connect(
     try:
         secret = auth.client_token(token, server, sock.getpeername()[1])
         if secret is not None:
-            auth.send_preamble(sock, secret, address)
+            auth.prove(sock, secret, address)
     except BaseException:
         sock.close()
         raise

@@ -137,12 +137,16 @@ class TransferError(HrpycError, ConnectionError):
 
 
 class AuthenticationError(HrpycError, ConnectionRefusedError):
-    """The server refused the token we offered."""
+    """The server and our client do not share the token (or whatever answered is not that server)."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(
+        self, address: str, why: str = "it could not prove it knows it: a wrong token, or not that server"
+    ) -> None:
         super().__init__(
-            "the server at {} refused our token; pass the server's token as token= or set HRPYC_TOKEN or "
-            "HRPYC_TOKEN_FILE (a server started with token='auto' keeps it in hrpyc's per-user folder)".format(address)
+            "the server at {} refused our token ({}); pass the server's token as token= or set HRPYC_TOKEN or "
+            "HRPYC_TOKEN_FILE (a server started with token='auto' keeps it in hrpyc's per-user folder)".format(
+                address, why
+            )
         )
 
 
