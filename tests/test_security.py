@@ -16,7 +16,7 @@ import threading
 import pytest
 import rpyc
 from certs import make_authority
-from conftest import ServerProcess, child_env, free_port, wait_for
+from conftest import ServerProcess, child_env, free_port, unavailable, wait_for
 
 import hrpyc
 import hrpyc.auth
@@ -444,3 +444,45 @@ def test_a_proof_seen_once_does_not_open_another_connection(token_server):
         challenge(replayed)  # the server's nonce is new: the recorded proof is for another exchange
         replayed.sendall(seen)
         assert replayed.recv(1) == hrpyc.auth.WRONG_TOKEN
+
+
+def _as_another_user(address, hold):
+    """A process of another OS user (uid 65534, 'nobody') that connects to `address`, starts a request
+    and keeps the socket until the server closes it or `hold` seconds pass; returns its pid. Forked, not started:
+    'nobody' may not read this Python's files, so it runs only what is loaded already."""
+    pid = os.fork()
+    if pid == 0:  # the child: sockets only, then out
+        try:
+            os.setuid(65534)
+            sock = socket.socket()  # not create_connection: its name look-up imports what nobody may read
+            sock.settimeout(hold)
+            sock.connect(address)
+            sock.sendall(b"\x00")  # the first byte of an rpyc frame header: a client's first request begins
+            sock.recv(1)
+        finally:
+            os._exit(0)
+    return pid
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux says who connected; see the README")
+@pytest.mark.parametrize("allowed", [False, True])
+def test_with_no_credential_only_this_users_processes_may_connect(allowed, caplog):
+    if os.getuid() != 0:
+        unavailable("playing another user needs root (CI runs as root)")
+    server = hrpyc.Server("127.0.0.1", 0, allow_other_users=allowed).start()
+    try:
+        assert server.only_owner is not allowed and server.credential == "none"
+        with caplog.at_level(logging.INFO, logger="hrpyc"):
+            pid = _as_another_user(server.address, hold=5)
+            if allowed:
+                wait_for(lambda: len(server.clients()) == 1, what="the other user's client to be let in")
+            else:
+                wait_for(lambda: "another user (uid 65534)" in caplog.text, what="the refusal")
+                assert server.clients() == []
+        own = hrpyc.connect(*server.address)  # this user's own clients, stock or ours, as before
+        assert own.modules.os.getpid() == os.getpid()
+        assert rpyc.classic.connect(*server.address).modules.os.getpid() == os.getpid()
+        own.close()
+    finally:
+        server.stop()
+        os.waitpid(pid, 0)

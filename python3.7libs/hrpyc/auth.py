@@ -28,7 +28,7 @@ from typing import Any, Callable, Optional, Tuple
 
 from rpyc.utils.authenticators import AuthenticationError as RpycAuthenticationError
 
-from . import config, lane, sessions, userdir
+from . import config, lane, peer_user, sessions, userdir
 from .address import format_address, is_loopback
 from .errors import AuthenticationError, ConfigError, InsecureBindError, ProtocolError, TooManyClientsError
 
@@ -109,7 +109,7 @@ def warn_insecure(host: str, port: int, why: str) -> None:
 class Security(object):
     """What a server asks of its clients, resolved once from its arguments and HRPYC_* variables."""
 
-    __slots__ = ("_token", "allow_insecure", "timeout", "tls", "token_source")
+    __slots__ = ("_token", "allow_insecure", "only_owner", "timeout", "tls", "token_source")
 
     def __init__(
         self,
@@ -118,6 +118,7 @@ class Security(object):
         keyfile: Optional[str] = None,
         cafile: Optional[str] = None,
         allow_insecure: Optional[bool] = None,
+        allow_other_users: Optional[bool] = None,
     ) -> None:
         given = token if token is not None else config.token_setting()
         self.token_source = "auto" if given == "auto" else ("given" if given else "")
@@ -128,6 +129,9 @@ class Security(object):
         self.tls = server_context(certfile, keyfile, cafile) if certfile else None
         self.allow_insecure = config.flag("HRPYC_ALLOW_INSECURE") if allow_insecure is None else allow_insecure
         self.timeout = config.auth_timeout()
+        others = config.flag("HRPYC_ALLOW_OTHER_USERS") if allow_other_users is None else allow_other_users
+        # No credential: on loopback, only this user's processes (where the system says who connected).
+        self.only_owner = self.credential == "none" and not others and peer_user.can_tell()
 
     @property
     def credential(self) -> str:
@@ -163,6 +167,7 @@ class Security(object):
             refused,
             find_lane,
             self.timeout,
+            self.only_owner,
         )
 
 
@@ -182,7 +187,9 @@ class Gate(object):
         refused: Refused,
         find_lane: FindLane,
         timeout: float,
+        only_owner: bool = False,
     ) -> None:
+        self._only_owner = only_owner
         self._key = _key(token.encode("utf-8")) if token else None
         self._tls = tls
         self._credential = credential  # what rpyc records as the connection's credentials
@@ -197,6 +204,8 @@ class Gate(object):
         except OSError:
             raise RpycAuthenticationError("gone before it was checked") from None
         try:
+            if self._only_owner and is_loopback(peer[0]):
+                self._check_owner(sock)
             sock.settimeout(self._timeout)
             conn = self._tls.wrap_socket(sock, server_side=True) if self._tls else sock
             credentials = self._check(conn)
@@ -211,6 +220,15 @@ class Gate(object):
         _close(sock)
         self._refused(peer, reason)
         raise RpycAuthenticationError(reason)
+
+    @staticmethod
+    def _check_owner(sock: socket.socket) -> None:
+        """Another user's process on this machine may not use a server that asks for no credential."""
+        uid = peer_user.owner(sock)
+        if uid is None:
+            raise _Refusal("cannot tell which user connected (gone already?)")
+        if uid != os.getuid():
+            raise _Refusal("a process of another user (uid {}); a token lets other users in".format(uid))
 
     def _check(self, conn: Any) -> Any:
         """Read the preamble if the client sent one; return the credentials, or raise _Refusal."""

@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--allow-insecure", action="store_true", default=None, help="listen beyond loopback with no credential"
     )
+    serve.add_argument(
+        "--allow-other-users",
+        action="store_true",
+        default=None,
+        help="with no credential, let other users' processes on this machine in (HRPYC_ALLOW_OTHER_USERS)",
+    )
     serve.add_argument("-v", "--verbose", action="store_true", help="log clients coming and going")
     serve.set_defaults(run=_serve)
 
@@ -115,6 +121,7 @@ def _serve(args: argparse.Namespace) -> int:
         keyfile=args.keyfile,
         cafile=args.cafile,
         allow_insecure=args.allow_insecure,
+        allow_other_users=args.allow_other_users,
     )
     print(
         "hrpyc: serving on {} (dispatch: {}; Ctrl-C to stop)".format(format_address(*server.address), server.dispatch),

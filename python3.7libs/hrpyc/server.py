@@ -55,6 +55,7 @@ class Server(object):
         keyfile: Optional[str] = None,
         cafile: Optional[str] = None,
         allow_insecure: Optional[bool] = None,
+        allow_other_users: Optional[bool] = None,
         max_clients: Optional[int] = None,
         compress: Optional[bool] = None,
     ) -> None:
@@ -63,11 +64,13 @@ class Server(object):
         `dispatch`: where requests run (see hrpyc.dispatch). `timeout`: how long a stock client waits
         (ours say so themselves). `token`: a shared secret clients must show, or 'auto' for this user's
         own. `certfile`/`keyfile`: serve over TLS; `cafile`: and require client certificates it signed.
-        `allow_insecure`: listen beyond loopback with no credential. `max_clients`: connected at once.
+        `allow_insecure`: listen beyond loopback with no credential. `allow_other_users`: with no credential,
+        let other OS users' processes on this machine in too (by default only this user's may connect,
+        where the system says who connected: Linux). `max_clients`: connected at once.
         `compress`: zlib for large frames; None turns it on only for peers beyond loopback."""
         self._dispatcher = self._dispatcher_for(dispatch)
         self._timeout = config.request_timeout(timeout)
-        self._security = Security(token, certfile, keyfile, cafile, allow_insecure)
+        self._security = Security(token, certfile, keyfile, cafile, allow_insecure, allow_other_users)
         self._security.check_exposure(host, port)
         self._max_clients = config.max_clients(max_clients)
         self._compress = compress
@@ -85,6 +88,7 @@ class Server(object):
             ("pid", str(os.getpid())),
             ("dispatch", self._dispatcher.name),
             ("auth", self._security.credential),
+            ("users", "owner" if self._security.only_owner else "any"),
             ("tls", "yes" if self._security.tls else "no"),
         )
         self._record: Optional[str] = None
@@ -124,6 +128,12 @@ class Server(object):
     def credential(self) -> str:
         """What clients must show: 'token', 'certificate' or 'none'."""
         return self._security.credential
+
+    @property
+    def only_owner(self) -> bool:
+        """True when only this OS user's processes may connect from this machine: no credential is asked
+        for, and the system says who connected (Linux)."""
+        return self._security.only_owner
 
     @property
     def exposed(self) -> bool:
@@ -291,7 +301,8 @@ def start_server(
     """Start this process's hrpyc server, or return the one already running on the same address.
 
     SideFX's signature, plus `host` (loopback unless you ask) and the keywords of `hrpyc.Server`
-    (dispatch, timeout, token, certfile, keyfile, cafile, allow_insecure, max_clients, compress).
+    (dispatch, timeout, token, certfile, keyfile, cafile, allow_insecure, allow_other_users, max_clients,
+    compress).
     `use_thread=False` serves in the calling thread until the server stops, and - unless `dispatch`
     or HRPYC_DISPATCH says otherwise - runs every request there, one at a time (dispatch 'caller').
     """

@@ -51,7 +51,7 @@ def status(server: Any, error: str) -> Tuple[str, str]:
         host, port = server.address
         exposure = "reachable from other machines" if not is_loopback(host) else "this machine only"
         credential = {"token": "token required", "certificate": "client certificate required"}.get(
-            server.credential, "no credential"
+            server.credential, "no credential, this user's processes only" if server.only_owner else "no credential"
         )
         text = "Listening on {} - {}, {}, requests run on the {} thread".format(
             format_address(host, port), exposure, credential, "main" if server.dispatch != "thread" else "client's"
