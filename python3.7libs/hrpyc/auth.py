@@ -24,11 +24,12 @@ import os
 import secrets
 import socket
 import ssl
+import threading
 from typing import Any, Callable, Optional, Tuple
 
 from rpyc.utils.authenticators import AuthenticationError as RpycAuthenticationError
 
-from . import config, lane, peer_user, sessions, userdir
+from . import config, deadlines, lane, peer_user, sessions, userdir
 from .address import format_address, is_loopback
 from .errors import AuthenticationError, ConfigError, InsecureBindError, ProtocolError, TooManyClientsError
 
@@ -157,7 +158,8 @@ class Security(object):
         token: nothing can be peeked at inside TLS, and such clients send no preamble."""
         return self.tls is None or self._token is not None
 
-    def gate(self, has_room: Callable[[], bool], refused: Refused, find_lane: FindLane) -> Gate:
+    def gate(self, has_room: Callable[[], bool], refused: Refused, find_lane: FindLane, pending_limit: int) -> Gate:
+        """The authenticator; at most `pending_limit` sockets may be authenticating at once."""
         credential = self.credential
         return Gate(
             self._token,
@@ -168,6 +170,7 @@ class Security(object):
             find_lane,
             self.timeout,
             self.only_owner,
+            pending_limit,
         )
 
 
@@ -187,7 +190,8 @@ class Gate(object):
         refused: Refused,
         find_lane: FindLane,
         timeout: float,
-        only_owner: bool = False,
+        only_owner: bool,
+        pending_limit: int,
     ) -> None:
         self._only_owner = only_owner
         self._key = _key(token.encode("utf-8")) if token else None
@@ -197,29 +201,64 @@ class Gate(object):
         self._refused = refused
         self._find_lane = find_lane
         self._timeout = timeout
+        self._pending_lock = threading.Lock()
+        self._pending = 0
+        self._pending_limit = pending_limit
 
     def __call__(self, sock: socket.socket) -> Tuple[Any, Any]:
         try:
             peer = sock.getpeername()[:2]
         except OSError:
             raise RpycAuthenticationError("gone before it was checked") from None
-        try:
-            if self._only_owner and is_loopback(peer[0]):
-                self._check_owner(sock)
-            sock.settimeout(self._timeout)
-            conn = self._tls.wrap_socket(sock, server_side=True) if self._tls else sock
-            credentials = self._check(conn)
-            conn.settimeout(None)
-            return conn, credentials
-        except _Refusal as refusal:
-            reason = str(refusal)
-        except socket.timeout:
-            reason = "did not finish authenticating within {:g} s".format(self._timeout)
-        except (OSError, EOFError, ValueError) as exc:  # TLS garbage, resets, hang-ups
-            reason = "{}: {}".format(type(exc).__name__, exc)
+        if not self._enter():
+            reason = "too many connections still authenticating (a flood?)"
+        else:
+            ticket, cut = deadlines.watch(sock, self._timeout), False
+            try:
+                try:
+                    credentials = self._authenticate(sock, peer)
+                finally:
+                    cut = deadlines.release(ticket)
+                if not cut:
+                    return credentials
+                reason = "did not finish authenticating within {:g} s".format(self._timeout)
+            except _Refusal as refusal:
+                reason = str(refusal)
+            except socket.timeout:
+                reason = "did not finish authenticating within {:g} s".format(self._timeout)
+            except (OSError, EOFError, ValueError) as exc:  # TLS garbage, resets, hang-ups
+                reason = (
+                    "did not finish authenticating within {:g} s".format(self._timeout)
+                    if cut
+                    else "{}: {}".format(type(exc).__name__, exc)
+                )
+            finally:
+                self._leave()
         _close(sock)
         self._refused(peer, reason)
         raise RpycAuthenticationError(reason)
+
+    def _authenticate(self, sock: socket.socket, peer: Tuple[str, int]) -> Tuple[Any, Any]:
+        if self._only_owner and is_loopback(peer[0]):
+            self._check_owner(sock)
+        sock.settimeout(self._timeout)
+        conn = self._tls.wrap_socket(sock, server_side=True) if self._tls else sock
+        credentials = self._check(conn)
+        conn.settimeout(None)
+        return conn, credentials
+
+    def _enter(self) -> bool:
+        """Count a socket in; False when too many are still authenticating: each holds a descriptor
+        and a thread, and silent ones would otherwise pile up to the process's limit."""
+        with self._pending_lock:
+            if self._pending >= self._pending_limit:
+                return False
+            self._pending += 1
+            return True
+
+    def _leave(self) -> None:
+        with self._pending_lock:
+            self._pending -= 1
 
     @staticmethod
     def _check_owner(sock: socket.socket) -> None:

@@ -7,9 +7,11 @@ See rpyc_wire for why these internals are touched only in the rpyc_* modules.
 from __future__ import annotations
 
 import contextlib
+import errno
 import inspect
 import socket
 import sys
+import time
 import types
 from typing import Any, Callable, ContextManager, Dict, Optional, Tuple
 
@@ -25,6 +27,7 @@ from .rpyc_wire import BridgingChannel, FastSocketStream, raw_socket, shutdown_s
 # main thread it would hold the client's exit for rpyc 6's 30 s close timeout.
 _LIGHT_HANDLERS = frozenset((consts.HANDLE_PING, consts.HANDLE_GETROOT, consts.HANDLE_INSPECT, consts.HANDLE_CLOSE))
 SERVICE_PREFIX = "hrpyc_"
+_OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 _ANSWERS = (consts.MSG_REPLY, consts.MSG_EXCEPTION)
 
 
@@ -182,6 +185,39 @@ class BridgingServer(ThreadedServer):
     """rpyc's ThreadedServer with its contract unchanged (arguments, `start()`, `close()`, `port`,
     subclassing), plus what every server in a Houdini needs: TCP_NODELAY on accepted sockets, one
     channel that answers clients of every rpyc generation, and a stop that prints no traceback."""
+
+    def accept(self) -> None:
+        """rpyc's accept (the same 4.1.0 to 6.0.2), except that running out of file descriptors or
+        memory (EMFILE, ENFILE, ENOBUFS, ENOMEM: a burst of sockets) backs off and accepts again, where
+        rpyc took it for a normal close and the server stopped for good; another error is raised, so
+        the server says why it ended."""
+        while self.active:
+            try:
+                sock, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            except OSError as exc:
+                if not self.active:
+                    raise EOFError() from None  # close() closed the listener: rpyc's normal end
+                if exc.errno in (errno.EINTR, errno.EAGAIN):
+                    continue
+                if exc.errno not in _OUT_OF_RESOURCES:
+                    raise
+                self._back_off(exc)
+                continue
+            self._backoff = 0.0
+            sock.setblocking(True)
+            self.clients.add(sock)
+            self._accept_method(sock)
+            return
+
+    _backoff = 0.0
+
+    def _back_off(self, exc: OSError) -> None:
+        if not self._backoff:
+            self.logger.warning("hrpyc: out of file descriptors or memory (%s); accepting again shortly", exc)
+        self._backoff = min(max(self._backoff * 2, 0.05), 1.0)
+        time.sleep(self._backoff)  # nothing to wait on: descriptors free up as other sockets close
 
     def _accept_method(self, sock):  # type: ignore[no-untyped-def]
         # close() may have run since accept() returned: it could not see this socket, so close it

@@ -9,6 +9,7 @@ else. Verified against 4.1.0, 4.1.5, 5.3.1 and 6.0.2.
 from __future__ import annotations
 
 import socket
+import zlib
 from typing import Any, Callable, NamedTuple, Optional, Tuple
 
 import rpyc
@@ -68,6 +69,21 @@ GENERATIONS = {
 GENERATION = GENERATIONS["rpyc 6" if RPYC_VERSION >= (6,) else "rpyc < 6"]
 
 
+MAX_EXPANDED = 256 << 20  # what one compressed frame may expand to (a 100 MB upload through proxies fits)
+INFLATE_PIECE = 16 << 20
+
+
+def _inflate(data: bytes) -> bytes:
+    """zlib.decompress, in pieces, refusing to grow past MAX_EXPANDED (its peak memory stays near it)."""
+    inflate, out = zlib.decompressobj(), bytearray()
+    while data:
+        out += inflate.decompress(data, INFLATE_PIECE)
+        if len(out) > MAX_EXPANDED:
+            raise ValueError("a compressed frame expanding beyond {} MB".format(MAX_EXPANDED >> 20))
+        data = inflate.unconsumed_tail
+    return bytes(out + inflate.flush())
+
+
 class BridgingChannel(Channel):
     """The server's channel to one client: it reads the client's envelope from its first message (the
     client always speaks first) and, if it is the other rpyc generation's, translates both ways, so one
@@ -81,7 +97,13 @@ class BridgingChannel(Channel):
         self._outgoing: Optional[Callable[[bytes], bytes]] = None
 
     def recv(self) -> bytes:  # type: ignore[override]
-        data = super().recv()
+        # rpyc's Channel.recv (the same 4.1.0 to 6.0.2), with a bound on what a compressed frame may
+        # expand to: zlib.decompress would turn a 2 MB frame into gigabytes.
+        header = self.stream.read(self.FRAME_HEADER.size)
+        length, compressed = self.FRAME_HEADER.unpack(header)
+        data = self.stream.read(length + len(self.FLUSHER))[: -len(self.FLUSHER)]
+        if compressed:
+            data = _inflate(data)
         if self._incoming is None:
             foreign = _is_old(data) != GENERATION.old_envelope
             self._incoming = GENERATION.to_ours if foreign else bytes

@@ -92,13 +92,16 @@ class Server(object):
             ("tls", "yes" if self._security.tls else "no"),
         )
         self._record: Optional[str] = None
+        self._refusals = RefusalLog(log)
         self._lanes = Lanes(self._security.hears_preambles)
         try:
             self._rpyc = ListeningServer(
                 service_for(self.describe, self._lanes),
                 host,
                 port,
-                authenticator=self._security.gate(self._has_room, self._refused, self._lanes.find),
+                authenticator=self._security.gate(
+                    self._has_room, self._refused, self._lanes.find, max(64, 4 * self._max_clients)
+                ),
                 logger=_rpyc_log,
                 serve_connection=self._serve,
                 serve_raw=self._lanes.serve,
@@ -206,6 +209,7 @@ class Server(object):
                 left = deadline - time.monotonic()
                 if left <= 0 or not self._lock.wait(left):
                     break
+        self._refusals.flush()
         if self._record is not None:
             sessions.unregister(self._record)
         self._stopped.set()
@@ -238,7 +242,7 @@ class Server(object):
     def _refused(self, peer: Tuple[str, int], reason: str) -> None:
         if self._stopping:
             return  # sockets still authenticating when we stop are closed by us, not refused
-        log.warning("hrpyc: refused %s: %s", format_address(*peer), reason)
+        self._refusals.add(format_address(*peer), reason)
         events.emit(
             events.ServerEvent(events.REFUSED, self.address, message="{}: {}".format(format_address(*peer), reason))
         )
@@ -261,7 +265,13 @@ class Server(object):
         with self._lock:
             if self._stopping:
                 return
-            self._clients[record.id] = record
+            # The gate's check is what a client is told; this one holds under a burst of handshakes.
+            full = len(self._clients) >= self._max_clients
+            if not full:
+                self._clients[record.id] = record
+        if full:
+            self._refused(peer, "too many clients")
+            return
 
         def on_request(request: Request) -> None:
             record.count_request()
@@ -283,6 +293,56 @@ class Server(object):
                 self._clients.pop(record.id, None)
                 self._lock.notify_all()
             events.emit(events.ServerEvent(events.DISCONNECTED, self.address, record.info(), reason))
+
+
+class RefusalLog(object):
+    """Refusals as log lines at a bounded rate: the first of each WINDOW seconds at once, the rest
+    summed up (count, reasons, a few addresses) when the window ends. A flood of connections would
+    otherwise print a line each into Houdini's console. Events still come one per refusal."""
+
+    WINDOW = 10.0
+    ADDRESSES = 5
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._log = logger
+        self._lock = threading.Lock()
+        self._window_ends = 0.0
+        self._held: Dict[str, int] = {}
+        self._addresses: List[str] = []
+        self._timer: Optional[threading.Timer] = None
+
+    def add(self, address: str, reason: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now >= self._window_ends:
+                self._window_ends = now + self.WINDOW
+                held = False
+            else:
+                held = True
+                self._held[reason] = self._held.get(reason, 0) + 1
+                if address not in self._addresses and len(self._addresses) < self.ADDRESSES:
+                    self._addresses.append(address)
+                if self._timer is None:
+                    self._timer = threading.Timer(self._window_ends - now, self.flush)
+                    self._timer.daemon = True
+                    self._timer.start()
+        if not held:
+            self._log.warning("hrpyc: refused %s: %s", address, reason)
+
+    def flush(self) -> None:
+        """Log what was held back, if anything."""
+        with self._lock:
+            held, addresses, self._held, self._addresses = self._held, self._addresses, {}, []
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+        if held:
+            self._log.warning(
+                "hrpyc: refused %d more connections (%s) from %s",
+                sum(held.values()),
+                "; ".join("{} x{}".format(reason, count) for reason, count in sorted(held.items())),
+                ", ".join(addresses) + (", ..." if len(addresses) == self.ADDRESSES else ""),
+            )
 
 
 # The one server a process runs through the module API, as SideFX's hrpyc offers.

@@ -1,0 +1,11 @@
+"""`hrpyc serve` in a process allowed only a few open files (the first argument): where a burst of
+silent sockets makes accept() fail with EMFILE."""
+
+import resource
+import sys
+
+import hrpyc.cli
+
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+sys.exit(hrpyc.cli.main(["serve", "--port", "0"]))
