@@ -14,6 +14,8 @@ import pytest
 from conftest import ServerProcess, wait_for
 
 import hrpyc
+import hrpyc.auth
+import hrpyc.lane
 import hrpyc.server
 
 SECRET = "flood-secret"
@@ -58,25 +60,8 @@ def test_a_drip_is_cut_at_the_deadline_of_the_whole_exchange(monkeypatch):
     server = hrpyc.Server("127.0.0.1", 0, token=SECRET).start()
     try:
         with socket.create_connection(server.address, timeout=5) as sock:
-            started = time.monotonic()
-            closed = False
-            for byte in b"HRPYC\x03" + bytes(32):  # a byte every 0.2 s: each read is quick, the whole is not
-                try:
-                    sock.sendall(bytes([byte]))
-                except OSError:
-                    closed = True
-                    break
-                sock.settimeout(0.2)
-                try:
-                    if sock.recv(1) == b"":
-                        closed = True
-                        break
-                except socket.timeout:
-                    pass
-                except OSError:
-                    closed = True
-                    break
-            assert closed and time.monotonic() - started < 3
+            # a byte every 0.1 s: each read is quick, the whole challenge (3.8 s) is not
+            assert _cut_within(sock, 3.0, hrpyc.auth.MAGIC + bytes(hrpyc.auth.NONCE))
     finally:
         server.stop()
 
@@ -159,5 +144,37 @@ def test_a_flood_of_refusals_is_summed_up_in_the_log_not_printed_one_by_one(monk
         total = sum(int(line.split("refused ")[1].split(" more")[0]) for line in lines if " more " in line)
         assert total + len([line for line in lines if " more " not in line]) == 60
         assert "no token" in caplog.text and "127.0.0.1" in caplog.text
+    finally:
+        server.stop()
+
+
+def _cut_within(sock, seconds, drip):
+    """Send `drip` a byte every 0.1 s; True when the server cuts the socket within `seconds`."""
+    started = time.monotonic()
+    sock.settimeout(0.1)
+    for byte in drip:
+        if time.monotonic() - started > seconds:
+            return False
+        try:
+            sock.sendall(bytes([byte]))
+            if sock.recv(1) == b"":
+                return True
+        except socket.timeout:
+            continue
+        except OSError:
+            return True
+    return False
+
+
+def test_a_bulk_lane_upload_that_drips_is_cut_at_the_deadline_of_the_transfer(monkeypatch):
+    monkeypatch.setattr(hrpyc.lane, "STALL", 0.5)
+    server = hrpyc.Server("127.0.0.1", 0).start()
+    try:
+        conn = hrpyc.connect(*server.address)
+        with socket.create_connection(server.address, timeout=5) as sock:
+            sock.sendall(hrpyc.lane.MAGIC + conn.lane_key + b"p" + struct.pack(">Q", 1000))
+            assert _cut_within(sock, 3.0, bytes(1000))
+        assert conn.modules.os.getpid() == os.getpid()
+        conn.close()
     finally:
         server.stop()

@@ -24,6 +24,7 @@ import struct
 import threading
 from typing import Any, Dict, Iterator, Optional, Tuple, Union
 
+from . import deadlines
 from .errors import HrpycError, TransferError
 from .rpyc_wire import request_timeout
 
@@ -36,6 +37,7 @@ GET, PUT = b"g", b"p"
 OK, MISSING = b"\x01", b"\x00"
 INLINE_LIMIT = 256 << 10  # bytes; below this a buffer travels inline in the rpyc message
 STALL = 30.0  # seconds the server waits on a lane socket that makes no progress
+MIN_RATE = 1 << 20  # bytes a second a transfer must average, beyond STALL, before it is cut
 
 _NUMBER = struct.Struct(">Q")
 
@@ -124,6 +126,7 @@ class Lanes(object):
         A client that hangs up or stalls loses its own transfer and nothing else."""
         if not isinstance(credentials, _Lane):
             return False
+        ticket = deadlines.watch(sock, STALL)
         try:
             sock.settimeout(STALL)
             with sock.makefile("rb") as reader:
@@ -133,15 +136,26 @@ class Lanes(object):
                     if parcel is None:
                         sock.sendall(MISSING)
                     else:
+                        ticket = _extend(ticket, sock, parcel.nbytes)
                         sock.sendall(OK + _NUMBER.pack(parcel.nbytes))
                         _send_buffer(sock, parcel)
                 elif op == PUT:
+                    ticket = _extend(ticket, sock, number)
                     data = reader.read(number)
                     if len(data) == number:
                         sock.sendall(OK + _NUMBER.pack(credentials.file(data)))
         except (OSError, EOFError, ValueError, OverflowError, MemoryError):
             pass  # a length beyond memory, a hang-up, a stall: that transfer is lost, nothing else
+        finally:
+            deadlines.release(ticket)
         return True
+
+
+def _extend(ticket: int, sock: socket.socket, size: int) -> int:
+    """The deadline of a whole transfer of `size` bytes: a drip that makes a little progress now and
+    then would outlive any limit on each read."""
+    deadlines.release(ticket)
+    return deadlines.watch(sock, STALL + size / MIN_RATE)
 
 
 def _read_request(reader: Any) -> Tuple[bytes, int]:
