@@ -30,6 +30,7 @@ from .errors import (
     ServerNotFoundError,
     TooManyClientsError,
     TransferError,
+    UnsafeFileError,
     VersionMismatchError,
 )
 from .events import ServerEvent, subscribe, unsubscribe
@@ -64,6 +65,7 @@ __all__ = [
     "InsecureBindError",
     "ServerAlreadyRunningError",
     "ConfigError",
+    "UnsafeFileError",
     "DispatchError",
     "ServerNotFoundError",
     "ProtocolError",

@@ -60,13 +60,9 @@ def auto_token(create: bool = True) -> Optional[str]:
     """This user's own token, created on first use in a file only they can read; local clients of the
     same user find it there, so token='auto' needs no configuration."""
     path = auto_token_path()
-    try:
-        with open(path) as handle:
-            token = handle.read().strip()
-        if token:
-            return token
-    except OSError:
-        pass
+    token = (userdir.read_private(path, secret=True) or "").strip()
+    if token:
+        return token
     if not create:
         return None
     token = secrets.token_urlsafe(32)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import sys
 from typing import Any, Optional, Tuple, Union
 
@@ -108,21 +109,31 @@ def state_dir() -> str:
     return os.path.join(base, "hrpyc")
 
 
+MAX_TOKEN = 1024  # characters: a token is a password, not a file
+
+
 def token_setting() -> Optional[str]:
     """HRPYC_TOKEN, else the content of HRPYC_TOKEN_FILE, else None; 'auto' is passed on as it is."""
     value = os.environ.get("HRPYC_TOKEN", "").strip()
     if value:
+        if len(value) > MAX_TOKEN:
+            raise _invalid("HRPYC_TOKEN", value[:8] + "...", "a token of at most {} characters".format(MAX_TOKEN))
         return value
     path = os.environ.get("HRPYC_TOKEN_FILE", "").strip()
     if not path:
         return None
-    try:
-        with open(os.path.expanduser(path)) as handle:
-            value = handle.read().strip()
+    try:  # non-blocking: a FIFO in its place must not hang Houdini's start-up
+        fd = os.open(os.path.expanduser(path), os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         raise _invalid("HRPYC_TOKEN_FILE", path, "a readable file holding the token ({})".format(exc.strerror))
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _invalid("HRPYC_TOKEN_FILE", path, "a regular file holding the token, not a pipe or a device")
+        value = handle.read(MAX_TOKEN + 1).decode("utf-8", "replace").strip()
     if not value:
         raise _invalid("HRPYC_TOKEN_FILE", path, "a file holding the token, not an empty one")
+    if len(value) > MAX_TOKEN:
+        raise _invalid("HRPYC_TOKEN_FILE", path, "a token of at most {} characters".format(MAX_TOKEN))
     return value
 
 

@@ -8,6 +8,7 @@ the README's troubleshooting table):
      ├── InsecureBindError                            listening beyond loopback with no credential
      ├── ServerAlreadyRunningError                    start_server() with other settings while one runs
      ├── ConfigError (ValueError)                     an HRPYC_* variable has a value we cannot use
+     ├── UnsafeFileError (PermissionError)            a file of the per-user folder others could change
      ├── ServerNotFoundError (ConnectionError)        nobody answers at host:port
      ├── ProtocolError (ConnectionError)              something answered, but not as an rpyc server does
      ├── TransferError (ConnectionError)              a bulk-lane buffer did not arrive whole
@@ -37,6 +38,7 @@ __all__ = [
     "InsecureBindError",
     "ServerAlreadyRunningError",
     "ConfigError",
+    "UnsafeFileError",
     "ServerNotFoundError",
     "ProtocolError",
     "TransferError",
@@ -104,6 +106,13 @@ class ConfigError(HrpycError, ValueError):
     def __init__(self, variable: str, value: str, expected: str) -> None:
         super().__init__("{}={!r} is not valid; expected {}".format(variable, value, expected))
         self.variable = variable
+
+
+class UnsafeFileError(HrpycError, PermissionError):
+    """The per-user folder, or a file in it, is not this user's alone: hrpyc will not trust it."""
+
+    def __init__(self, path: str, why: str, fix: str) -> None:
+        super().__init__("hrpyc will not use {}: it {}; {}".format(path, why, fix))
 
 
 class ServerNotFoundError(HrpycError, ConnectionError):

@@ -94,6 +94,7 @@ class Server(object):
         self._record: Optional[str] = None
         self._refusals = RefusalLog(log)
         self._lanes = Lanes(self._security.hears_preambles)
+        sessions.folder()  # what can fail fails before the port is taken: a listener nobody could stop
         try:
             self._rpyc = ListeningServer(
                 service_for(self.describe, self._lanes),
@@ -158,15 +159,19 @@ class Server(object):
                 target=self._accept_loop, name="hrpyc-accept-{}".format(self.address[1]), daemon=True
             )
             self._thread.start()
-        self._record = sessions.register(
-            dict(
-                self._about,
-                host=self.address[0],
-                port=self.address[1],
-                scene=houdini.scene() or "",
-                token_source=self._security.token_source,
+        try:
+            self._record = sessions.register(
+                dict(
+                    self._about,
+                    host=self.address[0],
+                    port=self.address[1],
+                    scene=houdini.scene() or "",
+                    token_source=self._security.token_source,
+                )
             )
-        )
+        except BaseException:
+            self.stop()  # the record could not be written: no listener may outlive the error
+            raise
         log.info("hrpyc: listening on %s", format_address(*self.address))
         events.emit(events.ServerEvent(events.STARTED, self.address))
         return self

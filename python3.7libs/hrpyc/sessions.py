@@ -1,5 +1,9 @@
 """Both sides: local discovery: each running server keeps a record in this user's folder (never the
 secret), removed when it stops; records of processes that died are recognised and ignored.
+
+A record names its machine and its process's start time as well as its pid: a home folder shared over
+NFS holds other machines' records (alive, but not here), and a pid is reused after its process dies
+(another process, maybe another user's, would pass for the server).
 """
 
 from __future__ import annotations
@@ -7,28 +11,35 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import socket
 import sys
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from . import userdir
 
 Record = Dict[str, Any]
 
 
-def _folder() -> str:
-    path = os.path.join(userdir.state_dir(), "sessions")
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    return path
+def folder() -> str:
+    """The records' folder, created and checked (see userdir)."""
+    return userdir.private_folder(os.path.join(userdir.state_dir(), "sessions"))
 
 
 def _path(pid: int, port: int) -> str:
-    return os.path.join(_folder(), "{}-{}.json".format(pid, port))
+    return os.path.join(folder(), "{}-{}.json".format(pid, port))
 
 
 def register(record: Record) -> str:
     """Write this server's record; returns its path, for unregister()."""
-    record = dict(record, pid=os.getpid(), user=_user(), started=time.time())
+    record = dict(
+        record,
+        pid=os.getpid(),
+        user=_user(),
+        started=time.time(),
+        machine=socket.gethostname(),
+        process_started=_process_started(os.getpid()),
+    )
     path = _path(os.getpid(), record["port"])
     userdir.write_private(path, json.dumps(record, sort_keys=True))
     return path
@@ -43,19 +54,33 @@ def unregister(path: str) -> None:
 
 def live() -> List[Record]:
     """Records of servers whose process is still alive, oldest first; dead ones are deleted."""
-    records = []
-    for name in os.listdir(_folder()):
-        path = os.path.join(_folder(), name)
-        try:
-            with open(path) as handle:
-                record = json.load(handle)
-        except (OSError, ValueError):
+    records, here, where = [], socket.gethostname(), folder()
+    for name in os.listdir(where):
+        if not name.endswith(".json"):
             continue
-        if _alive(int(record.get("pid", 0))):
+        path = os.path.join(where, name)
+        try:
+            record = json.loads(userdir.read_private(path) or "")
+            pid = int(record.get("pid", 0))
+        except (ValueError, TypeError, AttributeError):
+            continue  # not a record of ours (a half-written file, a stranger's format)
+        if record.get("machine", here) != here:
+            continue  # another machine's, on a shared home: not for us to judge, nor to reach as local
+        if _alive(pid) and record.get("process_started") == _process_started(pid):
             records.append(record)
         else:
             unregister(path)
     return sorted(records, key=lambda r: r.get("started", 0))
+
+
+def _process_started(pid: int) -> Optional[str]:
+    """When process `pid` started, as the system counts it (Linux: clock ticks since boot), or None where
+    it cannot tell; a reused pid has another."""
+    try:
+        with open("/proc/{}/stat".format(pid)) as handle:
+            return handle.read().rsplit(")", 1)[1].split()[19]  # field 22, after the command name
+    except (OSError, IndexError):
+        return None
 
 
 def _user() -> str:

@@ -1,24 +1,95 @@
-"""Both sides: the per-user folder where hrpyc keeps what only this user may read: the auto token, session
-records.
+"""Both sides: the per-user folder where hrpyc keeps what only this user may read (the auto token,
+session records, the panel's settings) - checked, not trusted.
+
+Another user who could write there could plant a token, or a record that makes our client offer its
+token to their port, or a symbolic link that makes us write the token into their file. So on POSIX the
+folder and every file read from it must be this user's and closed to everyone else, no symbolic link is
+followed, and files are written to a new name exclusively and then moved into place. "Closed" means
+no one else may write (the folder, records, settings) - and, for the token, read. (On Windows,
+%LOCALAPPDATA% is per-user already.)
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import secrets
+import stat
+from typing import Optional
 
 from . import config
+from .errors import UnsafeFileError
+
+POSIX = os.name == "posix"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def state_dir() -> str:
-    """The per-user folder (see config.state_dir), created on demand, owner-only on POSIX."""
-    path = config.state_dir()
-    os.makedirs(path, mode=0o700, exist_ok=True)
+    """The per-user folder (see config.state_dir), created on demand and checked."""
+    return private_folder(config.state_dir())
+
+
+def private_folder(path: str) -> str:
+    """`path`, created owner-only if missing; UnsafeFileError if it is a link, another user's, or others
+    may write to it."""
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise UnsafeFileError(path, "cannot be created ({})".format(exc.strerror), "set HRPYC_STATE_DIR") from None
+    if POSIX:
+        _check(os.lstat(path), path, folder=True)
     return path
 
 
+def read_private(path: str, secret: bool = False) -> Optional[str]:
+    """The text of a file in the folder, None when there is none; UnsafeFileError when it is not a
+    plain file of this user's that only they may change (and, if `secret`, read)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafeFileError(path, "is a symbolic link", "remove it") from None
+        raise UnsafeFileError(path, "cannot be read ({})".format(exc.strerror), "remove it") from None
+    try:
+        if POSIX:
+            _check(os.fstat(fd), path, folder=False, secret=secret)
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "r") as handle:
+        return handle.read()
+
+
 def write_private(path: str, text: str) -> None:
-    """Write a file only its owner can read (0600 on POSIX; %LOCALAPPDATA% is per-user on Windows)."""
-    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(path + ".tmp", path)
+    """Write a file only its owner can read: to a new, unguessable name first (never following a
+    planted link), then moved over `path` in one step."""
+    temporary = "{}.{}.tmp".format(path, secrets.token_hex(8))
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.remove(temporary)
+        except OSError:
+            pass
+        raise
+
+
+def _check(status: os.stat_result, path: str, folder: bool, secret: bool = False) -> None:
+    kind = "folder" if folder else "file"
+    if stat.S_ISLNK(status.st_mode):
+        raise UnsafeFileError(path, "is a symbolic link", "remove it, or set HRPYC_STATE_DIR to a folder of your own")
+    if not (stat.S_ISDIR(status.st_mode) if folder else stat.S_ISREG(status.st_mode)):
+        raise UnsafeFileError(path, "is not a {}".format(kind), "remove it")
+    if status.st_uid != os.getuid():
+        raise UnsafeFileError(path, "belongs to another user (uid {})".format(status.st_uid), "remove it")
+    if status.st_mode & (0o077 if secret else 0o022):
+        raise UnsafeFileError(
+            path,
+            "is open to other users (mode {:o})".format(stat.S_IMODE(status.st_mode)),
+            "chmod {} {}".format("700" if folder else "600", path),
+        )

@@ -174,7 +174,10 @@ class PanelController(QtCore.QObject):
         self.view.host_edit.setText("" if host in values else host)
         self.view.host_edit.setEnabled(host not in values)
         self.view.port_edit.setText(str(port))
-        if self.settings.from_environment:
+        if self.settings.problem:
+            self.view.note.setText("Settings are not remembered: " + self.settings.problem)
+            self.view.note.setVisible(True)
+        elif self.settings.from_environment:
             self.view.note.setText(
                 "Host and port come from the environment (HRPYC_AUTOSTART, HRPYC_HOST, HRPYC_PORT), "
                 "which wins over the panel's remembered settings."

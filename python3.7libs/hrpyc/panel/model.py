@@ -12,7 +12,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from .. import config, userdir
 from ..address import format_address, is_loopback
-from ..errors import ConfigError
+from ..errors import ConfigError, UnsafeFileError
 from ..events import ServerEvent
 
 LOOPBACK, ALL_INTERFACES = "127.0.0.1", "0.0.0.0"
@@ -90,7 +90,11 @@ class Settings(object):
     autostart environment decides them (`from_environment`)."""
 
     def __init__(self, path: Optional[str] = None) -> None:
-        self.path = path or os.path.join(userdir.state_dir(), "panel.json")
+        self.problem = ""  # why nothing is remembered, when the per-user folder cannot be trusted
+        try:
+            self.path = path or os.path.join(userdir.state_dir(), "panel.json")
+        except UnsafeFileError as exc:
+            self.path, self.problem = "", str(exc)
         self.host, self.port, self.running = LOOPBACK, config.DEFAULT_PORT, False
         self.from_environment = False
         try:
@@ -102,16 +106,17 @@ class Settings(object):
         if self.from_environment:
             return
         try:
-            with open(self.path) as handle:
-                saved: Dict[str, Any] = json.load(handle)
+            saved: Dict[str, Any] = json.loads((self.path and userdir.read_private(self.path)) or "{}")
             self.host = str(saved.get("host", self.host))
             self.port = int(saved.get("port", self.port))
             self.running = bool(saved.get("running", False))
+        except UnsafeFileError as exc:
+            self.problem = str(exc)
         except (OSError, ValueError, TypeError):
-            pass
+            pass  # not written yet, or not by us: the defaults
 
     def save(self) -> None:
-        if self.from_environment:
+        if self.from_environment or not self.path:
             return
         data = {"host": self.host, "port": self.port, "running": self.running}
         userdir.write_private(self.path, json.dumps(data))
