@@ -15,6 +15,7 @@ import threading
 
 import pytest
 import rpyc
+import rpyc.utils.server
 from certs import make_authority
 from conftest import ServerProcess, child_env, free_port, unavailable, wait_for
 
@@ -486,3 +487,38 @@ def test_with_no_credential_only_this_users_processes_may_connect(allowed, caplo
     finally:
         server.stop()
         os.waitpid(pid, 0)
+
+
+@pytest.mark.parametrize(
+    "answer", ["1" + "+1" * 200000, "[" * 100000 + "]" * 100000, "-" * 50000 + "1"], ids=["sum", "nest", "minus"]
+)
+def test_a_rogue_servers_answer_cannot_crash_our_client(answer):
+    """ast.literal_eval on these kills Python 3.7-3.10 (Maya 2022-24, Nuke 13-15). The client runs in a
+    child process, so a crash shows as its exit code; it must raise one line instead."""
+
+    class Rogue(rpyc.SlaveService):
+        def hrpyc_hello(self, timeout):
+            return (("hrpyc", "a rogue"),)
+
+        def run_code(self, *arguments):
+            return ("literal", answer)
+
+    rogue = rpyc.utils.server.ThreadedServer(Rogue, hostname="127.0.0.1", port=0, protocol_config={})
+    threading.Thread(target=rogue.start, daemon=True).start()
+    wait_for(lambda: rogue.active, what="the rogue server to listen")
+    script = (
+        "import sys, hrpyc\n"
+        "connection = hrpyc.connect('127.0.0.1', int(sys.argv[1]), timeout=30)\n"
+        "try:\n"
+        "    hrpyc.run(connection, 'result = 1')\n"
+        "except hrpyc.ProtocolError as exc:\n"
+        "    print(exc)\n"
+    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", script, str(rogue.port)], capture_output=True, text=True, env=child_env(), timeout=60
+        )
+    finally:
+        rogue.close()
+    assert result.returncode == 0, result.stderr[-500:]
+    assert "not plain data" in result.stdout and result.stdout.count("\n") == 1, result.stdout

@@ -11,7 +11,7 @@ import textwrap
 from typing import Any, Callable, Union
 
 from . import lane, plain
-from .errors import HrpycError
+from .errors import HrpycError, ProtocolError
 
 __all__ = ["fetch_attrib", "fetch_file", "push_file", "run"]
 
@@ -31,7 +31,12 @@ def run(connection: Any, code: Union[str, Callable[..., Any]], *args: Any, **kwa
     service = _service(connection)
     literal, buffers = plain.pack_arguments(args, kwargs, functools.partial(lane.send, connection))
     answer = service.run_code(source, name, literal, buffers)
-    return plain.unpack_result(answer, functools.partial(lane.receive, connection))
+    try:
+        return plain.unpack_result(answer, functools.partial(lane.receive, connection))
+    except (ValueError, SyntaxError, TypeError) as exc:  # never a crash, whatever the server sends back
+        raise ProtocolError(
+            getattr(connection, "address", "the server"), "its answer is not plain data: {}".format(exc)
+        ) from None
 
 
 def fetch_attrib(connection: Any, node_path: str, name: str, kind: str = "point") -> Any:

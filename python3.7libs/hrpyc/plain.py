@@ -7,6 +7,7 @@ shape.
 from __future__ import annotations
 
 import ast
+import re
 from typing import Any, Callable, Dict, List, Tuple, Union
 
 from .lane import Buffer, Shipped
@@ -19,6 +20,34 @@ Answer = Tuple[str, Any]
 LITERAL, BYTES, ARRAY = "literal", "bytes", "array"
 PLAIN = "plain data (numbers, strings, bytes, lists, tuples, dicts, sets, None{})"
 _BUFFERS = (bytes, bytearray, memoryview)
+
+# ast.literal_eval on a deep or long expression (`[[[...]]]`, `1+1+...+1`) overflows the C stack of
+# Python 3.7-3.10 (what Maya 2022-24 and Nuke 13-15 run) and the process dies: a literal from the other
+# end is measured first. Nothing hrpyc.run packs comes near these bounds.
+MAX_LITERAL = 256 << 20  # characters
+MAX_DEPTH = 100  # nested brackets
+MAX_OPERATORS = 2  # between two separators: a complex number's sign and its '+', a unary minus
+_STRINGS = re.compile(r"""[bBrRuU]{0,2}(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")""")
+_BRACKETS = re.compile(r"[\[\](){}]")
+_OPERATOR = re.compile(r"(?<![0-9.][eE])[-+*/%&|^<>@~]")  # not an exponent's sign (1e-05)
+_SEPARATORS = re.compile(r"[,:\[\](){}]")
+
+
+def read_literal(text: Any) -> Any:
+    """ast.literal_eval within size and depth bounds; ValueError (one line) beyond them."""
+    if not isinstance(text, str):
+        raise ValueError("plain data comes as text, not {}".format(type(text).__name__))
+    if len(text) > MAX_LITERAL:
+        raise ValueError("plain data of {} MB, beyond {} MB".format(len(text) >> 20, MAX_LITERAL >> 20))
+    bare = _STRINGS.sub("''", text)
+    depth = 0
+    for bracket in _BRACKETS.findall(bare):
+        depth += 1 if bracket in "([{" else -1
+        if depth > MAX_DEPTH:
+            raise ValueError("plain data nested more than {} deep".format(MAX_DEPTH))
+    if any(len(_OPERATOR.findall(piece)) > MAX_OPERATORS for piece in _SEPARATORS.split(bare)):
+        raise ValueError("an expression where plain data should be")
+    return ast.literal_eval(text)
 
 
 def pack_arguments(
@@ -41,7 +70,7 @@ def pack_arguments(
 def unpack_arguments(
     literal: str, buffers: Buffers, unship: Callable[[Shipped], bytes]
 ) -> Tuple[List[Any], Dict[str, Any]]:
-    args, kwargs = ast.literal_eval(literal)
+    args, kwargs = read_literal(literal)
     positional = list(args)
     for slot, shipped in buffers:
         _put(positional, kwargs, slot, unship(shipped))
@@ -87,5 +116,5 @@ def unpack_result(answer: Answer, unship: Callable[[Shipped], bytes]) -> Any:
             import numpy
         except ImportError:
             return data
-        return numpy.frombuffer(data, dtype=numpy.dtype(ast.literal_eval(descr))).reshape(shape)
-    return ast.literal_eval(payload)
+        return numpy.frombuffer(data, dtype=numpy.dtype(read_literal(descr))).reshape(shape)
+    return read_literal(payload)
