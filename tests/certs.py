@@ -27,8 +27,8 @@ def _write(path, key, cert):
     return path + ".pem", path + ".key"
 
 
-def _cert(subject, key, issuer, issuer_key, ca=False, sans=()):
-    now = datetime.datetime.now(datetime.timezone.utc)
+def _cert(subject, key, issuer, issuer_key, ca=False, sans=(), expired=False):
+    now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=3 if expired else 0)
     builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
@@ -57,7 +57,8 @@ def _cert(subject, key, issuer, issuer_key, ca=False, sans=()):
 
 
 def make_authority(folder):
-    """{'ca': path, 'server': (cert, key), 'client': (cert, key), 'stranger': (cert, key)}"""
+    """{'ca': path, 'server': (cert, key), 'client': (cert, key), 'stranger': (cert, key), 'expired': (cert, key)}:
+    the server's certificates are for 127.0.0.1 and localhost; 'expired' ran out two days ago."""
     ca_key = _key()
     ca = _cert("hrpyc test CA", ca_key, "hrpyc test CA", ca_key, ca=True)
     ca_path = _write(os.path.join(folder, "ca"), ca_key, ca)[0]
@@ -70,4 +71,9 @@ def make_authority(folder):
     client = _write(os.path.join(folder, "client"), client_key, _cert("td", client_key, "hrpyc test CA", ca_key))
     other_key = _key()
     stranger = _write(os.path.join(folder, "stranger"), other_key, _cert("stranger", other_key, "stranger", other_key))
-    return {"ca": ca_path, "server": server, "client": client, "stranger": stranger}
+    expired = _write(
+        os.path.join(folder, "expired"),
+        server_key,
+        _cert("127.0.0.1", server_key, "hrpyc test CA", ca_key, sans=sans, expired=True),
+    )
+    return {"ca": ca_path, "server": server, "client": client, "stranger": stranger, "expired": expired}

@@ -522,3 +522,53 @@ def test_a_rogue_servers_answer_cannot_crash_our_client(answer):
         rogue.close()
     assert result.returncode == 0, result.stderr[-500:]
     assert "not plain data" in result.stdout and result.stdout.count("\n") == 1, result.stdout
+
+
+@pytest.mark.parametrize(
+    "certificate, host, says",
+    [
+        ("expired", "127.0.0.1", "expired"),
+        ("stranger", "127.0.0.1", "self-signed"),
+        ("server", "127.0.0.2", "mismatch"),  # a loopback address its certificate does not name
+    ],
+)
+def test_each_tls_failure_says_which_it_is(authority, certificate, host, says):
+    cert, key = authority[certificate]
+    server = hrpyc.Server(host, 0, certfile=cert, keyfile=key, token=SECRET).start()
+    try:
+        with pytest.raises(hrpyc.ProtocolError) as caught:
+            hrpyc.connect(host, server.address[1], cafile=authority["ca"], token=SECRET, timeout=5)
+        assert says in str(caught.value).lower() and "\n" not in str(caught.value)
+    finally:
+        server.stop()
+
+
+def test_a_file_that_is_not_a_certificate_is_a_config_error_naming_the_setting(tmp_path):
+    bogus = tmp_path / "cert.pem"
+    bogus.write_text("not a certificate")
+    with pytest.raises(hrpyc.ConfigError, match="HRPYC_TLS_CERT") as caught:
+        hrpyc.Server("127.0.0.1", 0, certfile=str(bogus), keyfile=str(bogus))
+    assert "PEM" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_server_that_dies_mid_call_is_a_one_line_error_naming_it(server_process):
+    conn = hrpyc.connect(*server_process.address)
+    with pytest.raises(hrpyc.ConnectionLostError) as caught:
+        conn.modules.os._exit(3)
+    assert "{}:{}".format(*server_process.address) in str(caught.value)
+    assert isinstance(caught.value, EOFError) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("host", ["bad\x00host", "x" * 300])
+def test_an_impossible_host_name_is_a_one_line_error(host):
+    with pytest.raises(hrpyc.ServerNotFoundError) as caught:
+        hrpyc.connect(host, 18811, timeout=2)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_timeout_beyond_what_rpyc_can_wait_is_refused_in_one_line(monkeypatch):
+    with pytest.raises(ValueError, match="timeout="):
+        hrpyc.connect("127.0.0.1", 18811, timeout=25 * 86400)
+    monkeypatch.setenv("HRPYC_TIMEOUT", str(25 * 86400))
+    with pytest.raises(hrpyc.ConfigError, match="HRPYC_TIMEOUT"):
+        hrpyc.connect("127.0.0.1", 18811)

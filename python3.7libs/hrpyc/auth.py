@@ -77,9 +77,9 @@ def auto_token_path() -> str:
 def server_context(certfile: str, keyfile: Optional[str], cafile: Optional[str]) -> ssl.SSLContext:
     """TLS for the server; with `cafile`, clients must present a certificate signed by it."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(certfile, keyfile)
+    _load(context.load_cert_chain, "HRPYC_TLS_CERT", certfile, keyfile)
     if cafile:
-        context.load_verify_locations(cafile)
+        _load(context.load_verify_locations, "HRPYC_TLS_CA", cafile)
         context.verify_mode = ssl.CERT_REQUIRED
     return context
 
@@ -87,10 +87,21 @@ def server_context(certfile: str, keyfile: Optional[str], cafile: Optional[str])
 def client_context(cafile: Optional[str], certfile: Optional[str], keyfile: Optional[str]) -> ssl.SSLContext:
     """TLS for our client: the server's certificate is checked against `cafile` (host name included),
     or, without one, against the system's trusted authorities."""
-    context = ssl.create_default_context(cafile=cafile)
+    context = ssl.create_default_context()
+    if cafile:
+        _load(context.load_verify_locations, "HRPYC_TLS_CA", cafile)
     if certfile:
-        context.load_cert_chain(certfile, keyfile)
+        _load(context.load_cert_chain, "HRPYC_TLS_CERT", certfile, keyfile)
     return context
+
+
+def _load(load: Callable[..., None], variable: str, path: str, *more: Optional[str]) -> None:
+    """A certificate, key or authority file read into a TLS context, or a one-line ConfigError."""
+    try:
+        load(path, *more)
+    except (ssl.SSLError, ValueError) as exc:
+        expected = "a PEM certificate and its key" if variable == "HRPYC_TLS_CERT" else "a PEM certificate file"
+        raise ConfigError(variable, path, "{} ({})".format(expected, getattr(exc, "reason", None) or exc)) from None
 
 
 def warn_insecure(host: str, port: int, why: str) -> None:

@@ -123,12 +123,20 @@ def _open(server: str, port: int, address: str, reach: float, tls: Optional[ssl.
         raise ServerNotFoundError(address, "no answer within {:g} s".format(reach)) from None
     except socket.gaierror as exc:
         raise ServerNotFoundError(address, "unknown host: {}".format(exc.strerror)) from None
+    except (ValueError, UnicodeError) as exc:  # a NUL byte, a label of 64 characters or more
+        raise ServerNotFoundError(address, "not a host name: {}".format(exc)) from None
     except OSError as exc:
         raise ServerNotFoundError(address, exc.strerror or str(exc)) from None
     if tls is None:
         return sock
     try:
         return tls.wrap_socket(sock, server_hostname=server)
+    except ssl.SSLCertVerificationError as exc:  # say which: expired, self-signed, untrusted, wrong host
+        sock.close()
+        why = exc.verify_message or exc.reason
+        raise ProtocolError(
+            address, "TLS failed: the server's certificate: {}; check HRPYC_TLS_CA / cafile=".format(why)
+        ) from None
     except ssl.SSLError as exc:
         sock.close()
         raise ProtocolError(address, "TLS failed: {}; check HRPYC_TLS_CA / cafile=".format(exc.reason)) from None

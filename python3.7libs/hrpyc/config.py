@@ -17,6 +17,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 18811  # SideFX's default, kept so existing scripts keep working
 DISPATCH_MODES = ("auto", "main", "qt", "thread")  # see hrpyc.dispatch
 DEFAULT_TIMEOUT = 30.0  # rpyc's own default, which users of the stock setup know
+MAX_TIMEOUT = 2000000.0  # rpyc polls in milliseconds, as a C int: 2**31 ms is 24.8 days
 DEFAULT_MAX_CLIENTS = 64
 DEFAULT_AUTH_TIMEOUT = 10.0
 FOREVER_WORDS = ("0", "inf", "none", "forever")
@@ -46,12 +47,20 @@ def request_timeout(timeout: Optional[Seconds] = None) -> Optional[float]:
             timeout = float(text)
         except ValueError:
             raise _invalid("HRPYC_TIMEOUT", text, "a number of seconds such as 60, or 0 to wait forever") from None
-        if math.isnan(timeout) or timeout < 0:
-            raise _invalid("HRPYC_TIMEOUT", text, "a number of seconds such as 60, or 0 to wait forever")
+        if math.isnan(timeout) or timeout < 0 or MAX_TIMEOUT < timeout < math.inf:
+            raise _invalid(
+                "HRPYC_TIMEOUT", text, "seconds up to {:g} such as 60, or 0 to wait forever".format(MAX_TIMEOUT)
+            )
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or math.isnan(timeout) or timeout < 0:
         raise ValueError("timeout={!r}: give seconds (> 0), 0 or math.inf to wait forever, or None".format(timeout))
     if timeout == 0 or math.isinf(timeout):
         return None
+    if timeout > MAX_TIMEOUT:
+        raise ValueError(
+            "timeout={!r}: at most {:g} s (about 23 days), or 0 or math.inf to wait forever".format(
+                timeout, MAX_TIMEOUT
+            )
+        )
     return float(timeout)
 
 
@@ -176,7 +185,7 @@ def auth_timeout() -> float:
         seconds = float(text)
     except ValueError:
         seconds = -1.0
-    if not seconds > 0 or math.isinf(seconds):
+    if not 0 < seconds <= MAX_TIMEOUT:
         raise _invalid("HRPYC_AUTH_TIMEOUT", text, "a number of seconds above 0, such as 10")
     return seconds
 

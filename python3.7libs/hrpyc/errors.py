@@ -11,6 +11,7 @@ the README's troubleshooting table):
      ├── UnsafeFileError (PermissionError)            a file of the per-user folder others could change
      ├── ServerNotFoundError (ConnectionError)        nobody answers at host:port
      ├── ProtocolError (ConnectionError)              something answered, but not as an rpyc server does
+     ├── ConnectionLostError (ConnectionError)        the server went away during a call (also an EOFError)
      ├── TransferError (ConnectionError)              a bulk-lane buffer did not arrive whole
      ├── AuthenticationError (ConnectionRefusedError) the server refused our token
      ├── TooManyClientsError (ConnectionRefusedError) the server is at its client limit
@@ -41,6 +42,7 @@ __all__ = [
     "UnsafeFileError",
     "ServerNotFoundError",
     "ProtocolError",
+    "ConnectionLostError",
     "TransferError",
     "AuthenticationError",
     "TooManyClientsError",
@@ -132,6 +134,17 @@ class ProtocolError(HrpycError, ConnectionError):
         super().__init__(
             "{} accepted the connection but did not answer as an rpyc server ({}); check the port "
             "and that both sides use compatible rpyc versions".format(address, reason)
+        )
+
+
+class ConnectionLostError(HrpycError, ConnectionError, EOFError):
+    """The server closed the connection during a call: it stopped, crashed, or dropped us. Also an
+    EOFError, which is what rpyc raised there, so code that caught that still does."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__(
+            "the server at {} closed the connection during the call (stopped, crashed, or disconnected "
+            "us); check it with `hrpyc ping` and connect again".format(address)
         )
 
 

@@ -14,7 +14,7 @@ import rpyc
 from rpyc.core import consts, netref
 from rpyc.core.service import ClassicClient
 
-from .errors import HoudiniBusyError, RequestTimeoutError
+from .errors import ConnectionLostError, HoudiniBusyError, RequestTimeoutError
 from .parking import main_thread_parked
 from .rpyc_wire import request_timeout
 
@@ -75,6 +75,8 @@ class ClientConnection(rpyc.Connection):
         try:
             with main_thread_parked():
                 return super().sync_request(handler, *args)
+        except EOFError:
+            raise ConnectionLostError(self.address) from None
         except rpyc.AsyncResultTimeout as exc:  # the builtin TimeoutError: ours, the server's, rpyc's
             if isinstance(exc, RequestTimeoutError):
                 raise
