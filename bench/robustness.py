@@ -1,7 +1,9 @@
 """Robustness at scale, printing figures: garbage of every kind before and after authentication while
-a legitimate client keeps working, silent sockets, stop/start cycles on one port.
+a legitimate client keeps working, silent sockets, stop/start cycles on one port, and the attacks of a
+local user without credentials on a server allowed 256 open files (a burst past that limit, drips,
+a zlib bomb): the server's peak memory, descriptors and threads before and after, and time to recover.
 
-    python bench/robustness.py [--cases 10000] [--cycles 200]
+    python bench/robustness.py [--cases 10000] [--cycles 200] [--burst 1100]
 """
 
 import argparse
@@ -9,9 +11,11 @@ import logging
 import os
 import random
 import socket
+import struct
 import sys
 import threading
 import time
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -111,17 +115,112 @@ def cycles(count):
     )
 
 
+def _status(pid):
+    """(open files, threads, peak memory in MB) of process `pid`, from /proc."""
+    with open("/proc/{}/status".format(pid)) as handle:
+        fields = dict(line.split(":", 1) for line in handle)
+    files = len(os.listdir("/proc/{}/fd".format(pid)))
+    return files, int(fields["Threads"]), int(fields["VmHWM"].split()[0]) // 1024
+
+
+def _recover(address, pid, started):
+    """Seconds from `started` until a legitimate client connects and calls."""
+    while True:
+        try:
+            conn = hrpyc.connect(*address, token=SECRET, timeout=5)
+            assert conn.modules.os.getpid() == pid
+            conn.close()
+            return time.monotonic() - started
+        except hrpyc.HrpycError:
+            if time.monotonic() - started > 60:
+                raise
+            time.sleep(0.05)
+
+
+def attacks(burst):
+    session = os.path.join(os.path.dirname(HERE), "tests", "sessions", "few_descriptors.py")
+    server = servers.Process([sys.executable, session, "256"], HRPYC_AUTH_TIMEOUT="2", HRPYC_TOKEN=SECRET)
+    pid = server.proc.pid
+    try:
+        _recover(server.address, pid, time.monotonic())
+        before = _status(pid)
+        print("attacks on a server allowed 256 open files: before: {} files, {} threads, {} MB peak".format(*before))
+
+        sockets, started = [], time.monotonic()
+        for _ in range(burst):
+            try:
+                sockets.append(socket.create_connection(server.address, timeout=2))
+            except OSError:
+                break
+        during = _status(pid)
+        for sock in sockets:
+            sock.close()
+        print(
+            "  burst of {} silent sockets in {:.2f} s (server at {} files): alive, a client served again "
+            "{:.2f} s after they closed".format(
+                len(sockets), time.monotonic() - started, during[0], _recover(server.address, pid, time.monotonic())
+            )
+        )
+
+        drips, started = [socket.create_connection(server.address) for _ in range(20)], time.monotonic()
+        cut = set()
+        while len(cut) < len(drips) and time.monotonic() - started < 30:
+            for index, sock in enumerate(drips):
+                if index in cut:
+                    continue
+                try:
+                    sock.sendall(b"H" if not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) else b"")
+                    sock.settimeout(0.01)
+                    if sock.recv(1) == b"":
+                        cut.add(index)
+                except socket.timeout:
+                    pass
+                except OSError:
+                    cut.add(index)
+            time.sleep(0.5)
+        print(
+            "  20 sockets dripping a byte every 0.5 s against HRPYC_AUTH_TIMEOUT=2: {} cut, the last after "
+            "{:.1f} s".format(len(cut), time.monotonic() - started)
+        )
+        for sock in drips:
+            sock.close()
+
+        deflate = zlib.compressobj(1)
+        bomb = b"".join(deflate.compress(bytes(1 << 20)) for _ in range(1024)) + deflate.flush()
+        with socket.create_connection(server.address, timeout=10) as sock:
+            hrpyc.auth.prove(sock, SECRET, "the bench server")
+            sock.sendall(struct.pack("!LB", len(bomb), 1) + bomb + b"\n")
+            try:
+                sock.recv(1)
+            except OSError:
+                pass
+        print(
+            "  a {:.1f} MB compressed frame of 1 GB: dropped; server peak {} MB".format(
+                len(bomb) / 1e6, _status(pid)[2]
+            )
+        )
+        _recover(server.address, pid, time.monotonic())
+        time.sleep(2.5)  # the measurement: let authentication deadlines pass before counting what is left
+        after = _status(pid)
+        print("  after: {} files, {} threads, {} MB peak".format(*after))
+    finally:
+        server.close()
+
+
 def main():
     logging.getLogger("hrpyc").setLevel(logging.ERROR)  # thousands of refusals are the point here
     parser = argparse.ArgumentParser()
     parser.add_argument("--cases", type=int, default=10000)
     parser.add_argument("--silent", type=int, default=100)
     parser.add_argument("--cycles", type=int, default=200)
+    parser.add_argument("--burst", type=int, default=1100)
     args = parser.parse_args()
     servers.private_state_dir()
     fuzz(args.cases)
     silent(args.silent)
     cycles(args.cycles)
+    if sys.platform.startswith("linux"):
+        attacks(args.burst)
 
 
 if __name__ == "__main__":
