@@ -16,7 +16,7 @@ from conftest import ServerProcess, wait_for
 import hrpyc
 import hrpyc.auth
 import hrpyc.lane
-import hrpyc.server
+import hrpyc.refusals
 
 SECRET = "flood-secret"
 
@@ -127,7 +127,7 @@ def test_the_client_limit_holds_under_a_burst_of_handshakes():
 
 
 def test_a_flood_of_refusals_is_summed_up_in_the_log_not_printed_one_by_one(monkeypatch, caplog):
-    monkeypatch.setattr(hrpyc.server.RefusalLog, "WINDOW", 0.5)
+    monkeypatch.setattr(hrpyc.refusals.RefusalLog, "WINDOW", 0.5)
     server = hrpyc.Server("127.0.0.1", 0, token=SECRET).start()
     try:
         with caplog.at_level(logging.WARNING, logger="hrpyc"):
