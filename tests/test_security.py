@@ -574,3 +574,16 @@ def test_a_timeout_beyond_what_rpyc_can_wait_is_refused_in_one_line(monkeypatch)
     monkeypatch.setenv("HRPYC_TIMEOUT", str(25 * 86400))
     with pytest.raises(hrpyc.ConfigError, match="HRPYC_TIMEOUT"):
         hrpyc.connect("127.0.0.1", 18811)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["1" + "[1]" * 100000, "f'{" + "1+" * 100000 + "1}'", "(1)" + "(2)" * 100000],
+    ids=["index", "f-string", "call"],
+)
+def test_no_other_expression_reaches_literal_eval(answer):
+    """Subscripts, calls and f-strings nest as deep as sums do; plain data never has them."""
+    from hrpyc.plain import read_literal
+
+    with pytest.raises(ValueError, match="an expression where plain data should be"):
+        read_literal(answer)

@@ -21,33 +21,61 @@ LITERAL, BYTES, ARRAY = "literal", "bytes", "array"
 PLAIN = "plain data (numbers, strings, bytes, lists, tuples, dicts, sets, None{})"
 _BUFFERS = (bytes, bytearray, memoryview)
 
-# ast.literal_eval on a deep or long expression (`[[[...]]]`, `1+1+...+1`) overflows the C stack of
-# Python 3.7-3.10 (what Maya 2022-24 and Nuke 13-15 run) and the process dies: a literal from the other
-# end is measured first. Nothing hrpyc.run packs comes near these bounds.
+# ast.literal_eval on a deep or long expression (`[[[...]]]`, `1+1+...+1`, `x[0][0]...`) overflows the C
+# stack of Python 3.7-3.10 (what Maya 2022-24 and Nuke 13-15 run) and the process dies: a literal from
+# the other end is measured first. With its strings blanked and True/False/None/set() set aside, what
+# repr() gives for plain data is digits, signs, brackets, commas and colons; nothing indexes or calls,
+# and no more than two signs that are not an exponent's stand between two separators (-1-2j).
 MAX_LITERAL = 256 << 20  # characters
 MAX_DEPTH = 100  # nested brackets
-MAX_OPERATORS = 2  # between two separators: a complex number's sign and its '+', a unary minus
-_STRINGS = re.compile(r"""[bBrRuU]{0,2}(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")""")
+_STRINGS = re.compile(r"""'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*\"""")
+_PREFIXES = re.compile(r"[bBrRuU]{1,2}(?='')")  # b'...', rb'...': what prefixes a string
+_WORDS = re.compile(r"True|False|None|set\(\)")  # a name that ends in one keeps its other letters
+_NOT_PLAIN = re.compile(r"[^0-9eEjJ.+\- ,:'\[\](){}]")  # anything else: names, f-strings, other operators
 _BRACKETS = re.compile(r"[\[\](){}]")
-_OPERATOR = re.compile(r"(?<![0-9.][eE])[-+*/%&|^<>@~]")  # not an exponent's sign (1e-05)
-_SEPARATORS = re.compile(r"[,:\[\](){}]")
+_OPENS_AFTER_A_VALUE = frozenset("0123456789jJ.])}'")  # x[0], f(): an index or a call, not a literal
+_SIGNS = re.compile(r"[-+][^-+,:\[\](){}]*[-+][^-+,:\[\](){}]*[-+]")  # three signs between separators...
+_EXPONENT_SIGN = re.compile(r"(?<=[0-9.][eE])[-+]")  # ...some maybe an exponent's (1e-05), not operators
 
 
 def read_literal(text: Any) -> Any:
-    """ast.literal_eval within size and depth bounds; ValueError (one line) beyond them."""
+    """ast.literal_eval within size and depth bounds; ValueError (one line) beyond them. Each check is
+    one pass of a regular expression: a result of many MB costs a fraction of what literal_eval does."""
     if not isinstance(text, str):
         raise ValueError("plain data comes as text, not {}".format(type(text).__name__))
     if len(text) > MAX_LITERAL:
         raise ValueError("plain data of {} MB, beyond {} MB".format(len(text) >> 20, MAX_LITERAL >> 20))
-    bare = _STRINGS.sub("''", text)
-    depth = 0
-    for bracket in _BRACKETS.findall(bare):
-        depth += 1 if bracket in "([{" else -1
-        if depth > MAX_DEPTH:
-            raise ValueError("plain data nested more than {} deep".format(MAX_DEPTH))
-    if any(len(_OPERATOR.findall(piece)) > MAX_OPERATORS for piece in _SEPARATORS.split(bare)):
+    bare = text
+    if "'" in bare or '"' in bare:
+        bare = _PREFIXES.sub("", _STRINGS.sub("''", bare))
+    if "e" in bare or "s" in bare:  # True, False, None, set()
+        bare = _WORDS.sub("0", bare)
+    if " " in bare:
+        bare = bare.replace(" ", "")
+    if _NOT_PLAIN.search(bare):
         raise ValueError("an expression where plain data should be")
+    depth = 0
+    for bracket in _BRACKETS.finditer(bare):
+        at = bracket.start()
+        if bare[at] in "([{":
+            if bare[at] != "{" and at and bare[at - 1] in _OPENS_AFTER_A_VALUE:
+                raise ValueError("an expression where plain data should be")
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ValueError("plain data nested more than {} deep".format(MAX_DEPTH))
+        else:
+            depth -= 1
+    for signs in _SIGNS.finditer(bare):  # rare in plain data: look closer only there
+        if _SIGNS.search(_EXPONENT_SIGN.sub("", _piece(bare, signs.start()))):
+            raise ValueError("an expression where plain data should be")
     return ast.literal_eval(text)
+
+
+def _piece(text: str, at: int) -> str:
+    """The stretch of `text` around `at` between two separators."""
+    start = max(text.rfind(mark, 0, at) for mark in ",:[](){}") + 1
+    ends = [end for end in (text.find(mark, at) for mark in ",:[](){}") if end >= 0]
+    return text[start : min(ends) if ends else len(text)]
 
 
 def pack_arguments(
