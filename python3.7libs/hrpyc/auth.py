@@ -32,6 +32,7 @@ from rpyc.utils.authenticators import AuthenticationError as RpycAuthenticationE
 from . import config, deadlines, lane, peer_user, sessions, userdir
 from .address import format_address, is_loopback
 from .errors import AuthenticationError, ConfigError, InsecureBindError, ProtocolError, TooManyClientsError
+from .rpyc_wire import shutdown_socket
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +218,7 @@ class Gate(object):
             peer = sock.getpeername()[:2]
         except OSError:
             raise RpycAuthenticationError("gone before it was checked") from None
+        late = "did not finish authenticating within {:g} s".format(self._timeout)
         if not self._enter():
             reason = "too many connections still authenticating (a flood?)"
         else:
@@ -228,17 +230,13 @@ class Gate(object):
                     cut = deadlines.release(ticket)
                 if not cut:
                     return credentials
-                reason = "did not finish authenticating within {:g} s".format(self._timeout)
+                reason = late
             except _Refusal as refusal:
                 reason = str(refusal)
             except socket.timeout:
-                reason = "did not finish authenticating within {:g} s".format(self._timeout)
+                reason = late
             except (OSError, EOFError, ValueError) as exc:  # TLS garbage, resets, hang-ups
-                reason = (
-                    "did not finish authenticating within {:g} s".format(self._timeout)
-                    if cut
-                    else "{}: {}".format(type(exc).__name__, exc)
-                )
+                reason = late if cut else "{}: {}".format(type(exc).__name__, exc)
             finally:
                 self._leave()
         _close(sock)
@@ -384,10 +382,7 @@ def _read_exactly(sock: Any, count: int) -> bytes:
 
 
 def _close(sock: socket.socket) -> None:
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
+    shutdown_socket(sock)
     sock.close()
 
 

@@ -14,6 +14,8 @@ import threading
 import time
 from typing import Dict, List, Optional, Set, Tuple
 
+from .rpyc_wire import shutdown_socket
+
 _lock = threading.Condition()
 _heap: List[Tuple[float, int]] = []  # (when, ticket), the earliest first
 _watched: Dict[int, socket.socket] = {}
@@ -56,7 +58,4 @@ def _reap() -> None:
             if sock is None:
                 continue  # released in time
             _cut.add(ticket)
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass  # closed meanwhile
+        shutdown_socket(sock)
