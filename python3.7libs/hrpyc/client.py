@@ -12,7 +12,7 @@ from . import auth, config, discovery, lane
 from .address import DEFAULT_HOST, DEFAULT_PORT, format_address, is_loopback
 from .errors import ProtocolError, RemoteImportError, RequestTimeoutError, ServerNotFoundError, VersionMismatchError
 from .rpyc_client import ClientService
-from .rpyc_wire import GENERATION, RPYC_VERSION_STRING, FastSocketStream, set_compression, set_request_timeout
+from .rpyc_wire import GENERATION, RELEASE_CAPABILITY, RPYC_VERSION_STRING, FastSocketStream, set_compression, set_request_timeout
 
 __all__ = ["connect", "import_remote_module"]
 
@@ -91,6 +91,7 @@ def connect(
     try:  # the handshake: say how long we wait, learn what the server is and our bulk-lane key
         conn.server_info = dict(conn.root.hrpyc_hello(seconds))
         conn.lane_key = bytes.fromhex(conn.server_info.pop(lane.HANDSHAKE_KEY, ""))
+        conn.batch_releases = conn.server_info.get(RELEASE_CAPABILITY[0]) == RELEASE_CAPABILITY[1]
     except AttributeError:  # a stock rpyc server
         conn.server_info = {}
     if serve_callbacks:

@@ -27,6 +27,8 @@ from .parking import main_thread_is_parked
 log = logging.getLogger(__name__)
 
 PICKUP_SHARE = 0.9  # of the client's timeout, so our busy answer reaches it before its own timer fires
+FOLLOW_WAIT = 0.0005  # how long the main thread waits for a client's next request after answering one ...
+FOLLOW_FOR = 0.01  # ... and for how long in all before Houdini's event loop has the main thread back
 
 Post = Callable[[Callable[[], None]], Any]
 
@@ -146,6 +148,13 @@ class MainThreadDispatcher(Dispatcher):
     Jobs wait in our own queue; `post` (executeDeferred, or a Qt wake-up) is called only when the
     queue was empty, and the main thread then runs everything queued in one go, so a burst of
     requests costs one wake-up, not one each.
+
+    A script's calls come one after another (`hou.node(p).parm(n).set(v)` is three), and handing each
+    from its connection's thread to the main thread and back costs two thread switches, as much again
+    as the call. So once the queue is empty, the main thread follows the client it has just answered:
+    it waits up to FOLLOW_WAIT for that client's next request and runs it itself, as it comes off the
+    socket (its connection's thread is still parked on the job meanwhile). It stops as soon as another
+    request is queued, and after FOLLOW_FOR, so Houdini's event loop gets the main thread back.
     """
 
     def __init__(self, name: str, post: Post, adapt: Optional[Adapt] = None) -> None:
@@ -159,9 +168,14 @@ class MainThreadDispatcher(Dispatcher):
         self._running: Optional[_Job] = None
         self._drain_posted = False
         self._closed = False
+        self._following = False  # the main thread waits for the next request of the client it answered
 
     def run(self, request: Any) -> None:
-        if request.light or threading.current_thread() is self._home or main_thread_is_parked():
+        home = threading.current_thread() is self._home
+        if home and self._following:  # read off the socket by the main thread itself: see _follow
+            self._run_followed(request)
+            return
+        if request.light or home or main_thread_is_parked():
             # light: ping and handshake must answer while Houdini is busy; home thread: a nested request
             # (a callback into the client that calls back); parked: see main_thread_parked().
             request.run()
@@ -200,9 +214,9 @@ class MainThreadDispatcher(Dispatcher):
                 job = self._running = self._queue.popleft()
                 job.state, job.started_at = RUNNING, time.monotonic()
             try:
-                job.request.run(around=self._around())
-            except Exception:  # rpyc answers the request's own errors; this is a reply that could not be sent
-                log.debug("hrpyc: a reply could not be sent", exc_info=True)
+                self._run_job(job)
+                if not job.request.needs_no_reply:
+                    self._follow(job.request.conn)  # before the job settles: its thread stays off the socket
             finally:
                 with self._lock:
                     self._running = None
@@ -210,6 +224,40 @@ class MainThreadDispatcher(Dispatcher):
                 job.settle(DONE)
                 if closed:
                     self._undo()  # close() came while this job ran: it may still have needed the adaptation
+
+    def _run_job(self, job: _Job) -> None:
+        try:
+            job.request.run(around=self._around())
+        except Exception:  # rpyc answers the request's own errors; this is a reply that could not be sent
+            log.debug("hrpyc: a reply could not be sent", exc_info=True)
+        finally:
+            with self._lock:
+                self._running = None
+
+    def _follow(self, conn: Any) -> None:
+        """On the main thread: serve `conn`'s next requests here, while they come quickly and nobody
+        else waits (see the class docstring)."""
+        if not conn.can_be_served_elsewhere():
+            return
+        until = time.monotonic() + FOLLOW_FOR
+        self._following = True
+        try:
+            while not self._closed and not self._queue and time.monotonic() < until:
+                if not conn.serve_next(FOLLOW_WAIT):
+                    return
+        finally:
+            self._following = False
+
+    def _run_followed(self, request: Any) -> None:
+        """A request `_follow` read: run as if it had been queued, with the main thread busy meanwhile."""
+        job = _Job(request)
+        with self._lock:
+            job.state, job.started_at, self._running = RUNNING, time.monotonic(), job
+        self._following = False  # what this request causes (a callback that calls back) is nested
+        try:
+            self._run_job(job)
+        finally:
+            self._following = True
 
     def _around(self) -> Any:
         """What a request runs inside, on this thread (see Request.run)."""

@@ -6,9 +6,11 @@ See rpyc_wire for why these internals are touched only in the rpyc_* modules.
 
 from __future__ import annotations
 
+import collections
 import socket
+import time
 import types
-from typing import Any, Callable, Dict, Optional, Set
+from typing import Any, Callable, Deque, Dict, Optional, Set, Tuple
 
 import rpyc
 from rpyc.core import consts, netref
@@ -16,9 +18,11 @@ from rpyc.core.service import ClassicClient
 
 from .errors import ConnectionLostError, HoudiniBusyError, RequestTimeoutError
 from .parking import main_thread_parked
-from .rpyc_wire import request_timeout
+from .rpyc_wire import HANDLE_RELEASE, MAX_RELEASE, request_timeout
 
 _STABLE_KINDS = ("builtins.function", "builtins.builtin_function_or_method", "builtins.type")
+RELEASE_BATCH = 64  # dropped proxies sent in one release, at the latest with the next request ...
+RELEASE_AGE = 0.05  # ... or as soon as a request is made this many seconds after the first was dropped
 
 
 class ClientConnection(rpyc.Connection):
@@ -29,17 +33,41 @@ class ClientConnection(rpyc.Connection):
     method locally with rpyc's own one-message CALLATTR stub. Classes are inspected once per remote
     class (rpyc 6 inspects again for every instance), and functions and classes looked up on an
     imported module (`hou.node`) are kept for the connection: a module's functions do not change.
+
+    rpyc also sends one message per dropped proxy, and the server answers each; with an hrpyc server
+    (`batch_releases`), dropped proxies are sent together, in one message, just before a later request.
+    Until then their objects stay alive on the server: at most RELEASE_BATCH of them, or RELEASE_AGE s.
     """
 
     address = "?"
     dial: Optional[Callable[[], socket.socket]] = None  # a new socket to the same server (the bulk lane's)
     lane_key = b""  # from the handshake; b"" when the server offers no bulk lane
+    batch_releases = False  # set from the handshake: the server takes HANDLE_RELEASE
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._hrpyc_classes: Dict[Any, type] = {}
         self._hrpyc_modules: Set[Any] = set()
         self._hrpyc_lookups: Dict[Any, Any] = {}
+        self._hrpyc_released: Deque[Tuple[Any, int]] = collections.deque()  # appends and pops are atomic
+        self._hrpyc_released_since = 0.0
+
+    def released(self, proxy: Any) -> None:
+        """`proxy` was dropped (its __del__, on whichever thread collected it): tell the server."""
+        if not self.batch_releases:
+            _PLAIN_NETREF_DEL(proxy)
+            return
+        if not self._hrpyc_released:
+            self._hrpyc_released_since = time.monotonic()
+        get = object.__getattribute__
+        self._hrpyc_released.append((get(proxy, "____id_pack__"), get(proxy, "____refcount__")))
+
+    def _send_releases(self) -> None:
+        """Send the dropped proxies in one message, without waiting for its answer (as rpyc's DEL)."""
+        released, pairs = self._hrpyc_released, []
+        while released and len(pairs) < MAX_RELEASE:
+            pairs.append(released.popleft())
+        self._async_request(HANDLE_RELEASE, (tuple(pairs),))
 
     def remember_module(self, module: Any) -> Any:
         """Cache the functions and classes looked up on `module` (a proxy from conn.modules)."""
@@ -72,6 +100,11 @@ class ClientConnection(rpyc.Connection):
         return value
 
     def sync_request(self, handler, *args):  # type: ignore[no-untyped-def]
+        released = self._hrpyc_released
+        if released and (
+            len(released) >= RELEASE_BATCH or time.monotonic() - self._hrpyc_released_since >= RELEASE_AGE
+        ):
+            self._send_releases()
         try:
             with main_thread_parked():
                 return super().sync_request(handler, *args)
@@ -88,6 +121,17 @@ class ClientConnection(rpyc.Connection):
 
 _MISSING = object()
 _PLAIN_NETREF_GETATTRIBUTE = netref.BaseNetref.__getattribute__
+_PLAIN_NETREF_DEL = netref.BaseNetref.__del__
+
+
+def _dropped(self: Any) -> None:
+    """The proxy classes' __del__: raises nothing, as rpyc's (it may run at exit, the connection gone)."""
+    try:
+        conn = object.__getattribute__(self, "____conn__")
+        if not conn.closed:
+            conn.released(self)
+    except Exception:
+        pass
 
 
 def _one_trip_class(base: type) -> type:
@@ -108,7 +152,7 @@ def _one_trip_class(base: type) -> type:
             return _PLAIN_NETREF_GETATTRIBUTE(self, name)
         return object.__getattribute__(self, "____conn__")._looked_up(self, name)
 
-    namespace = dict(vars(base), __getattribute__=__getattribute__)
+    namespace = dict(vars(base), __getattribute__=__getattribute__, __del__=_dropped)
     return type(base)(base.__name__, base.__bases__, namespace)
 
 

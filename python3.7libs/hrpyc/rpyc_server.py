@@ -20,7 +20,7 @@ from rpyc.core import consts
 from rpyc.utils.server import ThreadedServer
 
 from .address import is_ipv6
-from .rpyc_wire import BridgingChannel, FastSocketStream, raw_socket, shutdown_socket
+from .rpyc_wire import HANDLE_RELEASE, MAX_RELEASE, BridgingChannel, FastSocketStream, raw_socket, shutdown_socket
 
 # Requests that need neither hou nor the main thread: rpyc's bookkeeping. HANDLE_CLOSE releases what
 # the client held, exactly as a dropped socket does on the connection's thread; queued behind a busy
@@ -29,6 +29,7 @@ _LIGHT_HANDLERS = frozenset((consts.HANDLE_PING, consts.HANDLE_GETROOT, consts.H
 SERVICE_PREFIX = "hrpyc_"
 _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 _ANSWERS = (consts.MSG_REPLY, consts.MSG_EXCEPTION)
+_UNANSWERED = (consts.HANDLE_DEL, HANDLE_RELEASE)  # the client sends them without waiting
 
 
 class Request(object):
@@ -73,8 +74,8 @@ class Request(object):
 
     @property
     def needs_no_reply(self) -> bool:
-        """A proxy's deletion: the client does not wait for it, so neither need we."""
-        return self._raw_args[0] == consts.HANDLE_DEL
+        """A proxy's deletion, or a batch of them: the client does not wait for it, so neither need we."""
+        return self._raw_args[0] in _UNANSWERED
 
     def run(self, around: Optional[ContextManager[Any]] = None) -> None:
         """Unbox, run and reply, as rpyc would (an error in the request is the client's, not ours).
@@ -146,6 +147,20 @@ class ServerConnection(rpyc.Connection):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.before_reply: Dict[int, Callable[[], None]] = {}  # by request seq: see Request.run
+        self._HANDLERS[HANDLE_RELEASE] = ServerConnection._handle_release
+
+    def _handle_release(self, pairs: Any) -> None:
+        """Our client's proxies, released in one message (see rpyc_wire.HANDLE_RELEASE): each pair as
+        rpyc's HANDLE_DEL handler takes it. What is not a known pair is skipped, as a stale DEL is."""
+        if not isinstance(pairs, tuple):
+            return
+        for pair in pairs[:MAX_RELEASE]:
+            try:
+                id_pack, count = pair
+                if type(count) is int and count > 0:
+                    self._local_objects.decref(id_pack, count)
+            except (KeyError, TypeError, ValueError):
+                continue
 
     def _send(self, msg, seq, args):  # type: ignore[no-untyped-def]
         # rpyc boxes a request's answer, then sends it here; seq numbers the client's request only
@@ -162,6 +177,22 @@ class ServerConnection(rpyc.Connection):
             super()._dispatch_request(seq, raw_args)
         else:
             hook(Request(self, seq, raw_args))
+
+    def can_be_served_elsewhere(self) -> bool:
+        """Whether another thread may serve this connection's next message while its own thread waits
+        inside a request (rpyc >= 5.3's experimental bound threads route messages per thread: no)."""
+        return not getattr(self, "_bind_threads", False) and not self.closed
+
+    def serve_next(self, seconds: float) -> bool:
+        """Serve the next message if it arrives within `seconds`, on the calling thread; False if none
+        came or the connection ended (its own thread then finds it closed and cleans up)."""
+        try:
+            return bool(self.serve(seconds)) and not self.closed
+        except EOFError:
+            return False
+        except Exception:  # a peer that broke the protocol: cut off, as serve_until_closed does
+            shutdown_socket(raw_socket(self))
+            return False
 
     def serve_until_closed(self) -> None:
         """rpyc's serve_all, except that a peer that broke the protocol is cut off at once.

@@ -69,6 +69,14 @@ GENERATIONS = {
 GENERATION = GENERATIONS["rpyc 6" if RPYC_VERSION >= (6,) else "rpyc < 6"]
 
 
+# Our own request, understood by hrpyc servers only (they say so in the handshake): the proxies a client
+# dropped, released in one message, where rpyc sends one HANDLE_DEL (and gets one reply) per proxy.
+# Its argument: a tuple of (id_pack, refcount) pairs, each as HANDLE_DEL would have sent it.
+HANDLE_RELEASE = 0x48
+RELEASE_CAPABILITY = ("release", "batched")  # the handshake's pair that says a server takes them
+MAX_RELEASE = 4096  # pairs in one message, as a server accepts them
+
+
 MAX_EXPANDED = 256 << 20  # what one compressed frame may expand to (a 100 MB upload through proxies fits)
 INFLATE_PIECE = 16 << 20
 

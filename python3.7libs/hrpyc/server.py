@@ -24,7 +24,7 @@ from .errors import BindError, PortInUseError, ServerAlreadyRunningError
 from .lane import Lanes
 from .refusals import RefusalLog
 from .rpyc_server import ListeningServer, Request
-from .rpyc_wire import RPYC_VERSION_STRING, peer_address, set_compression, shutdown
+from .rpyc_wire import RELEASE_CAPABILITY, RPYC_VERSION_STRING, peer_address, set_compression, shutdown
 from .service import service_for
 from .version import __version__
 
@@ -91,6 +91,7 @@ class Server(object):
             ("auth", self._security.credential),
             ("users", "owner" if self._security.only_owner else "any"),
             ("tls", "yes" if self._security.tls else "no"),
+            RELEASE_CAPABILITY,
         )
         self._record: Optional[str] = None
         self._refusals = RefusalLog(log)
