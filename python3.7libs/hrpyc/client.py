@@ -8,7 +8,7 @@ from typing import Any, Optional, Tuple
 
 import rpyc
 
-from . import auth, config, discovery, lane
+from . import auth, config, discovery, identity, lane
 from .address import DEFAULT_HOST, DEFAULT_PORT, format_address, is_loopback
 from .errors import ProtocolError, RemoteImportError, RequestTimeoutError, ServerNotFoundError, VersionMismatchError
 from .rpyc_client import ClientService
@@ -63,11 +63,25 @@ def connect(
         sock.close()
         raise
     sock.settimeout(None)
+
+    def hello(conn: rpyc.Connection) -> None:
+        """The handshake: say how long we wait and who we are, learn what the server is and our
+        bulk-lane key."""
+        try:
+            try:
+                answer = conn.root.hrpyc_hello(seconds, identity.own())
+            except TypeError:  # an hrpyc server older than client identity
+                answer = conn.root.hrpyc_hello(seconds)
+            conn.server_info = dict(answer)
+            conn.lane_key = bytes.fromhex(conn.server_info.pop(lane.HANDSHAKE_KEY, ""))
+        except AttributeError:  # a stock rpyc server
+            conn.server_info = {}
+
     try:
         # No TCP_NODELAY here: on the client alone it makes rpyc slower (measured); our server sets it.
         conn = rpyc.connect_stream(
-            FastSocketStream(sock), ClientService, {"sync_request_timeout": reach}
-        )  # the first request (the server's root) happens here
+            FastSocketStream(sock), ClientService(hello), {"sync_request_timeout": reach}
+        )  # the first requests (the server's root, our handshake) happen here
     except RequestTimeoutError:
         sock.close()
         raise ProtocolError(address, "no rpyc answer within {:g} s".format(reach)) from None
@@ -88,11 +102,6 @@ def connect(
     conn.dial = dial
     set_request_timeout(conn, seconds)
     set_compression(conn, not is_loopback(sock.getpeername()[0]))
-    try:  # the handshake: say how long we wait, learn what the server is and our bulk-lane key
-        conn.server_info = dict(conn.root.hrpyc_hello(seconds))
-        conn.lane_key = bytes.fromhex(conn.server_info.pop(lane.HANDSHAKE_KEY, ""))
-    except AttributeError:  # a stock rpyc server
-        conn.server_info = {}
     if serve_callbacks:
         rpyc.BgServingThread(conn, callback=lambda: None)  # ends quietly when the connection closes
     return conn
