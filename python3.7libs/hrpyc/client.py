@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import ssl
-from typing import Any, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Optional, Tuple, overload
 
 import rpyc
 
@@ -154,7 +154,48 @@ def _open(server: str, port: int, address: str, reach: float, tls: Optional[ssl.
         raise ProtocolError(address, "no TLS answer (a server without TLS?)") from None
 
 
+if TYPE_CHECKING:  # read by type checkers only: Python 3.7 and clients without the stubs import nothing
+    import types
+    from typing import Literal  # novermin: read by type checkers only
+
+    import hou as _HOU  # the stubs of types-houdini, when installed
+    from typing_extensions import TypeVar
+
+    # No annotation can name "the module hou"; a type variable solved from the default of a keyword
+    # nobody passes carries it: pyright (VS Code's Pylance) keeps Module("hou"). mypy falls back to
+    # the variable's default, ModuleType, whose attributes are Any - as before, never an error: mypy
+    # checks a module's attributes only through a name bound to the module itself.
+    _Module = TypeVar("_Module", default=types.ModuleType)
+else:
+    _HOU = None  # never used: overloads do not run
+
+
+@overload
 def import_remote_module(
+    server: str = ...,
+    port: Optional[int] = ...,
+    name: Literal["hou"] = ...,
+    *,
+    timeout: Optional[config.Seconds] = ...,
+    serve_callbacks: bool = ...,
+    _module: _Module = _HOU,  # type: ignore[assignment]  # for type checkers only: never pass it
+    **credentials: Optional[str],
+) -> Tuple[rpyc.Connection, _Module]: ...
+
+
+@overload
+def import_remote_module(
+    server: str = ...,
+    port: Optional[int] = ...,
+    name: str = ...,
+    *,
+    timeout: Optional[config.Seconds] = ...,
+    serve_callbacks: bool = ...,
+    **credentials: Optional[str],
+) -> Tuple[rpyc.Connection, Any]: ...
+
+
+def import_remote_module(  # type: ignore[misc]  # the overloads' _module exists for type checkers only
     server: str = DEFAULT_HOST,
     port: Optional[int] = None,
     name: str = "hou",
@@ -163,7 +204,8 @@ def import_remote_module(
     serve_callbacks: bool = False,
     **credentials: Optional[str],
 ) -> Tuple[rpyc.Connection, Any]:
-    """`(connection, module)`: the server's `name` module, used as if it were local.
+    """`(connection, module)`: the server's `name` module, used as if it were local (typed as the `hou`
+    module where types-houdini is installed).
 
     Keep `connection` (or the module) referenced: the link closes when both are garbage-collected.
     `credentials`: token, cafile, certfile, keyfile, as for `connect`.
