@@ -11,11 +11,12 @@ import sys
 import time
 from typing import Any, List, Optional, Sequence
 
-from . import discovery, sessions
+from . import clients, discovery, sessions
 from .address import format_address, parse_address
 from .client import connect
 from .config import DEFAULT_HOST, DEFAULT_PORT, DISPATCH_MODES
 from .errors import HrpycError
+from .identity import STOCK
 from .server import start_server
 
 BUSY_REPORT = 1.0  # seconds of main-thread work before ping calls Houdini busy
@@ -68,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="HOST[:PORT]",
         help="ask rpyc's registry (udp://, tcp://; default: HRPYC_REGISTRY) instead",
+    )
+    listing.add_argument(
+        "--clients", action="store_true", help="list each local session's connected clients (asks each session)"
     )
     listing.set_defaults(run=_sessions)
 
@@ -133,6 +137,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _sessions(args: argparse.Namespace) -> int:
+    if args.clients:
+        return _session_clients(args)
     if args.registry is None:
         live = sessions.live()
         for record in live:
@@ -162,6 +168,45 @@ def _sessions(args: argparse.Namespace) -> int:
         print("{:<22} {}".format(format_address(host, port), what))
     if not found:
         print("hrpyc: the registry knows no hrpyc session")
+    return 0
+
+
+def _session_clients(args: argparse.Namespace) -> int:
+    """`hrpyc sessions --clients`: each local session, then who is connected to it (but us, who ask)."""
+    if args.registry is not None:
+        print("hrpyc: --clients lists this machine's sessions only; leave out --registry", file=sys.stderr)
+        return 2
+    live = sessions.live()
+    for record in live:
+        host, port = str(record.get("host") or "127.0.0.1"), int(record.get("port") or 0)
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+        print("{}  pid {}  {}".format(format_address(host, port), record.get("pid"), discovery.runs_in(record)))
+        try:
+            with connect(host, port, timeout=3) as conn:
+                found = [clients.from_pairs(pairs) for pairs in conn.root.hrpyc_clients()]
+        except HrpycError as exc:
+            print("  does not answer: {}".format(exc))
+            continue
+        except AttributeError:  # no hrpyc_clients: an hrpyc older than this listing
+            print("  cannot list its clients: it runs an older hrpyc")
+            continue
+        rows = [("PROGRAM", "USER@HOST", "PID", "ADDRESS", "CONNECTED SINCE")] + [
+            (
+                client.program or "?",
+                "{}@{}".format(client.user or "?", client.host or "?") if client.who != STOCK else "-",
+                str(client.pid or "-"),
+                format_address(*client.address),
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(client.connected_at)),
+            )
+            for client in found
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        for row in rows if found else []:
+            print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4])
+        if not found:
+            print("  no clients connected")
+    if not live:
+        print("hrpyc: no hrpyc session of this user runs on this machine")
     return 0
 
 

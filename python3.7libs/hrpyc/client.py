@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import socket
 import ssl
-from typing import Any, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Optional, Tuple, overload
 
 import rpyc
 
-from . import auth, config, discovery, lane
+from . import auth, config, discovery, identity, lane
 from .address import DEFAULT_HOST, DEFAULT_PORT, format_address, is_loopback
 from .errors import ProtocolError, RemoteImportError, RequestTimeoutError, ServerNotFoundError, VersionMismatchError
 from .rpyc_client import ClientService
-from .rpyc_wire import GENERATION, RELEASE_CAPABILITY, RPYC_VERSION_STRING, FastSocketStream, set_compression, set_request_timeout
+from .rpyc_wire import (
+    GENERATION,
+    RELEASE_CAPABILITY,
+    RPYC_VERSION_STRING,
+    FastSocketStream,
+    set_compression,
+    set_request_timeout,
+)
 
 __all__ = ["connect", "import_remote_module"]
 
@@ -63,11 +70,26 @@ def connect(
         sock.close()
         raise
     sock.settimeout(None)
+
+    def hello(conn: rpyc.Connection) -> None:
+        """The handshake: say how long we wait and who we are, learn what the server is and our
+        bulk-lane key."""
+        try:
+            try:
+                answer = conn.root.hrpyc_hello(seconds, identity.own())
+            except TypeError:  # an hrpyc server older than client identity
+                answer = conn.root.hrpyc_hello(seconds)
+            conn.server_info = dict(answer)
+            conn.lane_key = bytes.fromhex(conn.server_info.pop(lane.HANDSHAKE_KEY, ""))
+            conn.batch_releases = conn.server_info.get(RELEASE_CAPABILITY[0]) == RELEASE_CAPABILITY[1]
+        except AttributeError:  # a stock rpyc server
+            conn.server_info = {}
+
     try:
         # No TCP_NODELAY here: on the client alone it makes rpyc slower (measured); our server sets it.
         conn = rpyc.connect_stream(
-            FastSocketStream(sock), ClientService, {"sync_request_timeout": reach}
-        )  # the first request (the server's root) happens here
+            FastSocketStream(sock), ClientService(hello), {"sync_request_timeout": reach}
+        )  # the first requests (the server's root, our handshake) happen here
     except RequestTimeoutError:
         sock.close()
         raise ProtocolError(address, "no rpyc answer within {:g} s".format(reach)) from None
@@ -88,12 +110,6 @@ def connect(
     conn.dial = dial
     set_request_timeout(conn, seconds)
     set_compression(conn, not is_loopback(sock.getpeername()[0]))
-    try:  # the handshake: say how long we wait, learn what the server is and our bulk-lane key
-        conn.server_info = dict(conn.root.hrpyc_hello(seconds))
-        conn.lane_key = bytes.fromhex(conn.server_info.pop(lane.HANDSHAKE_KEY, ""))
-        conn.batch_releases = conn.server_info.get(RELEASE_CAPABILITY[0]) == RELEASE_CAPABILITY[1]
-    except AttributeError:  # a stock rpyc server
-        conn.server_info = {}
     if serve_callbacks:
         rpyc.BgServingThread(conn, callback=lambda: None)  # ends quietly when the connection closes
     return conn
@@ -146,7 +162,48 @@ def _open(server: str, port: int, address: str, reach: float, tls: Optional[ssl.
         raise ProtocolError(address, "no TLS answer (a server without TLS?)") from None
 
 
+if TYPE_CHECKING:  # read by type checkers only: Python 3.7 and clients without the stubs import nothing
+    import types
+    from typing import Literal  # novermin: read by type checkers only
+
+    import hou as _HOU  # the stubs of types-houdini, when installed
+    from typing_extensions import TypeVar
+
+    # No annotation can name "the module hou"; a type variable solved from the default of a keyword
+    # nobody passes carries it: pyright (VS Code's Pylance) keeps Module("hou"). mypy falls back to
+    # the variable's default, ModuleType, whose attributes are Any - as before, never an error: mypy
+    # checks a module's attributes only through a name bound to the module itself.
+    _Module = TypeVar("_Module", default=types.ModuleType)
+else:
+    _HOU = None  # never used: overloads do not run
+
+
+@overload
 def import_remote_module(
+    server: str = ...,
+    port: Optional[int] = ...,
+    name: Literal["hou"] = ...,
+    *,
+    timeout: Optional[config.Seconds] = ...,
+    serve_callbacks: bool = ...,
+    _module: _Module = _HOU,  # type: ignore[assignment]  # for type checkers only: never pass it
+    **credentials: Optional[str],
+) -> Tuple[rpyc.Connection, _Module]: ...
+
+
+@overload
+def import_remote_module(
+    server: str = ...,
+    port: Optional[int] = ...,
+    name: str = ...,
+    *,
+    timeout: Optional[config.Seconds] = ...,
+    serve_callbacks: bool = ...,
+    **credentials: Optional[str],
+) -> Tuple[rpyc.Connection, Any]: ...
+
+
+def import_remote_module(  # type: ignore[misc]  # the overloads' _module exists for type checkers only
     server: str = DEFAULT_HOST,
     port: Optional[int] = None,
     name: str = "hou",
@@ -155,7 +212,8 @@ def import_remote_module(
     serve_callbacks: bool = False,
     **credentials: Optional[str],
 ) -> Tuple[rpyc.Connection, Any]:
-    """`(connection, module)`: the server's `name` module, used as if it were local.
+    """`(connection, module)`: the server's `name` module, used as if it were local (typed as the `hou`
+    module where types-houdini is installed).
 
     Keep `connection` (or the module) referenced: the link closes when both are garbage-collected.
     `credentials`: token, cafile, certfile, keyfile, as for `connect`.

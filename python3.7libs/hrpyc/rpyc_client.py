@@ -157,10 +157,20 @@ def _one_trip_class(base: type) -> type:
 
 
 class ClientService(ClassicClient):
-    """Reaches the server's modules and exposes nothing of ours (rpyc.classic.connect would)."""
+    """Reaches the server's modules and exposes nothing of ours (rpyc.classic.connect would).
 
-    __slots__ = ()
+    `greet(conn)` runs as the connection opens, before rpyc's classic set-up asks the server for
+    anything: our handshake is then the first request after rpyc's own (see Request.opening)."""
+
+    __slots__ = ("_greet",)
     _protocol = ClientConnection
+
+    def __init__(self, greet: Callable[[ClientConnection], None]) -> None:
+        self._greet = greet
+
+    def on_connect(self, conn):  # type: ignore[no-untyped-def]
+        self._greet(conn)
+        super().on_connect(conn)
 
     def exposed_getmodule(self, name):  # type: ignore[no-untyped-def]
         """No module for anyone. A stock classic server (rpyc >= 5) fetches our `builtins` as it

@@ -26,6 +26,8 @@ from .rpyc_wire import HANDLE_RELEASE, MAX_RELEASE, BridgingChannel, FastSocketS
 # the client held, exactly as a dropped socket does on the connection's thread; queued behind a busy
 # main thread it would hold the client's exit for rpyc 6's 30 s close timeout.
 _LIGHT_HANDLERS = frozenset((consts.HANDLE_PING, consts.HANDLE_GETROOT, consts.HANDLE_INSPECT, consts.HANDLE_CLOSE))
+# What every client's connect starts with, before it says (or does) anything of its own.
+_OPENING_HANDLERS = frozenset((consts.HANDLE_PING, consts.HANDLE_GETROOT, consts.HANDLE_INSPECT))
 SERVICE_PREFIX = "hrpyc_"
 _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 _ANSWERS = (consts.MSG_REPLY, consts.MSG_EXCEPTION)
@@ -71,6 +73,12 @@ class Request(object):
             )
         except (TypeError, ValueError, IndexError, KeyError, AttributeError):
             return False
+
+    @property
+    def opening(self) -> bool:
+        """rpyc's own first moves (fetch the root, inspect its class, ping): the request after them is
+        our client's handshake, or a stock client's first of its own."""
+        return self._raw_args[0] in _OPENING_HANDLERS
 
     @property
     def needs_no_reply(self) -> bool:

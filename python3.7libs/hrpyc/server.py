@@ -15,10 +15,10 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from . import config, discovery, events, houdini, sessions
+from . import config, discovery, events, houdini, identity, sessions
 from .address import DEFAULT_HOST, DEFAULT_PORT, format_address, is_loopback
 from .auth import Security
-from .clients import ClientInfo, ClientRecord
+from .clients import ClientInfo, ClientRecord, Pairs, to_pairs
 from .dispatch import CallerDispatcher, Dispatcher, make_dispatcher
 from .errors import BindError, PortInUseError, ServerAlreadyRunningError
 from .lane import Lanes
@@ -99,7 +99,7 @@ class Server(object):
         sessions.folder()  # what can fail fails before the port is taken: a listener nobody could stop
         try:
             self._rpyc = ListeningServer(
-                service_for(self.describe, self._lanes),
+                service_for(self.describe, self._lanes, self._introduce, self._client_pairs),
                 host,
                 port,
                 authenticator=self._security.gate(
@@ -242,6 +242,18 @@ class Server(object):
         shutdown(record.conn)
         return True
 
+    def _introduce(self, conn: Any, said: Any) -> None:
+        """A client's handshake said who it is: keep the first word, bounded (see hrpyc.identity)."""
+        with self._lock:
+            record = next((r for r in self._clients.values() if r.conn is conn), None)
+        if record is not None and record.identity is None:
+            record.identity = identity.read(said)
+
+    def _client_pairs(self, asking: Any) -> Tuple[Pairs, ...]:
+        with self._lock:
+            records = sorted((r for r in self._clients.values() if r.conn is not asking), key=lambda r: r.id)
+        return tuple(to_pairs(record.info()) for record in records)
+
     def _has_room(self) -> bool:
         with self._lock:
             return len(self._clients) < self._max_clients
@@ -280,20 +292,33 @@ class Server(object):
             self._refused(peer, "too many clients")
             return
 
+        announced = False
+
+        def announce() -> None:
+            # Once the client has said who it is (our client's handshake comes right after rpyc's
+            # opening), or made a first request of its own (a stock client), or left without either.
+            nonlocal announced
+            announced = True
+            info = record.info()
+            log.info("hrpyc: client %s connected: %s", format_address(*peer), info.who)
+            events.emit(events.ServerEvent(events.CONNECTED, self.address, info))
+
         def on_request(request: Request) -> None:
             record.count_request()
             self._dispatcher.run(request)
+            if not announced and not request.opening:
+                announce()
 
         conn.request_hook = on_request  # type: ignore[attr-defined]
         conn.timeout = self._timeout  # type: ignore[attr-defined]
-        log.info("hrpyc: client %s connected", format_address(*peer))
-        events.emit(events.ServerEvent(events.CONNECTED, self.address, record.info()))
         reason = ""
         try:
             conn.serve_until_closed()  # type: ignore[attr-defined]
         except Exception as exc:  # bad bytes or a broken socket end this client only, never the server
             reason = "connection dropped: {}: {}".format(type(exc).__name__, exc)
         finally:
+            if not announced:
+                announce()
             log.info("hrpyc: client %s disconnected%s", format_address(*peer), reason and ": " + reason)
             self._lanes.close(conn)
             with self._lock:

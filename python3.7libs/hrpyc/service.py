@@ -9,6 +9,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 from rpyc.core.service import SlaveService
 
 from . import houdini, plain
+from .clients import Pairs
 from .lane import HANDSHAKE_KEY, Buffer, Lanes, Shipped
 from .rpyc_server import ServerConnection
 
@@ -27,6 +28,12 @@ class HrpycService(SlaveService):
     _protocol = ServerConnection
     lanes: Lanes  # the server's, set by service_for
 
+    def introduce(self, conn: Any, said: Any) -> None:
+        raise NotImplementedError  # the server's: keep what a client says of itself
+
+    def clients(self, asking: Any) -> Tuple[Pairs, ...]:
+        raise NotImplementedError  # the server's: its clients but the one asking
+
     def describe(self) -> Info:
         raise NotImplementedError  # each server's own subclass says what it is
 
@@ -34,13 +41,19 @@ class HrpycService(SlaveService):
         """What this server is: hrpyc, rpyc, Python and Houdini versions, pid, dispatch, busy time."""
         return self.describe()
 
-    def hrpyc_hello(self, timeout: Optional[float]) -> Info:
+    def hrpyc_hello(self, timeout: Optional[float], client: Any = ()) -> Info:
         """Our client's handshake: how long it waits for an answer, so the server can say "busy"
-        before the client gives up; answers with hrpyc_info() and the connection's bulk-lane key
-        (hex; empty when this server offers no lane - see hrpyc.lane)."""
+        before the client gives up, and who it is (hrpyc.identity's pairs; older hrpyc clients send
+        none); answers with hrpyc_info() and the connection's bulk-lane key (hex; empty when this
+        server offers no lane - see hrpyc.lane)."""
         if timeout is None or (isinstance(timeout, (int, float)) and timeout > 0):
             self._conn.timeout = timeout
+        self.introduce(self._conn, client)
         return self.describe() + ((HANDSHAKE_KEY, self.lanes.open(self._conn).hex()),)
+
+    def hrpyc_clients(self) -> Tuple[Pairs, ...]:
+        """The server's other clients, oldest first, as hrpyc.clients.to_pairs (`hrpyc sessions --clients`)."""
+        return self.clients(self._conn)
 
     def run_code(self, source: str, name: str, arguments: str, buffers: plain.Buffers) -> plain.Answer:
         """hrpyc.run(): run a code block, or define a function and call it, in a fresh namespace."""
@@ -74,6 +87,13 @@ class HrpycService(SlaveService):
         return self.lanes.unship(self._conn, shipped)
 
 
-def service_for(describe: Callable[[], Info], lanes: Lanes) -> type:
-    """The service class of one server, describing itself with `describe()`, its buffers on `lanes`."""
-    return type("HrpycService", (HrpycService,), {"__slots__": (), "describe": staticmethod(describe), "lanes": lanes})
+def service_for(
+    describe: Callable[[], Info],
+    lanes: Lanes,
+    introduce: Callable[[Any, Any], None],
+    clients: Callable[[Any], Tuple[Pairs, ...]],
+) -> type:
+    """The service class of one server, describing itself with `describe()`, its buffers on `lanes`,
+    keeping what a client says of itself with `introduce(conn, said)`, listing `clients(asking_conn)`."""
+    own = {"describe": staticmethod(describe), "introduce": staticmethod(introduce), "clients": staticmethod(clients)}
+    return type("HrpycService", (HrpycService,), dict(own, __slots__=(), lanes=lanes))

@@ -80,7 +80,8 @@ def snippet(server: Any) -> str:
 
 def event_line(event: ServerEvent) -> str:
     stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
-    who = format_address(*event.client.address) if event.client is not None else format_address(*event.server)
+    client = event.client
+    who = "{} {}".format(format_address(*client.address), client.who) if client else format_address(*event.server)
     text = "{} {:<12} {}".format(stamp, event.kind, who)
     return text + (" - " + event.message if event.message else "")
 
