@@ -28,25 +28,25 @@ from .demo_geometry import (  # noqa: F401 - unused here, served: hou.Attrib, ho
 
 Number = Any  # a parameter's value: float or int, the type of its default
 
-_TRANSFORM = (("t", "xyz", (0.0, 0.0, 0.0)), ("r", "xyz", (0.0, 0.0, 0.0)), ("s", "xyz", (1.0, 1.0, 1.0)))
-_SOP_PLACE = (("t", "xyz", (0.0, 0.0, 0.0)),)
+_CENTER = (("t", "xyz", (0.0, 0.0, 0.0)),)
+_TRANSFORM = (*_CENTER, ("r", "xyz", (0.0, 0.0, 0.0)), ("s", "xyz", (1.0, 1.0, 1.0)), ("scale", "", (1.0,)))
 # type name: (category, the category of the children it holds, parameters as (tuple name, component
 # suffixes, defaults), what it cooks from them)
 _TYPES: Dict[str, Tuple[str, Optional[str], Tuple[Tuple[str, str, Tuple[Number, ...]], ...], Any]] = {
     "root": ("Manager", None, (), None),  # holds /obj, made by _build
     "obj": ("Manager", "Object", (), None),
-    "geo": ("Object", "Sop", (*_TRANSFORM, ("scale", "", (1.0,))), None),
-    "cam": ("Object", None, (*_TRANSFORM, ("scale", "", (1.0,)), ("res", "xy", (1920, 1080))), None),
+    "geo": ("Object", "Sop", _TRANSFORM, None),
+    "cam": ("Object", None, (*_TRANSFORM, ("res", "xy", (1920, 1080))), None),
     "sphere": (
         "Sop",
         None,
-        (*_SOP_PLACE, ("rad", "xyz", (1.0, 1.0, 1.0)), ("rows", "", (13,)), ("cols", "", (24,))),
+        (*_CENTER, ("rad", "xyz", (1.0, 1.0, 1.0)), ("rows", "", (13,)), ("cols", "", (24,))),
         demo_geometry.sphere,
     ),
     "grid": (
         "Sop",
         None,
-        (*_SOP_PLACE, ("size", "xy", (10.0, 10.0)), ("rows", "", (10,)), ("cols", "", (10,))),
+        (*_CENTER, ("size", "xy", (10.0, 10.0)), ("rows", "", (10,)), ("cols", "", (10,))),
         demo_geometry.grid,
     ),
     "null": ("Sop", None, (), None),  # passes on its first input's geometry
