@@ -25,7 +25,7 @@ def loaded_hou() -> Optional[Any]:
     return hou
 
 
-DEMO = __name__.rpartition(".")[0] + ".demo"  # hrpyc.demo: loaded by use_demo() alone
+_DEMO_MODULE = __name__.rpartition(".")[0] + ".demo"  # hrpyc.demo: loaded by use_demo() alone
 
 
 def use_demo() -> bool:
@@ -34,14 +34,14 @@ def use_demo() -> bool:
     (hython, Houdini): the demo must never hide Houdini's."""
     if loaded_hou() is not None:
         return False
-    sys.modules["hou"] = importlib.import_module(DEMO)
+    sys.modules["hou"] = importlib.import_module(_DEMO_MODULE)
     return True
 
 
 def is_demo() -> bool:
     """True when this process's `hou` is hrpyc's demo scene, not Houdini's."""
     hou = loaded_hou()
-    return hou is not None and hou is sys.modules.get(DEMO)
+    return hou is not None and hou is sys.modules.get(_DEMO_MODULE)
 
 
 def version() -> Optional[str]:
