@@ -23,13 +23,13 @@ def readme_python(after):
     return text[start : text.index("```", start)]
 
 
-def run_client(tmp_path, code):
+def run_client(tmp_path, code, python=sys.executable):
     """`code` as a user's script, in a plain Python of its own (no hou there, not even the tests' stand-in);
     returns what it printed."""
     script = tmp_path / "client.py"
     script.write_text(code)
     result = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, env=child_env(PYTHONPATH=LIBS), timeout=60
+        [python, str(script)], capture_output=True, text=True, env=child_env(PYTHONPATH=LIBS), timeout=60
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -50,11 +50,16 @@ def test_the_readmes_first_example_works_against_serve_demo(demo, tmp_path):
     assert out.split() == ["2.0"]
 
 
-def test_try_it_in_two_minutes_runs_and_prints_what_its_comments_say(demo, tmp_path):
-    lines = run_client(tmp_path, readme_python("## Try it in two minutes")).splitlines()
+# Interpreters with other rpyc versions and no numpy (.ci/run builds them); this one always takes part.
+CLIENTS = [sys.executable] + [p for p in os.environ.get("HRPYC_TEST_CLIENTS", "").split(os.pathsep) if p]
+
+
+@pytest.mark.parametrize("python", CLIENTS, ids=lambda p: os.path.basename(os.path.dirname(os.path.dirname(p))))
+def test_try_it_in_two_minutes_runs_in_any_client_and_prints_what_its_comments_say(demo, tmp_path, python):
+    lines = run_client(tmp_path, readme_python("## Try it in two minutes"), python).splitlines()
     assert lines[0] == "['/obj/sphere1', '/obj/geo1', '/obj/cam1']"
     assert lines[1].startswith("24.0 ") and lines[1].endswith("untitled.hip")
-    assert lines[2:] == ["74", "100 yes"]
+    assert lines[2:] == ["74", "yes"]
 
 
 def _parms(root, name):
