@@ -133,6 +133,7 @@ class ServerProcess(object):
             self.proc.kill()
             raise RuntimeError("server did not start: {!r} {}".format(line, self.proc.stderr.read()))
         self.host, self.port, self.dispatch = match.group(1), int(match.group(2)), match.group(3)
+        self.first_line = line
 
     @property
     def address(self):

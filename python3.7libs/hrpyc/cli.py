@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import code
+import logging
 import os
 import runpy
 import statistics
@@ -11,7 +12,7 @@ import sys
 import time
 from typing import Any, List, Optional, Sequence
 
-from . import clients, discovery, sessions
+from . import clients, discovery, houdini, sessions
 from .address import format_address, parse_address
 from .client import connect
 from .config import DEFAULT_HOST, DEFAULT_PORT, DISPATCH_MODES
@@ -20,6 +21,7 @@ from .identity import STOCK
 from .server import start_server
 
 BUSY_REPORT = 1.0  # seconds of main-thread work before ping calls Houdini busy
+DEMO_LABEL = "hrpyc (demo, not Houdini)"  # what starts every line `hrpyc serve --demo` prints
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -32,7 +34,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return args.run(args)
     except HrpycError as exc:
-        print("hrpyc: {}".format(exc), file=sys.stderr)
+        print("{}: {}".format(DEMO_LABEL if getattr(args, "demo", False) else "hrpyc", exc), file=sys.stderr)
         return 1
 
 
@@ -59,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
         help="with no credential, let other users' processes on this machine in (HRPYC_ALLOW_OTHER_USERS)",
     )
     serve.add_argument("-v", "--verbose", action="store_true", help="log clients coming and going")
+    serve.add_argument(
+        "--demo", action="store_true", help="serve a small demo scene as `hou` (not Houdini): try hrpyc without Houdini"
+    )
     serve.set_defaults(run=_serve)
 
     listing = verbs.add_parser("sessions", help="list this user's hrpyc sessions here, or a registry's")
@@ -115,6 +120,7 @@ def _port(text: str) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    label = _use_demo() if args.demo else "hrpyc"
     server = start_server(
         args.port,
         quiet=not args.verbose,
@@ -128,12 +134,41 @@ def _serve(args: argparse.Namespace) -> int:
         allow_other_users=args.allow_other_users,
     )
     print(
-        "hrpyc: serving on {} (dispatch: {}; Ctrl-C to stop)".format(format_address(*server.address), server.dispatch),
+        "{}: serving on {} (dispatch: {}; Ctrl-C to stop)".format(
+            label, format_address(*server.address), server.dispatch
+        ),
         flush=True,
     )
+    if args.demo:
+        print(
+            "{}: `hou` is a demo scene: /obj/sphere1, /obj/geo1/OUT, /obj/cam1; try `hrpyc shell`".format(label),
+            flush=True,
+        )
     server.serve_forever()
-    print("hrpyc: stopped", flush=True)
+    print("{}: stopped".format(label), flush=True)
     return 0
+
+
+def _use_demo() -> str:
+    """--demo: the demo scene becomes this process's `hou`, and hrpyc's log lines say it is a demo;
+    returns the label every printed line starts with."""
+    if not houdini.use_demo():
+        raise HrpycError(
+            "--demo serves a demo scene in a plain Python, and this one is Houdini (hou is loaded): "
+            "serve its own hou, without --demo"
+        )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_DemoLines())
+    logging.getLogger("hrpyc").addHandler(handler)  # start_server(quiet=False) adds no second one
+    return DEMO_LABEL
+
+
+class _DemoLines(logging.Formatter):
+    """hrpyc's log lines as `hrpyc serve --demo` prints them: the demo's label in place of `hrpyc:`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return "{}: {}".format(DEMO_LABEL, text[len("hrpyc: ") :] if text.startswith("hrpyc: ") else text)
 
 
 def _sessions(args: argparse.Namespace) -> int:
@@ -263,7 +298,10 @@ def _describe(conn: Any) -> str:
         return "a stock rpyc classic server (rpyc {}, Python {})".format(
             ".".join(str(p) for p in rpyc_version[:3]), conn.modules.sys.version.split()[0]
         )
-    where = "Houdini {}".format(info["houdini"]) if info.get("houdini") else "plain Python"
+    if info.get("demo"):
+        where = "a plain Python serving a demo scene, not Houdini"
+    else:
+        where = "Houdini {}".format(info["houdini"]) if info.get("houdini") else "plain Python"
     text = "hrpyc {} in {} (pid {}), Python {}, rpyc {}, dispatch {}".format(
         info["hrpyc"], where, info["pid"], info["python"], info["rpyc"], info.get("dispatch", "?")
     )

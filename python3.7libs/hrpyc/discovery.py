@@ -55,7 +55,10 @@ def local_port(host: str) -> Optional[int]:
 
 
 def runs_in(record: sessions.Record) -> str:
-    """'Houdini 20.5.370' for a Houdini session, else 'Python 3.11.7'."""
+    """'Houdini 20.5.370' for a Houdini session, 'the demo scene (Python 3.11.7), not Houdini' for
+    `hrpyc serve --demo`, else 'Python 3.11.7'."""
+    if record.get("demo"):
+        return "the demo scene (Python {}), not Houdini".format(record.get("python", "?"))
     if record.get("houdini"):
         return "Houdini {}".format(record["houdini"])
     return "Python {}".format(record.get("python", "?"))

@@ -2,12 +2,14 @@
 `hou`.
 
 hrpyc itself never imports `hou`: a plain Python serving hrpyc must stay plain, and in Houdini and
-hython `hou` is loaded before any hook runs.
+hython `hou` is loaded before any hook runs. Only `hrpyc serve --demo` gives a plain Python one: the demo
+scene (use_demo).
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import sys
 import threading
@@ -21,6 +23,25 @@ def loaded_hou() -> Optional[Any]:
     import hou
 
     return hou
+
+
+_DEMO_MODULE = __name__.rpartition(".")[0] + ".demo"  # hrpyc.demo: loaded by use_demo() alone
+
+
+def use_demo() -> bool:
+    """Make hrpyc's demo scene this process's `hou` (`hrpyc serve --demo`): `import hou` and clients'
+    `modules["hou"]` get it from now on. False, and nothing changed, where a `hou` is loaded already
+    (hython, Houdini): the demo must never hide Houdini's."""
+    if loaded_hou() is not None:
+        return False
+    sys.modules["hou"] = importlib.import_module(_DEMO_MODULE)
+    return True
+
+
+def is_demo() -> bool:
+    """True when this process's `hou` is hrpyc's demo scene, not Houdini's."""
+    hou = loaded_hou()
+    return hou is not None and hou is sys.modules.get(_DEMO_MODULE)
 
 
 def version() -> Optional[str]:

@@ -81,7 +81,7 @@ class Server(object):
         self._stopping = False
         self._stopped = threading.Event()
         self._thread: Optional[threading.Thread] = None
-        self._about = (
+        self._about: Tuple[Tuple[str, str], ...] = (
             ("hrpyc", __version__),
             ("rpyc", RPYC_VERSION_STRING),
             ("python", platform.python_version()),
@@ -93,6 +93,8 @@ class Server(object):
             ("tls", "yes" if self._security.tls else "no"),
             RELEASE_CAPABILITY,
         )
+        if houdini.is_demo():  # hrpyc serve --demo: clients, ping and session records say it is not Houdini
+            self._about += (("demo", "yes"),)
         self._record: Optional[str] = None
         self._refusals = RefusalLog(log)
         self._lanes = Lanes(self._security.hears_preambles)
