@@ -64,10 +64,15 @@ def auto_token(create: bool = True) -> Optional[str]:
     token = (userdir.read_private(path, secret=True) or "").strip()
     if token:
         return token
-    if not create:
-        return None
+    return rotate_auto_token() if create else None
+
+
+def rotate_auto_token() -> str:
+    """A new auto token in place of the old one (written safely: see userdir.write_private). Servers
+    keep the token they started with until they restart; local clients read the new one when they
+    next connect, clients elsewhere need it given to them."""
     token = secrets.token_urlsafe(32)
-    userdir.write_private(path, token)
+    userdir.write_private(auto_token_path(), token)
     return token
 
 

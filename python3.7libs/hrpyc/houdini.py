@@ -55,6 +55,18 @@ def version() -> Optional[str]:
         return None
 
 
+def release() -> Optional[str]:
+    """Houdini's major.minor ('21.0'), or None outside Houdini: what keeps one Houdini's settings apart
+    from another's."""
+    hou = loaded_hou()
+    if hou is None:
+        return None
+    try:
+        return "{}.{}".format(*hou.applicationVersion()[:2])
+    except Exception:  # a broken or partial hou: settings shared with plain Python rather than none
+        return None
+
+
 def scene() -> Optional[str]:
     """The scene file open in this Houdini, or None outside Houdini."""
     hou = loaded_hou()

@@ -28,7 +28,7 @@ from .rpyc_wire import RELEASE_CAPABILITY, RPYC_VERSION_STRING, peer_address, se
 from .service import service_for
 from .version import __version__
 
-__all__ = ["Server", "running_server", "start_server", "stop_server"]
+__all__ = ["Server", "restart_server", "running_server", "start_server", "stop_server"]
 
 log = logging.getLogger(__name__)
 # rpyc narrates every accept and goodbye at INFO; our events say the same once, in our words.
@@ -136,6 +136,11 @@ class Server(object):
     def credential(self) -> str:
         """What clients must show: 'token', 'certificate' or 'none'."""
         return self._security.credential
+
+    @property
+    def token_source(self) -> str:
+        """Where its token came from: 'auto' (this user's own), 'given', or '' (no token)."""
+        return self._security.token_source
 
     @property
     def only_owner(self) -> bool:
@@ -378,6 +383,34 @@ class _ServedHere(Server):
 
     def _dispatcher_for(self, dispatch: Optional[str]) -> Dispatcher:
         return CallerDispatcher()
+
+
+def restart_server(port: int = DEFAULT_PORT, *, host: str = DEFAULT_HOST, **options: Any) -> Server:
+    """This process's server, replaced by one on host:port with `options` (see start_server); a
+    refusal (bad option, no credential beyond loopback, port taken) raises and leaves the running
+    server and its clients untouched.
+
+    The new server binds before the old one stops. On the same port that cannot be (one port, one
+    listener): every check the new server makes before it binds has passed when only the bind fails,
+    so the old one stops and the new one binds at once. Only another process taking the port in that
+    instant can still refuse it: then PortInUseError is raised and no server runs.
+    """
+    global _running
+    with _running_lock:
+        old = running_server()
+        try:
+            new = Server(host, port, **options)
+        except PortInUseError:
+            if old is None or port != old.address[1]:
+                raise
+            old.stop()
+            _running = None
+            new = Server(host, port, **options)  # the port was old's: free now
+        else:
+            if old is not None:
+                old.stop()
+        _running = new.start()
+    return new
 
 
 def stop_server() -> None:

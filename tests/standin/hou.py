@@ -124,6 +124,10 @@ def applicationVersionString() -> str:
     return os.environ.get("HOU_STANDIN_VERSION", "19.0.720")
 
 
+def applicationVersion() -> Tuple[int, ...]:
+    return tuple(int(part) for part in applicationVersionString().split("."))
+
+
 def applicationName() -> str:
     return os.environ.get("HOU_STANDIN_APP") or ("houdini" if isUIAvailable() else "hython")
 

@@ -7,10 +7,14 @@ Closing the panel never stops the server; every panel shows the process's one se
 
 from __future__ import annotations
 
+import signal
+import socket
 import sys
-from typing import Any, Optional, Sequence
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional, Sequence
 
 from .. import houdini
+from ..server import stop_server
 from .controller import PanelController
 from .qt import QtCompat, QtCore, QtWidgets
 from .view import PanelView
@@ -41,9 +45,44 @@ def show_floating() -> Any:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """`hrpyc panel`: the panel outside Houdini, serving this Python on the Qt main thread."""
+    """`hrpyc panel`: the panel outside Houdini, serving this Python on the Qt main thread, until its
+    window closes or Ctrl-C in its terminal."""
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(list(argv or sys.argv[:1]))
     window = create_widget()
-    window.resize(720, 560)
+    window.resize(760, 640)
     window.show()
-    return app.exec_() if hasattr(app, "exec_") else app.exec()
+    print("hrpyc: the panel is open; close it, or press Ctrl-C here", flush=True)
+    with _quit_on_ctrl_c(app):
+        code = app.exec_() if hasattr(app, "exec_") else app.exec()
+    stop_server()  # its session record goes with it, not at the next look-up
+    return code
+
+
+@contextmanager
+def _quit_on_ctrl_c(app: Any) -> Iterator[None]:
+    """Ctrl-C quits the Qt loop. Python runs its SIGINT handler only when Python code runs, and Qt's
+    loop runs none while idle: the signal's byte on a socketpair (signal.set_wakeup_fd) wakes a
+    QSocketNotifier, whose slot is Python code, so the handler runs at once."""
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    notifier = QtCore.QSocketNotifier(reader.fileno(), QtCore.QSocketNotifier.Read)
+    notifier.activated.connect(lambda *_: _drain(reader))
+    previous_fd = signal.set_wakeup_fd(writer.fileno())
+    previous = signal.signal(signal.SIGINT, lambda *_: app.quit())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        signal.set_wakeup_fd(previous_fd)
+        notifier.setEnabled(False)
+        reader.close()
+        writer.close()
+
+
+def _drain(sock: socket.socket) -> None:
+    try:
+        while sock.recv(512):
+            pass
+    except OSError:
+        pass  # drained

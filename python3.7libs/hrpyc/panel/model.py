@@ -10,13 +10,16 @@ import socket
 import time
 from typing import Any, Dict, Optional, Tuple
 
-from .. import config, userdir
+from .. import config, discovery, houdini, sessions, userdir
 from ..address import format_address, is_loopback
-from ..errors import ConfigError, UnsafeFileError
+from ..errors import BindError, ConfigError, InsecureBindError, PortInUseError, UnsafeFileError
 from ..events import ServerEvent
 
 LOOPBACK, ALL_INTERFACES = "127.0.0.1", "0.0.0.0"
 HOST_CHOICES = (("This machine only", LOOPBACK), ("All interfaces", ALL_INTERFACES), ("An address...", ""))
+NO_TOKEN, AUTO_TOKEN, TYPED_TOKEN = "none", "auto", "typed"
+CREDENTIAL_CHOICES = (("None", NO_TOKEN), ("This user's auto token", AUTO_TOKEN), ("A token you type", TYPED_TOKEN))
+MIN_TOKEN = 8  # characters a typed token needs: the panel's floor, where a shared secret is chosen by hand
 LOG_SIZE = 300
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62})?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62})?)*$")
 
@@ -25,24 +28,128 @@ def host_problem(text: str) -> Optional[str]:
     """Why `text` cannot be listened on, or None."""
     text = text.strip()
     if not text:
-        return "Enter an address of this machine, such as 192.168.1.20."
+        return "Host: Enter an address of this machine, such as 192.168.1.20."
     try:
         ipaddress.ip_address(text)
         return None
     except ValueError:
         pass
     if not _HOSTNAME.match(text):
-        return "'{}' is neither an IP address nor a host name.".format(text)
+        return "Host: '{}' is neither an IP address nor a host name.".format(text)
     return None
 
 
 def port_problem(text: str) -> Optional[str]:
     text = text.strip()
     if not text.isdigit():
-        return "The port must be a number from 1 to 65535 (0 picks a free one)."
+        return "Port: The port must be a number from 1 to 65535 (0 picks a free one)."
     if int(text) > 65535:
-        return "The port must be at most 65535."
+        return "Port: The port must be at most 65535."
     return None
+
+
+def token_problem(choice: str, text: str) -> Optional[str]:
+    """Why the typed token cannot be used, or None (other choices type nothing)."""
+    if choice != TYPED_TOKEN:
+        return None
+    if not text:
+        return "Token: type the token clients will show, or choose This user's auto token."
+    if text != text.strip():
+        return "Token: remove the spaces at its ends (clients read tokens without them)."
+    if text == "auto":
+        return "Token: 'auto' means this user's auto token; choose This user's auto token instead."
+    if len(text) < MIN_TOKEN:
+        return "Token: use at least {} characters, or choose This user's auto token.".format(MIN_TOKEN)
+    if len(text) > config.MAX_TOKEN:
+        return "Token: use at most {} characters.".format(config.MAX_TOKEN)
+    return None
+
+
+def exposure_problem(host: str, choice: str) -> Optional[str]:
+    """Why the server would refuse to listen on `host` with this credential, or None."""
+    if choice != NO_TOKEN or is_loopback(host) or tls_client_certificates():
+        return None
+    try:
+        if config.flag("HRPYC_ALLOW_INSECURE"):
+            return None  # the environment accepts it; the status says INSECURE
+    except ConfigError:
+        pass
+    return (
+        "Credential: None lets anyone who reaches {} run code here; choose This user's auto token or "
+        "A token you type (or This machine only).".format(host)
+    )
+
+
+def tls_client_certificates() -> bool:
+    """True when HRPYC_TLS_CA makes clients show a certificate: a credential in itself."""
+    try:
+        return config.tls_files(None, None, None)[2] is not None
+    except ConfigError:
+        return False  # the server says what is wrong when it starts
+
+
+def tls_text() -> str:
+    """What the panel says about TLS, from HRPYC_TLS_CERT / HRPYC_TLS_KEY / HRPYC_TLS_CA."""
+    try:
+        certfile, _, cafile = config.tls_files(None, None, None)
+    except ConfigError as exc:
+        return "TLS: " + str(exc)
+    if certfile is None:
+        return "TLS: off (set HRPYC_TLS_CERT and HRPYC_TLS_KEY before Houdini starts to turn it on)"
+    who = "clients must show a certificate signed by {}".format(cafile) if cafile else "no client certificates"
+    return "TLS: on, with {} ({})".format(os.path.basename(certfile), who)
+
+
+def refusal(exc: Exception, host: str, port: int) -> Tuple[str, Optional[int]]:
+    """What the panel says when the server refuses its fields, naming the field, and the next free port
+    when the port is taken (None otherwise)."""
+    if isinstance(exc, PortInUseError):
+        free = next_free_port(host, port)
+        text = "Port: {} is already in use by {}".format(port, port_holder(port) or "another program")
+        return text + ("; port {} is free.".format(free) if free else "."), free
+    if isinstance(exc, InsecureBindError):
+        return exposure_problem(host, NO_TOKEN) or str(exc), None
+    if isinstance(exc, BindError):
+        reason = getattr(exc.__context__, "strerror", None) or "it cannot be listened on"
+        return "Host: {} is not an address of this machine ({}); choose This machine only.".format(host, reason), None
+    return str(exc), None
+
+
+def port_holder(port: int) -> Optional[str]:
+    """Who listens on `port`, when it is another hrpyc session of this user: 'Houdini 21.0.440 (pid 4242)'."""
+    try:
+        records = sessions.live()
+    except (OSError, UnsafeFileError):
+        return None
+    for record in records:
+        if record.get("port") == port and record.get("pid") != os.getpid():
+            return "hrpyc in {} (pid {})".format(discovery.runs_in(record), record.get("pid"))
+    return None
+
+
+def next_free_port(host: str, port: int, tries: int = 100) -> Optional[int]:
+    """The first port after `port` that `host` can listen on now, or None within `tries`."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for candidate in range(port + 1, min(port + 1 + tries, 65536)):
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            if os.name != "nt":
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as rpyc binds
+            try:
+                probe.bind((host, candidate))  # as the server binds: a port another socket listens on fails
+                return candidate
+            except OSError:
+                continue
+    return None
+
+
+def client_name(client: Any) -> str:
+    """Who a client is: what it said of itself (program, user, host, pid) when it did, else its address."""
+    identity = getattr(client, "identity", None) or {}
+    program = identity.get("program")
+    if not program:
+        return format_address(*client.address)
+    where = "{}@{}".format(identity.get("user", "?"), identity.get("host", "?"))
+    return "{} ({}, pid {}) {}".format(program, where, identity.get("pid", "?"), format_address(*client.address))
 
 
 def status(server: Any, error: str) -> Tuple[str, str]:
@@ -53,6 +160,8 @@ def status(server: Any, error: str) -> Tuple[str, str]:
         credential = {"token": "token required", "certificate": "client certificate required"}.get(
             server.credential, "no credential, this user's processes only" if server.only_owner else "no credential"
         )
+        if dict(server.describe()).get("tls") == "yes":
+            credential += ", over TLS"
         text = "Listening on {} - {}, {}, requests run on the {} thread".format(
             format_address(host, port), exposure, credential, "main" if server.dispatch != "thread" else "client's"
         )
@@ -87,30 +196,43 @@ def event_line(event: ServerEvent) -> str:
 
 
 class Settings(object):
-    """Host, port and whether the server was running, remembered across Houdini sessions - unless the
-    autostart environment decides them (`from_environment`)."""
+    """Host, port, credential kind and whether the server was running, remembered across sessions of
+    this Houdini version (each major.minor, and plain Python, keeps its own: a second Houdini never
+    overwrites the first's) - unless the autostart environment decides them (`from_environment`).
+    A typed token is never written down: the panel asks for it again."""
 
-    def __init__(self, path: Optional[str] = None) -> None:
+    LEGACY = "panel.json"  # before settings were kept per version: read when this version has none
+
+    def __init__(self, path: Optional[str] = None, release: Optional[str] = None) -> None:
         self.problem = ""  # why nothing is remembered, when the per-user folder cannot be trusted
+        self.release = release or houdini.release() or "python"
+        folder = ""
         try:
-            self.path = path or os.path.join(userdir.state_dir(), "panel.json")
+            folder = userdir.state_dir()
+            self.path = path or os.path.join(folder, "panel-{}.json".format(self.release))
         except UnsafeFileError as exc:
             self.path, self.problem = "", str(exc)
-        self.host, self.port, self.running = LOOPBACK, config.DEFAULT_PORT, False
+        self.host, self.port, self.running, self.credential = LOOPBACK, config.DEFAULT_PORT, False, NO_TOKEN
         self.from_environment = False
         try:
             self.from_environment = config.autostart()
             if self.from_environment:
                 self.host, self.port = config.host(), config.ports()[0]
+                self.credential = _credential_of(config.token_setting())
         except ConfigError:
             pass  # autostart said why in its own line; show what the panel remembers, or the defaults
         if self.from_environment:
             return
         try:
-            saved: Dict[str, Any] = json.loads((self.path and userdir.read_private(self.path)) or "{}")
+            text = self.path and userdir.read_private(self.path)
+            if not text and folder and path is None:
+                text = userdir.read_private(os.path.join(folder, self.LEGACY))
+            saved: Dict[str, Any] = json.loads(text or "{}")
             self.host = str(saved.get("host", self.host))
             self.port = int(saved.get("port", self.port))
             self.running = bool(saved.get("running", False))
+            credential = saved.get("credential", NO_TOKEN)
+            self.credential = credential if credential in (NO_TOKEN, AUTO_TOKEN, TYPED_TOKEN) else NO_TOKEN
         except UnsafeFileError as exc:
             self.problem = str(exc)
         except (OSError, ValueError, TypeError):
@@ -119,5 +241,15 @@ class Settings(object):
     def save(self) -> None:
         if self.from_environment or not self.path:
             return
-        data = {"host": self.host, "port": self.port, "running": self.running}
+        data = {"host": self.host, "port": self.port, "running": self.running, "credential": self.credential}
         userdir.write_private(self.path, json.dumps(data))
+
+
+def server_credential(server: Any) -> str:
+    """The credential choice a running server stands for."""
+    return {"auto": AUTO_TOKEN, "given": TYPED_TOKEN}.get(server.token_source, NO_TOKEN)
+
+
+def _credential_of(token: Optional[str]) -> str:
+    """The credential choice a token setting (an argument, HRPYC_TOKEN) stands for."""
+    return AUTO_TOKEN if token == "auto" else (TYPED_TOKEN if token else NO_TOKEN)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any, List, Tuple
 
-from .model import HOST_CHOICES
+from .model import CREDENTIAL_CHOICES, HOST_CHOICES
 from .qt import QtCore, QtGui, QtWidgets
 
 COLOURS = {"listening": "#2e7d32", "error": "#c62828", "stopped": "#616161"}
 CLIENT_COLUMNS = ("Client", "Connected since", "Requests", "Last activity")
+TEST_COLUMNS = ("Step", "Result", "Time", "Detail")
+RESULT_COLOURS = {"passed": "#2e7d32", "failed": "#c62828", "skipped": "#616161", "running": "#616161"}
+FLASH_MS = 1500  # how long a copy button says "Copied"
 
 
 class PanelView(QtWidgets.QWidget):
@@ -34,10 +37,41 @@ class PanelView(QtWidgets.QWidget):
         self.problem = QtWidgets.QLabel("")
         self.problem.setStyleSheet("color: #c62828;")
         self.problem.setWordWrap(True)
+        self.free_port_button = QtWidgets.QPushButton("")
+        self.free_port_button.setVisible(False)
+
+        self.credential_choice = QtWidgets.QComboBox()
+        for label, value in CREDENTIAL_CHOICES:
+            self.credential_choice.addItem(label, value)
+        self.token_edit = QtWidgets.QLineEdit()  # a token you type
+        self.token_edit.setEchoMode(QtWidgets.QLineEdit.Password)
+        self.token_edit.setPlaceholderText("the token clients will show")
+        self.auto_token = QtWidgets.QLineEdit()  # this user's auto token, hidden until shown
+        self.auto_token.setReadOnly(True)
+        self.auto_token.setEchoMode(QtWidgets.QLineEdit.Password)
+        self.show_token_button = QtWidgets.QPushButton("Show")
+        self.show_token_button.setCheckable(True)
+        self.copy_token_button = QtWidgets.QPushButton("Copy")
+        self.rotate_token_button = QtWidgets.QPushButton("Rotate...")
+        self.tls = QtWidgets.QLabel("")
+        self.tls.setWordWrap(True)
+        self.info = QtWidgets.QLabel("")  # what an action did, such as a token rotated
+        self.info.setWordWrap(True)
+        self.info.setVisible(False)
+
         self.start_button = QtWidgets.QPushButton("Start")
         self.stop_button = QtWidgets.QPushButton("Stop")
         self.apply_button = QtWidgets.QPushButton("Apply")
         self.snippet_button = QtWidgets.QPushButton("Copy connection snippet")
+        self.test_button = QtWidgets.QPushButton("Test")
+        self.test_button.setToolTip("connect from a separate process and check each part of the path")
+        self.test_steps = QtWidgets.QTableWidget(0, len(TEST_COLUMNS))
+        self.test_steps.setHorizontalHeaderLabels(TEST_COLUMNS)
+        self.test_steps.horizontalHeader().setStretchLastSection(True)
+        self.test_steps.verticalHeader().setVisible(False)
+        self.test_steps.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
+        self.test_steps.setSelectionMode(QtWidgets.QAbstractItemView.NoSelection)
+        self.test_steps.setVisible(False)
 
         self.clients = QtWidgets.QTableWidget(0, len(CLIENT_COLUMNS))
         self.clients.setHorizontalHeaderLabels(CLIENT_COLUMNS)
@@ -60,8 +94,21 @@ class PanelView(QtWidgets.QWidget):
         address.addWidget(self.host_edit, 1)
         address.addWidget(QtWidgets.QLabel("Port"))
         address.addWidget(self.port_edit)
+        credential = QtWidgets.QGridLayout()
+        credential.addWidget(QtWidgets.QLabel("Credential"), 0, 0)
+        credential.addWidget(self.credential_choice, 0, 1)
+        credential.addWidget(self.token_edit, 0, 2, 1, 4)
+        credential.addWidget(self.auto_token, 0, 2)
+        credential.addWidget(self.show_token_button, 0, 3)
+        credential.addWidget(self.copy_token_button, 0, 4)
+        credential.addWidget(self.rotate_token_button, 0, 5)
+        credential.addWidget(self.tls, 1, 1, 1, 5)
+        credential.setColumnStretch(2, 1)
+        problems = QtWidgets.QHBoxLayout()
+        problems.addWidget(self.problem, 1)
+        problems.addWidget(self.free_port_button)
         buttons = QtWidgets.QHBoxLayout()
-        for button in (self.start_button, self.stop_button, self.apply_button):
+        for button in (self.start_button, self.stop_button, self.apply_button, self.test_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         buttons.addWidget(self.snippet_button)
@@ -76,8 +123,11 @@ class PanelView(QtWidgets.QWidget):
         layout.addWidget(self.status)
         layout.addWidget(self.note)
         layout.addLayout(address)
-        layout.addWidget(self.problem)
+        layout.addLayout(credential)
+        layout.addLayout(problems)
+        layout.addWidget(self.info)
         layout.addLayout(buttons)
+        layout.addWidget(self.test_steps)
         layout.addWidget(QtWidgets.QLabel("Connected clients"))
         layout.addWidget(self.clients, 2)
         layout.addLayout(client_buttons)
@@ -115,3 +165,46 @@ class PanelView(QtWidgets.QWidget):
     def selected_client(self) -> Any:
         items = self.clients.selectedItems()
         return items[0].data(QtCore.Qt.UserRole) if items else None
+
+    def show_credential(self, choice: str) -> None:
+        """The fields of the chosen credential: a token to type, or the auto token's controls."""
+        self.token_edit.setVisible(choice == "typed")
+        for widget in (self.auto_token, self.show_token_button, self.copy_token_button, self.rotate_token_button):
+            widget.setVisible(choice == "auto")
+
+    def show_token(self, shown: bool) -> None:
+        self.auto_token.setEchoMode(QtWidgets.QLineEdit.Normal if shown else QtWidgets.QLineEdit.Password)
+        self.show_token_button.setText("Hide" if shown else "Show")
+
+    def offer_port(self, port: Any) -> None:
+        """A button that puts the next free port in the Port field; hidden when `port` is None."""
+        self.free_port_button.setVisible(port is not None)
+        self.free_port_button.setText("Use port {}".format(port) if port is not None else "")
+        self.free_port_button.setProperty("port", port)
+
+    def flash(self, button: Any, text: str = "Copied") -> None:
+        """Say `text` on `button` for a moment: the copy happened."""
+        label = button.property("label") or button.text()
+        button.setProperty("label", label)
+        button.setText(text)
+        timer = QtCore.QTimer(button)  # the button's child: gone with it, never firing on a deleted one
+        timer.setSingleShot(True)
+        timer.timeout.connect(lambda: button.setText(label))
+        timer.timeout.connect(timer.deleteLater)
+        timer.start(FLASH_MS)
+
+    def show_test(self, rows: List[Tuple[str, str, str, str]]) -> None:
+        """The self-test's steps: (step, result, time, detail); result is passed, failed, skipped or running."""
+        self.test_steps.setVisible(True)
+        self.test_steps.setRowCount(len(rows))
+        for row, cells in enumerate(rows):
+            for column, text in enumerate(cells):
+                item = QtWidgets.QTableWidgetItem(text)
+                if column == 1:
+                    item.setForeground(QtGui.QBrush(QtGui.QColor(RESULT_COLOURS.get(text, "#000000"))))
+                self.test_steps.setItem(row, column, item)
+        self.test_steps.resizeColumnsToContents()
+        height = self.test_steps.horizontalHeader().height() + sum(
+            self.test_steps.rowHeight(row) for row in range(len(rows))
+        )
+        self.test_steps.setFixedHeight(height + 2 * self.test_steps.frameWidth())
