@@ -9,6 +9,7 @@ import pytest
 from conftest import child_env, free_port, need
 
 import hrpyc
+from hrpyc import auth
 
 need("Qt", "the panel's tests need Qt.py and a Qt binding (CI installs them)")
 
@@ -247,3 +248,251 @@ def test_hrpyc_and_its_server_need_no_qt():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=child_env())
     assert result.returncode == 1
     assert result.stderr.startswith("hrpyc: the hrpyc panel needs Qt.py") and "pip install" in result.stderr
+
+
+# --- issue 15: credential, Apply that binds first, taken ports, Test, per-version settings, Ctrl-C
+
+
+def caller_process(address, **env):
+    """A real client in its own process that makes a call for every line on its stdin."""
+    script = (
+        "import hrpyc, sys\n"
+        "conn = hrpyc.connect(sys.argv[1], int(sys.argv[2]))\n"
+        "print('ok', flush=True)\n"
+        "for _ in sys.stdin:\n"
+        "    print(conn.modules.os.getpid(), flush=True)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, address[0], str(address[1])],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=child_env(**env),
+    )
+    assert proc.stdout.readline().strip() == "ok"
+    return proc
+
+
+def answers(proc):
+    """Does the client's connection still answer a call?"""
+    proc.stdin.write("call\n")
+    proc.stdin.flush()
+    return proc.stdout.readline().strip() == str(os.getpid())
+
+
+def choose(combo, value):
+    combo.setCurrentIndex(combo.findData(value))
+
+
+def test_the_auto_token_is_shown_copied_and_required(view, qtbot):
+    from hrpyc.panel.qt import QtWidgets
+
+    choose(view.credential_choice, "auto")
+    view.port_edit.setText("0")
+    view.start_button.click()
+    server = hrpyc.running_server()
+    assert server.credential == "token" and "token required" in view.status.text()
+    token = auth.auto_token(create=False)
+    assert token and token not in view.auto_token.displayText()  # hidden until shown
+    view.show_token_button.click()
+    assert view.auto_token.displayText() == token
+    view.copy_token_button.click()
+    assert QtWidgets.QApplication.clipboard().text() == token
+    assert view.copy_token_button.text() == "Copied"
+    qtbot.waitUntil(lambda: view.copy_token_button.text() == "Copy", timeout=3000)
+    view.snippet_button.click()
+    assert view.snippet_button.text() == "Copied"
+    with pytest.raises(hrpyc.AuthenticationError):
+        hrpyc.connect(*server.address, token="not-the-token")
+    hrpyc.connect(*server.address).close()  # this user, this machine: the client finds the auto token
+
+
+@pytest.mark.parametrize(
+    "typed, says",
+    [("", "Token: type the token"), ("short", "at least 8"), (" padded-token ", "spaces"), ("auto", "auto token")],
+)
+def test_a_typed_token_is_checked_as_you_type(view, typed, says):
+    choose(view.credential_choice, "typed")
+    view.token_edit.setText(typed)
+    assert view.problem.text().startswith("Token:") and says in view.problem.text()
+    assert not view.start_button.isEnabled()
+    view.token_edit.setText("a-shared-secret")
+    assert view.problem.text() == "" and view.start_button.isEnabled()
+
+
+def test_all_interfaces_needs_a_credential_and_apply_names_the_field(qtbot):
+    widget, controller = panel_with_answers(qtbot, [])
+    widget.port_edit.setText("0")
+    controller.start()
+    choose(widget.host_choice, "0.0.0.0")
+    assert widget.problem.text().startswith("Credential:") and "All interfaces" not in widget.problem.text()
+    assert not widget.apply_button.isEnabled()
+    assert "port=" not in widget.problem.text() and "allow_insecure" not in widget.problem.text()
+
+
+def panel_with_answers(qtbot, answers_given):
+    widget = panel.view.PanelView()
+    qtbot.addWidget(widget)
+    controller = panel.controller.PanelController(widget, confirm=lambda question: answers_given.pop(0))
+    widget.show()
+    return widget, controller
+
+
+def test_a_refused_apply_leaves_the_running_server_and_its_clients_untouched(qtbot):
+    import socket
+
+    widget, controller = panel_with_answers(qtbot, [True, True])
+    widget.port_edit.setText("0")
+    controller.start()
+    old = hrpyc.running_server()
+    client = caller_process(old.address)
+    qtbot.waitUntil(lambda: widget.clients.rowCount() == 1, timeout=2000)
+    try:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen(1)
+            port = taken.getsockname()[1]
+            widget.port_edit.setText(str(port))
+            widget.apply_button.click()
+            assert widget.problem.text().startswith("Port: {} is already in use by another program".format(port))
+        assert hrpyc.running_server() is old and old.is_alive() and len(old.clients()) == 1
+        assert answers(client)
+        free = widget.free_port_button.property("port")
+        assert widget.free_port_button.isVisible() and "port {} is free".format(free) in widget.problem.text()
+        widget.free_port_button.click()
+        assert widget.port_edit.text() == str(free) and widget.problem.text() == ""
+
+        choose(widget.host_choice, "")
+        widget.host_edit.setText("192.0.2.1")  # TEST-NET: no machine's address
+        widget.port_edit.setText(str(old.address[1]))
+        choose(widget.credential_choice, "auto")
+        widget.apply_button.click()
+        assert widget.problem.text().startswith("Host: 192.0.2.1 is not an address of this machine")
+        assert hrpyc.running_server() is old and answers(client)
+        assert widget.status.property("state") == "listening"
+    finally:
+        client.kill()
+        client.wait()
+
+
+def test_a_port_held_by_another_hrpyc_session_names_its_houdini_and_pid(view, gui_houdini):
+    view.port_edit.setText(str(gui_houdini.port))
+    view.start_button.click()
+    assert view.status.property("state") == "error"
+    assert "in use by hrpyc in Houdini 19.0.720 (pid {})".format(gui_houdini.proc.pid) in view.status.text()
+    assert view.free_port_button.isVisible()
+
+
+def test_changing_only_the_credential_swaps_the_server_on_the_same_port(qtbot):
+    widget, controller = panel_with_answers(qtbot, [True])
+    widget.port_edit.setText("0")
+    controller.start()
+    old = hrpyc.running_server()
+    client = hrpyc.connect(*old.address)
+    choose(widget.credential_choice, "typed")
+    widget.token_edit.setText("a-shared-secret")
+    assert widget.apply_button.isEnabled()
+    widget.apply_button.click()
+    new = hrpyc.running_server()
+    assert new is not old and not old.is_alive() and new.address == old.address
+    assert new.credential == "token" and "token required" in widget.status.text()
+    with pytest.raises(hrpyc.ConnectionLostError):
+        client.modules.os.getpid()  # its server was replaced: clients were told they would be disconnected
+    hrpyc.connect(*new.address, token="a-shared-secret").close()
+    assert not widget.apply_button.isEnabled()  # applied: nothing left to apply
+
+
+def test_rotating_the_auto_token_restarts_the_server_with_the_new_one(qtbot):
+    import stat
+
+    widget, controller = panel_with_answers(qtbot, [True])
+    choose(widget.credential_choice, "auto")
+    widget.port_edit.setText("0")
+    controller.start()
+    old, before = hrpyc.running_server(), auth.auto_token(create=False)
+    widget.rotate_token_button.click()
+    after = auth.auto_token(create=False)
+    assert after and after != before
+    assert stat.S_IMODE(os.stat(auth.auto_token_path()).st_mode) == 0o600
+    new = hrpyc.running_server()
+    assert new is not old and new.address == old.address and new.token_source == "auto"
+    with pytest.raises(hrpyc.AuthenticationError):
+        hrpyc.connect(*new.address, token=before)
+    hrpyc.connect(*new.address).close()  # local clients of this user read the new one
+    assert "clients on other machines" in widget.info.text()
+
+
+def test_the_test_button_checks_each_step_from_a_separate_process_without_blocking(view, qtbot):
+    import time
+
+    choose(view.credential_choice, "typed")
+    view.token_edit.setText("a-shared-secret")
+    view.port_edit.setText("0")
+    view.start_button.click()
+    clicked = time.monotonic()
+    view.test_button.click()
+    assert time.monotonic() - clicked < 0.5 and not view.test_button.isEnabled()
+
+    def results():
+        return [view.test_steps.item(row, 1).text() for row in range(view.test_steps.rowCount())]
+
+    assert "running" in results()
+    qtbot.waitUntil(lambda: "running" not in results() and "not run" not in results(), timeout=5000)
+    steps = [view.test_steps.item(row, 0).text() for row in range(view.test_steps.rowCount())]
+    assert steps == ["connect", "round trip", "main thread", "time sync", "bulk lane"]
+    details = {step: view.test_steps.item(row, 3).text() for row, step in enumerate(steps)}
+    assert results() == ["passed", "passed", "passed", "skipped", "passed"], details  # no hou here: no time to keep
+    assert all(view.test_steps.item(row, 2).text().endswith(" ms") for row in range(5))
+    assert "connection threads" in details["main thread"] and "MB/s" in details["bulk lane"]
+    qtbot.waitUntil(view.test_button.isEnabled, timeout=2000)
+
+
+def test_the_self_test_says_in_one_line_when_nothing_answers():
+    result = subprocess.run(
+        [sys.executable, "-m", "hrpyc.selftest", "127.0.0.1", str(free_port())],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=30,
+    )
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 1 and len(lines) == 1
+    assert lines[0]["step"] == "connect" and lines[0]["ok"] is False and "no hrpyc server" in lines[0]["detail"]
+
+
+def test_each_houdini_version_keeps_its_own_settings(monkeypatch):
+    import types
+
+    first, second = Settings(release="21.0"), Settings(release="22.0")
+    first.port, second.port = 18821, 18822
+    first.save()
+    second.save()
+    assert Settings(release="21.0").port == 18821 and Settings(release="22.0").port == 18822
+    hou = types.ModuleType("hou")
+    hou.applicationVersion = lambda: (22, 0, 123)
+    monkeypatch.setitem(sys.modules, "hou", hou)
+    assert Settings().release == "22.0" and Settings().port == 18822
+    monkeypatch.delitem(sys.modules, "hou")
+    assert Settings().release == "python" and Settings().port != 18822
+
+
+def test_ctrl_c_in_its_terminal_closes_hrpyc_panel():
+    import signal
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hrpyc", "panel"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(QT_QPA_PLATFORM="offscreen"),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal starts it
+    )
+    try:
+        assert "Ctrl-C" in proc.stdout.readline()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=5)
+        assert proc.returncode == 0, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -51,8 +51,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     window = create_widget()
     window.resize(760, 640)
     window.show()
-    print("hrpyc: the panel is open; close it, or press Ctrl-C here", flush=True)
     with _quit_on_ctrl_c(app):
+        print("hrpyc: the panel is open; close it, or press Ctrl-C here", flush=True)
         code = app.exec_() if hasattr(app, "exec_") else app.exec()
     stop_server()  # its session record goes with it, not at the next look-up
     return code
