@@ -1,10 +1,14 @@
-"""Render the panel offscreen, serving this Python with two clients connected, to docs/panel.png
-(the picture the README shows).
+"""Render the panel offscreen, serving this Python, into the pictures the README shows:
 
-    QT_QPA_PLATFORM=offscreen python docs/render_panel.py
+docs/panel.png             listening with this user's auto token, two clients connected
+docs/panel-test.png        the Test button's steps, from a client in a separate process
+docs/panel-port-taken.png  Apply refused: the port is another hrpyc session's, the next free one offered
+
+QT_QPA_PLATFORM=offscreen python docs/render_panel.py
 """
 
 import os
+import re
 import select
 import subprocess
 import sys
@@ -12,7 +16,8 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "python3.7libs"))
+LIBS = os.path.join(os.path.dirname(HERE), "python3.7libs")
+sys.path.insert(0, LIBS)
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HRPYC_STATE_DIR", tempfile.mkdtemp())
 
@@ -31,42 +36,76 @@ CLIENT = (
     "print('ok', flush=True)\n"
     "sys.stdin.read()\n"
 )
+PORT = 18811
 
 
 def main():
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     window = hrpyc.panel.create_widget()
-    window.resize(760, 560)
+    window.controller._confirm = lambda question: True  # the pictures answer Yes
+    window.resize(780, 700)
     window.show()
-    window.port_edit.setText("18811")
+    window.port_edit.setText(str(PORT))
+    window.credential_choice.setCurrentIndex(window.credential_choice.findData("auto"))
     window.controller.start()
     server = hrpyc.running_server()
-    libs = os.path.join(os.path.dirname(HERE), "python3.7libs")
-    clients = []
-    for calls in (42, 7):
-        client = subprocess.Popen(
-            [sys.executable, "-c", CLIENT, server.address[0], str(server.address[1]), libs, str(calls)],
-            stdin=subprocess.PIPE,
+    children = []
+    try:
+        for calls in (42, 7):
+            children.append(_client(app, server.address, calls))
+        _run(app, 1.5)
+        window.clients.selectRow(0)
+        window.controller._refresh()
+        _save(window, "panel.png")
+
+        window.test_button.click()
+        _run(app, 15, until=lambda: not window.controller._test.running())
+        _save(window, "panel-test.png")
+
+        other = subprocess.Popen(
+            [sys.executable, "-m", "hrpyc", "serve", "--port", str(PORT + 1)],
             stdout=subprocess.PIPE,
+            env=dict(os.environ, PYTHONPATH=LIBS),
             text=True,
         )
-        clients.append(client)
-    for client in clients:  # their calls are answered on this Qt thread: keep its loop running meanwhile
-        while not select.select([client.stdout], [], [], 0.01)[0]:
-            app.processEvents()
-        assert client.stdout.readline().strip() == "ok"
-    deadline = time.monotonic() + 3
-    while time.monotonic() < deadline:
+        children.append(other)
+        assert re.search(r"serving on", other.stdout.readline())
+        window.port_edit.setText(str(PORT + 1))
+        window.apply_button.click()
+        _run(app, 0.5)
+        _save(window, "panel-port-taken.png")
+    finally:
+        for child in children:
+            child.kill()
+            child.wait()
+        hrpyc.stop_server()
+
+
+def _client(app, address, calls):
+    """A client process; its calls are answered on this Qt thread, so the loop runs meanwhile."""
+    client = subprocess.Popen(
+        [sys.executable, "-c", CLIENT, address[0], str(address[1]), LIBS, str(calls)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    while not select.select([client.stdout], [], [], 0.01)[0]:
+        app.processEvents()
+    assert client.stdout.readline().strip() == "ok"
+    return client
+
+
+def _run(app, seconds, until=lambda: False):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not until():
         app.processEvents()
         time.sleep(0.02)
-    window.clients.selectRow(0)
-    window.controller._refresh()
-    path = os.path.join(HERE, "panel.png")
+
+
+def _save(window, name):
+    path = os.path.join(HERE, name)
     window.grab().save(path)
     print("hrpyc: wrote", path)
-    for client in clients:
-        client.kill()
-    hrpyc.stop_server()
 
 
 if __name__ == "__main__":

@@ -126,7 +126,7 @@ def _time_sync(conn: Any) -> Tuple[Optional[bool], str]:
 
     frame = run(conn, _set_frame, None)
     if frame is None:
-        return None, "no Houdini time to keep: the server has no hou.setFrame"
+        return None, "no Houdini time to keep: the server has no hou (or no hou.setFrame)"
     try:
         run(conn, _set_frame, frame + 1)
         seen = run(conn, _set_frame, None)

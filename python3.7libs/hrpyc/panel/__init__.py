@@ -60,16 +60,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 @contextmanager
 def _quit_on_ctrl_c(app: Any) -> Iterator[None]:
-    """Ctrl-C quits the Qt loop. Python runs its SIGINT handler only when Python code runs, and Qt's
-    loop runs none while idle: the signal's byte on a socketpair (signal.set_wakeup_fd) wakes a
-    QSocketNotifier, whose slot is Python code, so the handler runs at once."""
+    """Ctrl-C quits the Qt loop. Qt's loop runs no Python while idle, so a Python signal handler would
+    wait for the next event; instead the signal's number goes to a socketpair (signal.set_wakeup_fd),
+    whose QSocketNotifier quits the loop - also when Ctrl-C came before the loop began."""
     reader, writer = socket.socketpair()
     reader.setblocking(False)
     writer.setblocking(False)
     notifier = QtCore.QSocketNotifier(reader.fileno(), QtCore.QSocketNotifier.Read)
-    notifier.activated.connect(lambda *_: _drain(reader))
+    notifier.activated.connect(lambda *_: app.quit() if signal.SIGINT in _drain(reader) else None)
     previous_fd = signal.set_wakeup_fd(writer.fileno())
-    previous = signal.signal(signal.SIGINT, lambda *_: app.quit())
+    previous = signal.signal(signal.SIGINT, lambda *_: None)  # the notifier acts; no KeyboardInterrupt
     try:
         yield
     finally:
@@ -80,9 +80,15 @@ def _quit_on_ctrl_c(app: Any) -> Iterator[None]:
         writer.close()
 
 
-def _drain(sock: socket.socket) -> None:
+def _drain(sock: socket.socket) -> bytes:
+    """The signal numbers waiting on `sock`."""
+    received = b""
     try:
-        while sock.recv(512):
-            pass
+        while True:
+            chunk = sock.recv(512)
+            if not chunk:
+                break
+            received += chunk
     except OSError:
         pass  # drained
+    return received
