@@ -496,3 +496,13 @@ def test_ctrl_c_in_its_terminal_closes_hrpyc_panel():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_token_from_the_environment_is_the_panels_typed_token(qtbot, monkeypatch):
+    monkeypatch.setenv("HRPYC_TOKEN", "from-the-launcher")
+    server = hrpyc.start_server(port=0)  # as autostart starts it
+    widget = panel.create_widget()
+    qtbot.addWidget(widget)
+    assert widget.credential_choice.currentData() == "typed" and server.token_source == "given"
+    assert widget.token_edit.text() == "from-the-launcher" and not widget.apply_button.isEnabled()
+    assert widget.problem.text() == ""

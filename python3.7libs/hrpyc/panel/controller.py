@@ -9,7 +9,7 @@ touched only where they live, and nothing here touches the network from the UI t
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Dict, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 from .. import auth, events, qtloop
 from ..address import format_address
@@ -30,9 +30,10 @@ class Wanted(NamedTuple):
     credential: str
     token: str
 
-    def options(self) -> Dict[str, str]:
-        """The server's keywords: a credential the panel chose always wins over HRPYC_TOKEN."""
-        return {"token": {model.NO_TOKEN: "", model.AUTO_TOKEN: "auto"}.get(self.credential, self.token)}
+    @property
+    def server_token(self) -> str:
+        """The server's `token=`: '' for none, so a credential the panel chose wins over HRPYC_TOKEN."""
+        return {model.NO_TOKEN: "", model.AUTO_TOKEN: "auto"}.get(self.credential, self.token)
 
 
 class PanelController(QtCore.QObject):
@@ -112,7 +113,7 @@ class PanelController(QtCore.QObject):
         if wanted is None:
             return
         try:
-            server = start_server(wanted.port, host=wanted.host, **wanted.options())
+            server = start_server(wanted.port, host=wanted.host, token=wanted.server_token)
         except HrpycError as exc:
             self._refused(exc, wanted)
             self._error = self._refusal
@@ -139,7 +140,7 @@ class PanelController(QtCore.QObject):
         if not self._confirm(question):
             return
         try:
-            new = restart_server(wanted.port, host=wanted.host, **wanted.options())
+            new = restart_server(wanted.port, host=wanted.host, token=wanted.server_token)
         except HrpycError as exc:
             self._refused(exc, wanted)
             if running_server() is None:
@@ -178,7 +179,7 @@ class PanelController(QtCore.QObject):
             return
         try:
             auth.rotate_auto_token()
-            if uses_it:
+            if uses_it and server is not None:
                 restart_server(server.address[1], host=server.address[0], token="auto")
         except HrpycError as exc:
             self._refusal = str(exc)
@@ -308,6 +309,9 @@ class PanelController(QtCore.QObject):
         self.view.port_edit.setText(str(port))
         kinds = [value for _, value in model.CREDENTIAL_CHOICES]
         self.view.credential_choice.setCurrentIndex(kinds.index(credential))
+        if credential == model.TYPED_TOKEN:  # a token from HRPYC_TOKEN: the panel may show and test it
+            self._applied_token = model.environment_token()
+            self.view.token_edit.setText(self._applied_token)
         self.view.show_credential(credential)
         self.view.tls.setText(model.tls_text())
         if self.settings.problem:

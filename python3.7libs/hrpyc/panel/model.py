@@ -245,6 +245,15 @@ class Settings(object):
         userdir.write_private(self.path, json.dumps(data))
 
 
+def environment_token() -> str:
+    """HRPYC_TOKEN (or HRPYC_TOKEN_FILE's), '' when unset, 'auto' or unusable."""
+    try:
+        token = config.token_setting() or ""
+    except ConfigError:
+        return ""
+    return "" if token == "auto" else token
+
+
 def server_credential(server: Any) -> str:
     """The credential choice a running server stands for."""
     return {"auto": AUTO_TOKEN, "given": TYPED_TOKEN}.get(server.token_source, NO_TOKEN)
