@@ -506,3 +506,18 @@ def test_a_token_from_the_environment_is_the_panels_typed_token(qtbot, monkeypat
     assert widget.credential_choice.currentData() == "typed" and server.token_source == "given"
     assert widget.token_edit.text() == "from-the-launcher" and not widget.apply_button.isEnabled()
     assert widget.problem.text() == ""
+
+
+def test_the_self_test_checks_the_main_thread_and_houdinis_time_in_a_houdini(gui_houdini):
+    result = subprocess.run(
+        [sys.executable, "-m", "hrpyc.selftest", gui_houdini.host, str(gui_houdini.port)],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=30,
+    )
+    steps = {line["step"]: line for line in map(json.loads, result.stdout.splitlines())}
+    assert result.returncode == 0, steps
+    assert [step["ok"] for step in steps.values()] == [True] * 5
+    assert "main thread (dispatch: main)" in steps["main thread"]["detail"]
+    assert "then put back" in steps["time sync"]["detail"]
