@@ -1,5 +1,6 @@
 """The panel a TD opens in Houdini: status, start/stop, host and port, live clients, events, snippet."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -441,7 +442,8 @@ def test_the_test_button_checks_each_step_from_a_separate_process_without_blocki
     steps = [view.test_steps.item(row, 0).text() for row in range(view.test_steps.rowCount())]
     assert steps == ["connect", "round trip", "main thread", "time sync", "bulk lane"]
     details = {step: view.test_steps.item(row, 3).text() for row, step in enumerate(steps)}
-    assert results() == ["passed", "passed", "passed", "skipped", "passed"], details  # no hou here: no time to keep
+    with_hou = "passed" if importlib.util.find_spec("hou") else "skipped"  # plain Python keeps no Houdini time
+    assert results() == ["passed", "passed", "passed", with_hou, "passed"], details
     assert all(view.test_steps.item(row, 2).text().endswith(" ms") for row in range(5))
     assert "connection threads" in details["main thread"] and "MB/s" in details["bulk lane"]
     qtbot.waitUntil(view.test_button.isEnabled, timeout=2000)

@@ -11,7 +11,7 @@ import math
 import os
 import stat
 import sys
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 18811  # SideFX's default, kept so existing scripts keep working
@@ -213,3 +213,16 @@ def host() -> str:
 def registry_setting() -> str:
     """HRPYC_REGISTRY: where servers register and `hrpyc sessions --registry` looks."""
     return os.environ.get("HRPYC_REGISTRY", "")
+
+
+def child_environment(python_path: Sequence[str] = (), **changes: Optional[str]) -> Dict[str, str]:
+    """This process's environment for a child Python: `python_path` first on its PYTHONPATH, and each of
+    `changes` set (None removes it)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (*python_path, env.get("PYTHONPATH", "")) if p)
+    for name, value in changes.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env

@@ -15,6 +15,8 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from . import config
+
 STEPS = ("connect", "round trip", "main thread", "time sync", "bulk lane")
 PINGS = 20
 BULK = 4 << 20  # bytes each way: above the lane's inline limit, small enough for a second
@@ -28,13 +30,10 @@ def command(host: str, port: int, token: Optional[str] = None) -> Tuple[str, Lis
     and a PYTHONPATH that finds this hrpyc and this rpyc, so Houdini's own Python can run it."""
     import rpyc
 
-    env = dict(os.environ)
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     rpyc_home = os.path.dirname(os.path.dirname(os.path.abspath(rpyc.__file__)))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (here, rpyc_home, env.get("PYTHONPATH", "")) if p)
-    if token:
-        env["HRPYC_TOKEN"] = token
-        env.pop("HRPYC_TOKEN_FILE", None)
+    secret = {"HRPYC_TOKEN": token, "HRPYC_TOKEN_FILE": None} if token else {}
+    env = config.child_environment((here, rpyc_home), **secret)
     return python_executable(), ["-m", "hrpyc.selftest", host, str(port)], env
 
 
