@@ -143,13 +143,11 @@ def next_free_port(host: str, port: int, tries: int = 100) -> Optional[int]:
 
 
 def client_name(client: Any) -> str:
-    """Who a client is: what it said of itself (program, user, host, pid) when it did, else its address."""
-    identity = getattr(client, "identity", None) or {}
-    program = identity.get("program")
-    if not program:
-        return format_address(*client.address)
-    where = "{}@{}".format(identity.get("user", "?"), identity.get("host", "?"))
-    return "{} ({}, pid {}) {}".format(program, where, identity.get("pid", "?"), format_address(*client.address))
+    """A client's address, and who it is when the server knows (ClientInfo.who: program, pid, user@host,
+    or 'stock rpyc client'), as the event log names it."""
+    who = getattr(client, "who", "")
+    address = format_address(*client.address)
+    return "{} {}".format(address, who) if who else address
 
 
 def status(server: Any, error: str) -> Tuple[str, str]:
