@@ -143,11 +143,8 @@ def next_free_port(host: str, port: int, tries: int = 100) -> Optional[int]:
 
 
 def client_name(client: Any) -> str:
-    """A client's address, and who it is when the server knows (ClientInfo.who: program, pid, user@host,
-    or 'stock rpyc client'), as the event log names it."""
-    who = getattr(client, "who", "")
-    address = format_address(*client.address)
-    return "{} {}".format(address, who) if who else address
+    """A client's address and who it is (ClientInfo.who: program, pid, user@host, or 'stock rpyc client')."""
+    return "{} {}".format(format_address(*client.address), client.who)
 
 
 def status(server: Any, error: str) -> Tuple[str, str]:
@@ -187,8 +184,7 @@ def snippet(server: Any) -> str:
 
 def event_line(event: ServerEvent) -> str:
     stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
-    client = event.client
-    who = "{} {}".format(format_address(*client.address), client.who) if client else format_address(*event.server)
+    who = client_name(event.client) if event.client is not None else format_address(*event.server)
     text = "{} {:<12} {}".format(stamp, event.kind, who)
     return text + (" - " + event.message if event.message else "")
 
