@@ -25,6 +25,7 @@ import rpyc  # noqa: E402
 import servers  # noqa: E402
 
 import hrpyc  # noqa: E402
+from hrpyc.clients import from_pairs  # noqa: E402
 from hrpyc.rpyc_wire import RPYC_VERSION_STRING  # noqa: E402
 
 TOKEN = "bench-token"
@@ -60,6 +61,79 @@ def walk_remotely():
     import hou
 
     return [node.parm("tx").eval() for node in hou.node("/obj/walk").children()]
+
+
+def raw_round_trip_seconds(repeat):
+    """Median seconds for 40 bytes there and back over loopback TCP, echoed by a thread: the floor
+    under any call."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        sender = socket.create_connection(listener.getsockname())
+        echo, _ = listener.accept()
+        for sock in (sender, echo):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def serve():
+            for data in iter(lambda: echo.recv(64), b""):
+                echo.sendall(data)
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        samples = timed(lambda: (sender.sendall(b"x" * 40), sender.recv(64)), repeat)
+        sender.close()
+        thread.join()
+        echo.close()
+    return statistics.median(samples)
+
+
+def interleaved(calls, repeat):
+    """{name: median seconds} of each call, timed in interleaved rounds."""
+    samples = {name: [] for name in calls}
+    for _ in range(5):
+        for name, call in calls.items():
+            samples[name] += timed(call, repeat // 5)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def one_call_us(stock_conn, our_hou, repeat):
+    """Median microseconds of rpyc's cheapest call on the stock server ('bare': a function fetched once,
+    then called - one message each way) and of each of the chain's proxy calls on ours."""
+    bare, node = stock_conn.modules.hou.frame, our_hou.node("/obj/sphere1")
+    parm = node.parm("scale")
+    calls = {
+        "bare": bare,
+        "hou.node(p)": lambda: our_hou.node("/obj/sphere1"),
+        "node.parm(n)": lambda: node.parm("scale"),
+        "parm.set(v)": lambda: parm.set(2.0),
+    }
+    return {name: seconds * 1e6 for name, seconds in interleaved(calls, repeat).items()}
+
+
+def objects_held(observer):
+    """How many server objects the observer's fellow clients hold proxies to (hrpyc's client list)."""
+    return sum(info.objects for info in map(from_pairs, observer.root.hrpyc_clients()))
+
+
+def dispatch_modes(repeat):
+    """{mode: chain median seconds} with requests on the connection's thread, on a Qt application's main
+    thread, on a (stand-in) graphical Houdini's main thread; None for a mode this Python cannot run."""
+    processes = {}
+    for mode in ("thread", "qt", "main"):
+        try:
+            processes[mode] = servers.hrpyc_server(mode)
+        except RuntimeError:  # no PySide here: no Qt application
+            processes[mode] = None
+    try:
+        hous = {mode: hrpyc.import_remote_module(*p.address)[1] for mode, p in processes.items() if p}
+        for hou in hous.values():
+            timed(lambda hou=hou: chain(hou), 50)
+        medians = interleaved({mode: lambda hou=hou: chain(hou) for mode, hou in hous.items()}, repeat)
+    finally:
+        for process in processes.values():
+            if process is not None:
+                process.close()
+    return {mode: medians.get(mode) for mode in processes}
 
 
 def raw_socket_seconds(size, new_memory=False):
@@ -157,6 +231,7 @@ def main():
     args = parser.parse_args()
     short = args.short
     repeat, walks, clients, calls = (200, 3, 4, 20) if short else (3000, 15, 32, 100)
+    held_chains = 2000 if short else 100000
     sizes = (1 << 20,) if short else (10 << 20, 100 << 20)
     bulk_repeat = 1 if short else 3
     idle = 1.0 if short else 10.0
@@ -189,6 +264,14 @@ def main():
             )
         )
 
+        # One call, against what any call costs: a loopback round trip, and rpyc's cheapest call (a function
+        # fetched once, then called: one message each way) on the stock server.
+        raw_us = raw_round_trip_seconds(repeat) * 1e6
+        one = one_call_us(stock_conn, our_hou, repeat * 2)
+        rows.append(("one call: stock = bare pre-bound rpyc f(), us", one["bare"], None, raw_us))
+        for name in ("hou.node(p)", "node.parm(n)", "parm.set(v)"):
+            rows.append(("  hrpyc proxy call {}, us".format(name), one["bare"], one[name], raw_us))
+
         stock_walk = statistics.median(timed(lambda: walk(stock_hou), walks)) * 1e3
         our_walk = statistics.median(timed(lambda: walk(our_hou), walks)) * 1e3
         fast_walk = statistics.median(timed(lambda: hrpyc.run(our_conn, walk_remotely), walks)) * 1e3
@@ -205,6 +288,13 @@ def main():
         stock_connect = statistics.median(timed(lambda: rpyc.classic.connect(*stock.address).close(), 30)) * 1e3
         our_connect = statistics.median(timed(lambda: hrpyc.connect(*ours.address, token=TOKEN).close(), 30)) * 1e3
         rows.append(("connect (with handshake; hrpyc: and token), ms", stock_connect, our_connect, None))
+
+        observer = hrpyc.connect(*ours.address, token=TOKEN)
+        held = [objects_held(observer)]
+        for _ in range(10):
+            for _chain in range(held_chains // 10):
+                chain(our_hou)
+            held.append(objects_held(observer))
 
         before = {p.proc.pid: cpu_seconds(p.proc.pid) for p in (stock, ours)}
         time.sleep(idle)  # the measurement: both servers idle, each with a client connected
@@ -237,6 +327,7 @@ def main():
     finally:
         stock.close()
         ours.close()
+    modes = dispatch_modes(repeat)
 
     print(
         "hrpyc {} vs stock; Python {}, rpyc {}, {} ({} cores){}".format(
@@ -251,11 +342,11 @@ def main():
     line = "{:52} {:>10} {:>10} {:>10} {:>8} {:>7}"
     print(line.format("measure", "stock", "hrpyc", "raw", "vs stock", "of raw"))
     for name, stock_value, our_value, raw in rows:
-        lower_is_better = name.endswith(("ms", "%", "median", "errors"))
+        lower_is_better = name.endswith(("ms", "us", "%", "median", "errors"))
         ratio = of_raw = ""
         if stock_value and our_value:
             ratio = "{:.1f}x".format(stock_value / our_value if lower_is_better else our_value / stock_value)
-        if raw and our_value:
+        if raw and our_value and name.endswith("MB/s"):
             of_raw = "{:.0f}%".format(our_value / raw * 100)
         print(
             line.format(
@@ -267,6 +358,24 @@ def main():
                 of_raw,
             )
         )
+
+    print(
+        "(one call rows: 'vs stock' is the bare rpyc call's time over the proxy call's; 'raw' is a loopback "
+        "round trip in us)"
+    )
+    print(
+        "objects the client holds on the server over {:,} chains: {} (start), then every {:,}: {}".format(
+            held_chains, held[0], held_chains // 10, " ".join(str(count) for count in held[1:])
+        )
+    )
+    thread = modes["thread"]
+    print(
+        "dispatch modes, chain median ms (and / thread): "
+        + "; ".join(
+            "{} {}".format(mode, "-" if value is None else "{:.3f} ({:.2f})".format(value * 1e3, value / thread))
+            for mode, value in modes.items()
+        )
+    )
 
 
 def _cell(value):

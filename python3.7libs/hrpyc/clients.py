@@ -23,6 +23,7 @@ class ClientInfo(NamedTuple):
     pid: Optional[int] = None
     user: str = ""
     host: str = ""
+    objects: int = 0
 
     @property
     def who(self) -> str:
@@ -36,7 +37,8 @@ ClientInfo.__doc__ = """A snapshot of one connected client: `id` is unique per s
 (host, port), times are `time.time()` values, `last_request_at` is None before the first request.
 `program`, `pid`, `user` and `host` are what an hrpyc client said of itself at connect (bounded, printable;
 a peer can claim anything); a stock rpyc client says nothing: `program` is 'stock rpyc client', `pid` None.
-`who` puts them in one phrase."""
+`who` puts them in one phrase. `objects`: how many of the server's objects the client holds proxies to
+(what a script that leaks proxies makes grow)."""
 
 
 class ClientRecord(object):
@@ -64,7 +66,8 @@ class ClientRecord(object):
 
     def info(self) -> ClientInfo:
         with self._lock:
-            return _info((self.id, self.address, self.connected_at, self._requests, self._last), self.identity)
+            info = _info((self.id, self.address, self.connected_at, self._requests, self._last), self.identity)
+        return info._replace(objects=self.conn.objects_held())
 
 
 Pairs = Tuple[Tuple[str, str], ...]
@@ -73,8 +76,8 @@ Pairs = Tuple[Tuple[str, str], ...]
 def to_pairs(info: ClientInfo) -> Pairs:
     """A ClientInfo as strings, which rpyc sends by value (a stock client's without identity)."""
     said = () if info.who == STOCK else tuple((key, str(getattr(info, key) or "")) for key in identity.LIMITS)
-    basic = (info.id, info.address[0], info.address[1], repr(info.connected_at), info.requests)
-    return tuple(zip(("id", "address", "port", "connected_at", "requests"), map(str, basic))) + said
+    basic = (info.id, info.address[0], info.address[1], repr(info.connected_at), info.requests, info.objects)
+    return tuple(zip(("id", "address", "port", "connected_at", "requests", "objects"), map(str, basic))) + said
 
 
 def from_pairs(pairs: Any) -> ClientInfo:
@@ -85,7 +88,7 @@ def from_pairs(pairs: Any) -> ClientInfo:
     number = {key: _number(said.get(key), float if key == "connected_at" else int) for key in _NUMBERS}
     basic = (number["id"], (address, number["port"]), number["connected_at"], number["requests"], None)
     told = tuple((key, said[key]) for key in identity.LIMITS if key in said)
-    return _info(basic, identity.read(told) if told else None)
+    return _info(basic, identity.read(told) if told else None)._replace(objects=number["objects"])
 
 
 def _info(basic: Tuple[Any, ...], said: Optional[Dict[str, str]]) -> ClientInfo:
@@ -101,7 +104,7 @@ def _info(basic: Tuple[Any, ...], said: Optional[Dict[str, str]]) -> ClientInfo:
     )
 
 
-_NUMBERS = ("id", "port", "connected_at", "requests")
+_NUMBERS = ("id", "port", "connected_at", "requests", "objects")
 
 
 def _number(text: Any, kind: Any) -> Any:

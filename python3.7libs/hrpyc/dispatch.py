@@ -112,7 +112,7 @@ class ThreadDispatcher(Dispatcher):
             # without waiting, so it can overlap another client's request) or a look-up runs no hou
             # code: copying its time back would put back a frame older than that other request's.
             timeless = depth or request.needs_no_reply or request.light
-            request.run(around=None if timeless else houdini.main_context())
+            request.run(None if timeless else houdini.enter_main_context)
         finally:
             self._depth.value = depth
 
@@ -227,7 +227,7 @@ class MainThreadDispatcher(Dispatcher):
 
     def _run_job(self, job: _Job) -> None:
         try:
-            job.request.run(around=self._around())
+            job.request.run(self._enter)
         except Exception:  # rpyc answers the request's own errors; this is a reply that could not be sent
             log.debug("hrpyc: a reply could not be sent", exc_info=True)
         finally:
@@ -259,9 +259,9 @@ class MainThreadDispatcher(Dispatcher):
         finally:
             self._following = True
 
-    def _around(self) -> Any:
-        """What a request runs inside, on this thread (see Request.run)."""
-        return None
+    # What a request enters, on this thread, and leaves before its answer (see Request.run): nothing
+    # on the main thread itself.
+    _enter: Optional[Callable[[], Optional[Callable[[], None]]]] = None
 
     def busy_for(self) -> float:
         with self._lock:
@@ -314,10 +314,9 @@ class CallerDispatcher(MainThreadDispatcher):
             self._wake.clear()
             self._drain()
 
-    def _around(self) -> Any:
-        # Off the main thread, Houdini's time is this thread's own: run each request in the main
-        # thread's, copied back before its answer leaves.
-        return houdini.main_context()
+    # Off the main thread, Houdini's time is this thread's own: run each request in the main thread's,
+    # copied back before its answer leaves.
+    _enter = staticmethod(houdini.enter_main_context)
 
     def close(self) -> None:
         super().close()

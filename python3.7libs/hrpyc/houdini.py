@@ -13,8 +13,7 @@ import importlib
 import inspect
 import sys
 import threading
-from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 
 def loaded_hou() -> Optional[Any]:
@@ -196,24 +195,23 @@ def _queue_direct_on_main_thread(original: Callable[..., Any]) -> Callable[..., 
     return queue
 
 
-@contextmanager
-def main_context() -> Iterator[None]:
-    """Run a block off the main thread with the main thread's Houdini time.
+def enter_main_context() -> Optional[Callable[[], None]]:
+    """Give the calling thread (off the main thread) the main thread's Houdini time; returns the function
+    that copies it back, or None when there is nothing to copy (no hou, or already the main thread).
 
     Houdini keeps the global time per thread; SideFX's client bracketed each hou call with
     `_syncFromMainContext()` / `_syncToMainContext()` over the network (four extra round trips a call).
-    Doing it here, around the request, costs nothing on the wire.
+    Doing it here, around the request, costs nothing on the wire. Two plain calls, not a context
+    manager: this runs around every request (see rpyc_server.Request.run).
     """
-    hou = loaded_hou()
+    hou = sys.modules.get("hou")
+    if hou is None or threading.current_thread() is threading.main_thread():
+        return None
     sync_in = getattr(hou, "_syncFromMainContext", None)
-    if sync_in is None or threading.current_thread() is threading.main_thread():
-        yield
-        return
+    if sync_in is None:
+        return None
     sync_in()
-    try:
-        yield
-    finally:
-        hou._syncToMainContext()  # type: ignore[union-attr]
+    return hou._syncToMainContext  # type: ignore[no-any-return]
 
 
 ATTRIB_KINDS = ("point", "prim", "vertex")

@@ -9,28 +9,30 @@ cannot race it.
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, List
 
-_lock = threading.Lock()
-_count = 0
+_parked: List[None] = []  # one entry per call the main thread is parked in; append and pop are atomic
 
 
-@contextmanager
-def main_thread_parked() -> Iterator[None]:
+class _MainThreadParked(object):
+    """Every client call enters this, so it is two list operations, not a lock or a generator."""
+
+    __slots__ = ("_main",)
+
+    def __enter__(self) -> None:
+        self._main = threading.current_thread() is threading.main_thread()
+        if self._main:
+            _parked.append(None)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._main:
+            _parked.pop()
+
+
+def main_thread_parked() -> _MainThreadParked:
     """Mark the main thread as waiting, for the block (other threads: nothing to mark)."""
-    global _count
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    with _lock:
-        _count += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _count -= 1
+    return _MainThreadParked()
 
 
 def main_thread_is_parked() -> bool:
-    return _count > 0
+    return bool(_parked)

@@ -10,7 +10,7 @@ import collections
 import socket
 import time
 import types
-from typing import Any, Callable, Deque, Dict, Optional, Set, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
 
 import rpyc
 from rpyc.core import consts, netref
@@ -64,7 +64,8 @@ class ClientConnection(rpyc.Connection):
 
     def _send_releases(self) -> None:
         """Send the dropped proxies in one message, without waiting for its answer (as rpyc's DEL)."""
-        released, pairs = self._hrpyc_released, []
+        released = self._hrpyc_released
+        pairs: List[Tuple[Any, int]] = []
         while released and len(pairs) < MAX_RELEASE:
             pairs.append(released.popleft())
         self._async_request(HANDLE_RELEASE, (tuple(pairs),))

@@ -6,14 +6,13 @@ See rpyc_wire for why these internals are touched only in the rpyc_* modules.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import inspect
 import socket
 import sys
 import time
 import types
-from typing import Any, Callable, ContextManager, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import rpyc
 from rpyc.core import consts
@@ -85,22 +84,24 @@ class Request(object):
         """A proxy's deletion, or a batch of them: the client does not wait for it, so neither need we."""
         return self._raw_args[0] in _UNANSWERED
 
-    def run(self, around: Optional[ContextManager[Any]] = None) -> None:
+    def run(self, enter: Optional[Callable[[], Optional[Callable[[], None]]]] = None) -> None:
         """Unbox, run and reply, as rpyc would (an error in the request is the client's, not ours).
 
-        `around` is entered before the request runs and left before its answer leaves, so whatever
-        it does on the way out (copy Houdini's time back) is done before the client can ask again.
+        `enter()` is called before the request runs and may return a function to call on the way out
+        (copy Houdini's time back); that is called just before the answer leaves, so it is done before
+        the client can ask again - or, if no answer could be sent, when the request ends.
         """
-        if around is None:
-            rpyc.Connection._dispatch_request(self._conn, self._seq, self._raw_args)
+        conn, seq = self._conn, self._seq
+        leave = enter() if enter is not None else None
+        if leave is None:
+            rpyc.Connection._dispatch_request(conn, seq, self._raw_args)
             return
-        with contextlib.ExitStack() as leave:
-            leave.enter_context(around)
-            self._conn.before_reply[self._seq] = leave.close
-            try:
-                rpyc.Connection._dispatch_request(self._conn, self._seq, self._raw_args)
-            finally:
-                self._conn.before_reply.pop(self._seq, None)
+        conn.before_reply[seq] = leave
+        try:
+            rpyc.Connection._dispatch_request(conn, seq, self._raw_args)
+        finally:
+            if conn.before_reply.pop(seq, None) is not None:
+                leave()
 
     def refuse(self, exc: BaseException) -> None:
         """Reply with `exc` instead of running; a gone client is not an error."""
@@ -185,6 +186,10 @@ class ServerConnection(rpyc.Connection):
             super()._dispatch_request(seq, raw_args)
         else:
             hook(Request(self, seq, raw_args))
+
+    def objects_held(self) -> int:
+        """How many of our objects the client holds proxies to (rpyc keeps them alive until released)."""
+        return len(self._local_objects._dict)
 
     def can_be_served_elsewhere(self) -> bool:
         """Whether another thread may serve this connection's next message while its own thread waits

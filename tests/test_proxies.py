@@ -1,0 +1,89 @@
+"""Proxies as scripts use them (`hou.node(p).parm(n).set(v)`): what they hold on the server is released
+when the script drops them, and a graphical session answers a script's calls on its main thread without
+giving up its own event loop."""
+
+import statistics
+import threading
+import time
+
+from conftest import ServerProcess, wait_for
+
+import hrpyc
+from hrpyc.clients import from_pairs
+from hrpyc.rpyc_client import RELEASE_BATCH
+
+
+def objects_held_by_others(observer):
+    """{client id: objects held}, as the server reports them to another of its clients."""
+    return {info.id: info.objects for info in map(from_pairs, observer.root.hrpyc_clients())}
+
+
+def test_objects_a_script_drops_are_released_and_the_servers_count_stays_flat(server_process):
+    observer = hrpyc.connect(*server_process.address)
+    conn, hou = hrpyc.import_remote_module(*server_process.address)
+    (client_id, start), = objects_held_by_others(observer).items()
+
+    kept = [hou.node("/obj/sphere1").parm("scale") for _ in range(200)]  # 200 proxies of one parm
+    assert objects_held_by_others(observer)[client_id] >= start + 1
+    counts = []
+    for round_ in range(5):
+        for _ in range(400):
+            hou.node("/obj/sphere1").parm("scale").set(2.0)
+        counts.append(objects_held_by_others(observer)[client_id])
+    assert max(counts) <= start + 2 + RELEASE_BATCH, counts  # flat: at most one batch waits to be sent
+    del kept
+    wait_for(
+        lambda: (hou.frame(), objects_held_by_others(observer)[client_id])[1] <= start + 2,
+        what="the dropped proxies to be released",
+    )
+
+
+def test_a_stock_server_gets_each_release_as_rpyc_sends_it(stock_server):
+    server = stock_server()
+    conn, hou = hrpyc.import_remote_module(*server.address)
+    assert not conn.batch_releases
+    count = (
+        "import gc, rpyc\n"
+        "result = sum(len(c._local_objects._dict) for c in gc.get_objects()"
+        " if isinstance(c, rpyc.core.protocol.Connection))"
+    )
+    conn.execute(count)
+    start = conn.namespace["result"]
+    kept = [hou.node("/obj/sphere1").parm("scale") for _ in range(50)]
+    del kept
+    conn.execute(count)  # rpyc sent one release per proxy before this request
+    assert conn.namespace["result"] <= start + 2
+
+
+def test_a_qt_application_keeps_its_event_loop_while_a_script_calls_in_a_tight_loop():
+    """The main thread runs a script's calls as they come, but never keeps them from Qt for long,
+    nor keeps another client waiting."""
+    qt_app = ServerProcess(session="qt_app.py")
+    try:
+        conn, hou = hrpyc.import_remote_module(*qt_app.address)
+        other, other_hou = hrpyc.import_remote_module(*qt_app.address)
+        waits = []
+
+        def other_client():
+            for _ in range(20):
+                started = time.monotonic()
+                other_hou.frame()
+                waits.append(time.monotonic() - started)
+
+        clock = conn.modules.time.monotonic
+        started = clock()
+        other_thread = threading.Thread(target=other_client)
+        other_thread.start()
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            hou.node("/obj/sphere1").parm("scale").set(2.0)
+        finished = clock()
+        other_thread.join(10)
+        ticks = [t for t in conn.eval("list(__import__('__main__').ticks)") if started <= t <= finished]
+        assert len(ticks) > 20, "the event loop ran {} times in a second".format(len(ticks))
+        stall = max(b - a for a, b in zip(ticks, ticks[1:]))
+        assert stall < 0.1, "the event loop stalled for {:.3f} s".format(stall)
+        assert len(waits) == 20 and statistics.median(waits) < 0.05, waits
+        assert {thread for _, thread in list(hou.standin_calls)} == {"MainThread"}
+    finally:
+        qt_app.close()
