@@ -21,7 +21,7 @@ def objects_held_by_others(observer):
 def test_objects_a_script_drops_are_released_and_the_servers_count_stays_flat(server_process):
     observer = hrpyc.connect(*server_process.address)
     conn, hou = hrpyc.import_remote_module(*server_process.address)
-    (client_id, start), = objects_held_by_others(observer).items()
+    ((client_id, start),) = objects_held_by_others(observer).items()
 
     kept = [hou.node("/obj/sphere1").parm("scale") for _ in range(200)]  # 200 proxies of one parm
     assert objects_held_by_others(observer)[client_id] >= start + 1
