@@ -20,13 +20,13 @@ def objects_held_by_others(observer):
 
 def test_objects_a_script_drops_are_released_and_the_servers_count_stays_flat(server_process):
     observer = hrpyc.connect(*server_process.address)
-    conn, hou = hrpyc.import_remote_module(*server_process.address)
+    _conn, hou = hrpyc.import_remote_module(*server_process.address)  # kept: the link lives as long
     ((client_id, start),) = objects_held_by_others(observer).items()
 
     kept = [hou.node("/obj/sphere1").parm("scale") for _ in range(200)]  # 200 proxies of one parm
     assert objects_held_by_others(observer)[client_id] >= start + 1
     counts = []
-    for round_ in range(5):
+    for _round in range(5):
         for _ in range(400):
             hou.node("/obj/sphere1").parm("scale").set(2.0)
         counts.append(objects_held_by_others(observer)[client_id])
@@ -61,7 +61,7 @@ def test_a_qt_application_keeps_its_event_loop_while_a_script_calls_in_a_tight_l
     qt_app = ServerProcess(session="qt_app.py")
     try:
         conn, hou = hrpyc.import_remote_module(*qt_app.address)
-        other, other_hou = hrpyc.import_remote_module(*qt_app.address)
+        _other, other_hou = hrpyc.import_remote_module(*qt_app.address)
         waits = []
 
         def other_client():
@@ -87,3 +87,30 @@ def test_a_qt_application_keeps_its_event_loop_while_a_script_calls_in_a_tight_l
         assert {thread for _, thread in list(hou.standin_calls)} == {"MainThread"}
     finally:
         qt_app.close()
+
+
+def test_a_garbled_release_from_a_client_harms_nothing(gui_houdini):
+    """A client may send anything as a release: its own proxies posing as tuples (reading them would
+    call back into it, from Houdini's main thread), wrong shapes, too many pairs."""
+    from rpyc.core import consts
+
+    from hrpyc.rpyc_wire import HANDLE_RELEASE
+
+    conn, hou = hrpyc.import_remote_module(*gui_houdini.address)
+    kept = hou.node("/obj/sphere1")
+
+    class Posing(tuple):
+        pass
+
+    garbage = (
+        "not pairs",
+        (("a", 1, 2), "one"),
+        ((("hou.ObjNode", 1, 2), 1),) * 10000,
+        [(1, 2)],  # a list travels as a proxy of ours
+        (Posing(((1, 2, 3), 1)),),
+        ((kept, 1),),
+    )
+    for pairs in garbage:
+        conn._send(consts.MSG_REQUEST, conn._get_seq_id(), (HANDLE_RELEASE, conn._box((pairs,))))
+    assert kept.name() == "sphere1"  # still held, and the server still answers
+    assert hou.node("/obj/sphere1").parm("scale").eval() == hou.node("/obj/sphere1").parm("scale").eval()

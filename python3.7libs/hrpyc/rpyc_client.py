@@ -18,10 +18,10 @@ from rpyc.core.service import ClassicClient
 
 from .errors import ConnectionLostError, HoudiniBusyError, RequestTimeoutError
 from .parking import main_thread_parked
-from .rpyc_wire import HANDLE_RELEASE, MAX_RELEASE, request_timeout
+from .rpyc_wire import HANDLE_RELEASE, MAX_RELEASE, FastSocketStream, request_timeout
 
 _STABLE_KINDS = ("builtins.function", "builtins.builtin_function_or_method", "builtins.type")
-RELEASE_BATCH = 64  # dropped proxies sent in one release, at the latest with the next request ...
+RELEASE_BATCH = 16  # dropped proxies sent in one release, at the latest with the next request ...
 RELEASE_AGE = 0.05  # ... or as soon as a request is made this many seconds after the first was dropped
 
 
@@ -35,8 +35,9 @@ class ClientConnection(rpyc.Connection):
     imported module (`hou.node`) are kept for the connection: a module's functions do not change.
 
     rpyc also sends one message per dropped proxy, and the server answers each; with an hrpyc server
-    (`batch_releases`), dropped proxies are sent together, in one message, just before a later request.
-    Until then their objects stay alive on the server: at most RELEASE_BATCH of them, or RELEASE_AGE s.
+    (`batch_releases`), dropped proxies are sent together, in one unanswered message, in the packet of a
+    later request. Until then their objects stay alive on the server: a few (RELEASE_BATCH), or for a
+    moment (RELEASE_AGE), or until the next request.
     """
 
     address = "?"
@@ -63,12 +64,16 @@ class ClientConnection(rpyc.Connection):
         self._hrpyc_released.append((get(proxy, "____id_pack__"), get(proxy, "____refcount__")))
 
     def _send_releases(self) -> None:
-        """Send the dropped proxies in one message, without waiting for its answer (as rpyc's DEL)."""
+        """Send the dropped proxies in one message, in the packet of the request about to be sent; the
+        server answers none (see rpyc_wire.HANDLE_RELEASE), so no answer is awaited."""
         released = self._hrpyc_released
         pairs: List[Tuple[Any, int]] = []
         while released and len(pairs) < MAX_RELEASE:
             pairs.append(released.popleft())
-        self._async_request(HANDLE_RELEASE, (tuple(pairs),))
+        stream = self._channel.stream
+        if isinstance(stream, FastSocketStream):
+            stream.hold_next_write()
+        self._send(consts.MSG_REQUEST, self._get_seq_id(), (HANDLE_RELEASE, self._box((tuple(pairs),))))
 
     def remember_module(self, module: Any) -> Any:
         """Cache the functions and classes looked up on `module` (a proxy from conn.modules)."""

@@ -12,7 +12,7 @@ import socket
 import sys
 import time
 import types
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Set, Tuple
 
 import rpyc
 from rpyc.core import consts
@@ -141,6 +141,10 @@ def _service_call_is_light(name: str, boxed_args: Any) -> bool:
     return name == "getmodule" and boxed_args[0] == consts.LABEL_VALUE and boxed_args[1][0] in sys.modules
 
 
+def _plain_id_pack(id_pack: Tuple[Any, ...]) -> bool:
+    return len(id_pack) == 3 and type(id_pack[0]) is str and type(id_pack[1]) is int and type(id_pack[2]) is int
+
+
 class ServerConnection(rpyc.Connection):
     """The server's end of one client: every incoming request goes to `request_hook`.
 
@@ -157,30 +161,41 @@ class ServerConnection(rpyc.Connection):
         super().__init__(*args, **kwargs)
         self.before_reply: Dict[int, Callable[[], None]] = {}  # by request seq: see Request.run
         self._HANDLERS[HANDLE_RELEASE] = ServerConnection._handle_release
+        self._unanswered: Set[int] = set()  # seqs of releases: our client waits for no answer, so none goes
 
     def _handle_release(self, pairs: Any) -> None:
         """Our client's proxies, released in one message (see rpyc_wire.HANDLE_RELEASE): each pair as
-        rpyc's HANDLE_DEL handler takes it. What is not a known pair is skipped, as a stale DEL is."""
-        if not isinstance(pairs, tuple):
+        rpyc's HANDLE_DEL handler takes it. What is not a known pair is skipped, as a stale DEL is. Only
+        plain tuples, strings and ints are touched: a proxy of the client's, posing as one, would call
+        back into the client (in a graphical Houdini, from its main thread) when read or hashed."""
+        if type(pairs) is not tuple:
             return
         for pair in pairs[:MAX_RELEASE]:
-            try:
-                id_pack, count = pair
-                if type(count) is int and count > 0:
-                    self._local_objects.decref(id_pack, count)
-            except (KeyError, TypeError, ValueError):
+            if type(pair) is not tuple or len(pair) != 2:
                 continue
+            id_pack, count = pair
+            if type(count) is int and count > 0 and type(id_pack) is tuple and _plain_id_pack(id_pack):
+                try:
+                    self._local_objects.decref(id_pack, count)
+                except KeyError:
+                    continue
 
     def _send(self, msg, seq, args):  # type: ignore[no-untyped-def]
         # rpyc boxes a request's answer, then sends it here; seq numbers the client's request only
         # in an answer (the server's own requests to the client number their own).
-        if msg in _ANSWERS and self.before_reply:
-            before = self.before_reply.pop(seq, None)
-            if before is not None:
-                before()
+        if msg in _ANSWERS:
+            if self._unanswered and seq in self._unanswered:
+                self._unanswered.discard(seq)
+                return
+            if self.before_reply:
+                before = self.before_reply.pop(seq, None)
+                if before is not None:
+                    before()
         super()._send(msg, seq, args)
 
     def _dispatch_request(self, seq, raw_args):  # type: ignore[no-untyped-def]
+        if raw_args[0] == HANDLE_RELEASE:
+            self._unanswered.add(seq)
         hook = self.request_hook
         if hook is None:
             super()._dispatch_request(seq, raw_args)

@@ -73,7 +73,8 @@ GENERATION = GENERATIONS["rpyc 6" if RPYC_VERSION >= (6,) else "rpyc < 6"]
 
 # Our own request, understood by hrpyc servers only (they say so in the handshake): the proxies a client
 # dropped, released in one message, where rpyc sends one HANDLE_DEL (and gets one reply) per proxy.
-# Its argument: a tuple of (id_pack, refcount) pairs, each as HANDLE_DEL would have sent it.
+# Its argument: a tuple of (id_pack, refcount) pairs, each as HANDLE_DEL would have sent it. It is
+# never answered, and travels in the same packet as the request that follows it.
 HANDLE_RELEASE = 0x48
 RELEASE_CAPABILITY = ("release", "batched")  # the handshake's pair that says a server takes them
 MAX_RELEASE = 4096  # pairs in one message, as a server accepts them
@@ -139,13 +140,19 @@ class FastSocketStream(SocketStream):
     proxy call costs above the network.
     """
 
-    __slots__ = ("_ahead", "_at", "_poller")
+    __slots__ = ("_ahead", "_at", "_held", "_holding", "_poller")
 
     def __init__(self, sock: Any) -> None:
         super().__init__(sock)
         self._ahead = b""  # read from the socket, not yet asked for; from index _at
         self._at = 0
         self._poller: Any = None
+        self._held = b""
+        self._holding = False
+
+    def hold_next_write(self) -> None:
+        """Keep the next frame written and send it with the one after (one packet, one wake-up)."""
+        self._holding = True
 
     def poll(self, timeout: Any) -> bool:
         if self._at < len(self._ahead) or getattr(self.sock, "pending", _nothing)():  # TLS buffers too
@@ -213,6 +220,11 @@ class FastSocketStream(SocketStream):
         return int(received)
 
     def write(self, data: bytes) -> None:
+        if self._holding:
+            self._held, self._holding = self._held + data, False
+            return
+        if self._held:
+            data, self._held = self._held + data, b""
         try:
             self.sock.sendall(data)
         except OSError as exc:
