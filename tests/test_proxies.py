@@ -20,7 +20,7 @@ def objects_held_by_others(observer):
 
 def test_objects_a_script_drops_are_released_and_the_servers_count_stays_flat(server_process):
     observer = hrpyc.connect(*server_process.address)
-    _conn, hou = hrpyc.import_remote_module(*server_process.address)  # kept: the link lives as long
+    _conn, hou = hrpyc.import_remote_module(*server_process.address)  # kept referenced, or the link closes
     ((client_id, start),) = objects_held_by_others(observer).items()
 
     kept = [hou.node("/obj/sphere1").parm("scale") for _ in range(200)]  # 200 proxies of one parm
