@@ -26,14 +26,10 @@ def view(qtbot):
     return widget
 
 
-def client_process(address, **env):
-    """A real client in its own process, connected until its stdin closes."""
-    script = (
-        "import hrpyc, sys\n"
-        "conn = hrpyc.connect(sys.argv[1], int(sys.argv[2]))\n"
-        "print('ok', flush=True)\n"
-        "sys.stdin.read()\n"
-    )
+def client_process(address, then="sys.stdin.read()\n", **env):
+    """A real client in its own process, connected until its stdin closes; `then`: what it does
+    once connected."""
+    script = "import hrpyc, sys\nconn = hrpyc.connect(sys.argv[1], int(sys.argv[2]))\nprint('ok', flush=True)\n" + then
     proc = subprocess.Popen(
         [sys.executable, "-c", script, address[0], str(address[1])],
         stdin=subprocess.PIPE,
@@ -256,22 +252,7 @@ def test_hrpyc_and_its_server_need_no_qt():
 
 def caller_process(address, **env):
     """A real client in its own process that makes a call for every line on its stdin."""
-    script = (
-        "import hrpyc, sys\n"
-        "conn = hrpyc.connect(sys.argv[1], int(sys.argv[2]))\n"
-        "print('ok', flush=True)\n"
-        "for _ in sys.stdin:\n"
-        "    print(conn.modules.os.getpid(), flush=True)\n"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", script, address[0], str(address[1])],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env=child_env(**env),
-    )
-    assert proc.stdout.readline().strip() == "ok"
-    return proc
+    return client_process(address, then="for _ in sys.stdin:\n    print(conn.modules.os.getpid(), flush=True)\n", **env)
 
 
 def answers(proc):

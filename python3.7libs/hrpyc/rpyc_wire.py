@@ -198,26 +198,22 @@ class FastSocketStream(SocketStream):
         return bytes(pieces[0]) if len(pieces) == 1 else b"".join(pieces)
 
     def _receive(self, most: int) -> bytes:
-        try:
-            data = self.sock.recv(most)
-        except OSError as exc:
-            self.close()
-            raise EOFError(exc) from None
-        if not data:
-            self.close()
-            raise EOFError("connection closed by peer")
-        return data
+        return self._received(self.sock.recv, most)  # type: ignore[no-any-return]
 
     def _receive_into(self, view: memoryview) -> int:
+        return int(self._received(self.sock.recv_into, view, len(view)))
+
+    def _received(self, receive: Callable[..., Any], *args: Any) -> Any:
+        """What `receive(*args)` got; EOFError once the peer has gone (nothing received) or failed."""
         try:
-            received = self.sock.recv_into(view, len(view))
+            got = receive(*args)
         except OSError as exc:
             self.close()
             raise EOFError(exc) from None
-        if not received:
+        if not got:
             self.close()
             raise EOFError("connection closed by peer")
-        return int(received)
+        return got
 
     def write(self, data: bytes) -> None:
         if self._holding:
