@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import argparse
 import code
-import os
-import runpy
 import statistics
 import sys
 import time
 from typing import Any, List, Optional, Sequence
 
-from . import discovery, sessions
+from . import discovery, install, sessions
 from .address import format_address, parse_address
 from .client import connect
 from .config import DEFAULT_HOST, DEFAULT_PORT, DISPATCH_MODES
@@ -175,21 +173,7 @@ def _panel(args: argparse.Namespace) -> int:
 
 
 def _install(args: argparse.Namespace) -> int:
-    """houdini_package/hrpyc_install.py of the checkout this hrpyc runs from."""
-    script = os.path.join(
-        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-        "houdini_package",
-        "hrpyc_install.py",
-    )
-    if not os.path.isfile(script):
-        print("hrpyc: install works from a checkout of hrpyc; this one is installed without it", file=sys.stderr)
-        return 1
-    sys.argv = [script, *args.rest]
-    try:
-        runpy.run_path(script, run_name="__main__")
-    except SystemExit as exit:
-        return int(exit.code or 0)
-    return 0
+    return install.main(args.rest)
 
 
 def _ping(args: argparse.Namespace) -> int:
