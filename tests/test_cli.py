@@ -1,10 +1,16 @@
 """`hrpyc serve | ping | shell` as a TD types them in a terminal."""
 
+import socket
 import subprocess
 import sys
 
 import pytest
 from conftest import ServerProcess, free_port, hrpyc_cli
+
+import hrpyc
+from hrpyc.rpyc_wire import RPYC_VERSION_STRING
+
+PYTHON_WORDS = ("port=", "host=", "token=", "allow_insecure", "dispatch=", "timeout=", "certfile=", "cafile=")
 
 
 def test_serve_prints_the_bound_address_and_ctrl_c_stops_it_cleanly():
@@ -60,7 +66,6 @@ def test_shell_gives_a_prompt_where_hou_is_the_servers(server_process):
         ("ping", "localhost:notaport"),
         ("ping", "localhost:99999"),
         ("serve", "--port", "abc"),
-        (),
     ],
 )
 def test_bad_arguments_print_usage_and_exit_2(args):
@@ -77,3 +82,85 @@ def test_the_console_script_is_installed():
     assert script, "pip install should put an hrpyc command next to python"
     result = subprocess.run([script, "--help"], stdout=subprocess.PIPE, text=True)
     assert result.returncode == 0 and "serve" in result.stdout
+
+
+def test_bare_hrpyc_lists_the_verbs_and_exits_0():
+    result = hrpyc_cli()
+    assert result.returncode == 0 and result.stderr == ""
+    for verb in ("serve", "ping", "shell", "sessions", "panel", "install"):
+        assert verb in result.stdout
+
+
+def test_version_says_hrpyc_python_and_rpyc():
+    result = hrpyc_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == "hrpyc {} (Python {}, rpyc {})".format(
+        hrpyc.__version__, sys.version.split()[0], RPYC_VERSION_STRING
+    )
+
+
+def _says_in_flags(result, *flags):
+    """One line naming the flags to type, in none of the Python API's words."""
+    assert result.returncode == 1, result.stderr
+    line = result.stderr
+    assert line.startswith("hrpyc: ") and line.count("\n") == 1, line
+    for flag in flags:
+        assert flag in line, line
+    assert not [word for word in PYTHON_WORDS if word in line], line
+
+
+@pytest.mark.parametrize(
+    "args, flags",
+    [
+        (("--host", "0.0.0.0"), ("--token auto", "--allow-insecure")),
+        (("--host", "192.0.2.1", "--token", "s3cret"), ("--host 127.0.0.1",)),  # not an address of this machine
+        (("--dispatch", "main"), ("--dispatch main", "--dispatch auto")),
+        (("--certfile", "/no/such/cert.pem"), ("--certfile /no/such/cert.pem",)),
+        (("--keyfile", __file__), ("--certfile is missing",)),
+        (("--certfile", __file__), ("--certfile {}".format(__file__), "PEM")),
+        (("--cafile", "/no/such/ca.pem"), ("--cafile /no/such/ca.pem",)),
+    ],
+)
+def test_serve_errors_name_the_flag_to_use(args, flags):
+    _says_in_flags(hrpyc_cli("serve", "--port", "0", *args), *flags)
+
+
+def test_a_taken_port_says_use_port_0():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        _says_in_flags(hrpyc_cli("serve", "--port", str(port)), "127.0.0.1:{}".format(port), "--port 0")
+
+
+@pytest.mark.parametrize(
+    "args, flags",
+    [
+        (("--timeout", "soon"), ("--timeout soon",)),
+        (("--timeout", "-1"), ("--timeout -1",)),
+        (("--cafile", "/no/such/ca.pem"), ("--cafile /no/such/ca.pem",)),
+    ],
+)
+def test_ping_and_shell_errors_name_the_flag_to_use(args, flags):
+    for verb in ("ping", "shell"):
+        _says_in_flags(hrpyc_cli(verb, "127.0.0.1:{}".format(free_port()), *args), *flags)
+
+
+def test_a_missing_or_wrong_token_says_use_token():
+    server = ServerProcess("--token", "s3cret")
+    try:
+        address = "{}:{}".format(server.host, server.port)
+        _says_in_flags(hrpyc_cli("ping", address), "--token")
+        _says_in_flags(hrpyc_cli("ping", address, "--token", "wrong"), "--token", "--token auto")
+        assert hrpyc_cli("ping", address, "--token", "s3cret").returncode == 0
+    finally:
+        server.close()
+
+
+def test_several_sessions_say_pass_host_port():
+    first, second = ServerProcess(), ServerProcess()
+    try:
+        _says_in_flags(hrpyc_cli("ping"), str(first.port), str(second.port), "pass HOST:PORT")
+    finally:
+        first.close()
+        second.close()

@@ -9,18 +9,40 @@ import sys
 import time
 from typing import Any, List, Optional, Sequence
 
-from . import discovery, install, sessions
+from . import config, discovery, install, sessions
 from .address import format_address, parse_address
 from .client import connect
 from .config import DEFAULT_HOST, DEFAULT_PORT, DISPATCH_MODES
-from .errors import HrpycError
+from .errors import HrpycError, Setting
+from .rpyc_wire import RPYC_VERSION_STRING
 from .server import start_server
+from .version import __version__
 
 BUSY_REPORT = 1.0  # seconds of main-thread work before ping calls Houdini busy
 
 
+# The settings the CLI takes as flags: an error naming one (errors.Setting) names the flag, `--port 0`.
+FLAGS = {
+    "host",
+    "port",
+    "dispatch",
+    "token",
+    "certfile",
+    "keyfile",
+    "cafile",
+    "allow_insecure",
+    "allow_other_users",
+    "timeout",
+}
+ADDRESS_VERBS = ("ping", "shell")  # they take the port in HOST:PORT, not as --port
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = _parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:  # bare `hrpyc`: what it can do
+        parser.print_help()
+        return 0
     args, extra = parser.parse_known_args(argv)
     if args.verb == "install":
         args.rest = extra  # the installer's own options
@@ -29,12 +51,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return args.run(args)
     except HrpycError as exc:
-        print("hrpyc: {}".format(exc), file=sys.stderr)
+        print("hrpyc: {}".format(exc.worded(lambda setting: flag(setting, args.verb))), file=sys.stderr)
         return 1
+
+
+def flag(setting: Setting, verb: str) -> str:
+    """A setting an error names, as this CLI's `verb` takes it: `--port 0`, `--allow-insecure`, `HOST:PORT`."""
+    if setting.name == "port" and verb in ADDRESS_VERBS:
+        return "HOST:PORT"
+    if setting.name not in FLAGS:
+        return str(setting)  # a setting of the server's code, such as max_clients=
+    name = "--" + setting.name.replace("_", "-")
+    return name if setting.value is None or setting.value is True else "{} {}".format(name, setting.value)
+
+
+def version() -> str:
+    """`hrpyc --version`: ours, and the Python and rpyc it runs with (what a bug report needs)."""
+    return "hrpyc {} (Python {}, rpyc {})".format(__version__, sys.version.split()[0], RPYC_VERSION_STRING)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hrpyc", description="Drive a running Houdini from any Python.")
+    parser.add_argument("--version", action="version", version=version())
     verbs = parser.add_subparsers(dest="verb", metavar="{serve,ping,shell,sessions,panel,install}")
     verbs.required = True
 
@@ -90,7 +128,9 @@ def _parser() -> argparse.ArgumentParser:
             metavar="HOST:PORT",
             help="default: this user's only local session, else {}".format(format_address(DEFAULT_HOST, DEFAULT_PORT)),
         )
-        verb.add_argument("--timeout", type=float, default=None, help="seconds per request")
+        verb.add_argument(
+            "--timeout", default=None, help="seconds per request, 0 for no limit (default: HRPYC_TIMEOUT, 30)"
+        )
         verb.add_argument("--token", default=None, help="the server's token (default: HRPYC_TOKEN)")
         verb.add_argument("--cafile", default=None, help="connect over TLS, trusting this CA (HRPYC_TLS_CA)")
         verb.set_defaults(run=run)
@@ -130,15 +170,23 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+SESSION_ROW = "{:<22} {:<11} {:<22} {:<10} {:<11} {:<9} {:<17} {}"
+REGISTERED_ROW = "{:<22} {}"
+
+
 def _sessions(args: argparse.Namespace) -> int:
     if args.registry is None:
         live = sessions.live()
+        if live:
+            print(
+                SESSION_ROW.format("ADDRESS", "PROCESS", "RUNS IN", "USER", "CREDENTIAL", "DISPATCH", "SINCE", "SCENE")
+            )
         for record in live:
             started = time.strftime("%Y-%m-%d %H:%M", time.localtime(record.get("started", 0)))
             print(
-                "{:<22} pid {:<7} {:<22} {} auth {} dispatch {} since {} {}".format(
+                SESSION_ROW.format(
                     format_address(record.get("host", "?"), record.get("port", 0)),
-                    record.get("pid"),
+                    "pid {}".format(record.get("pid")),
                     discovery.runs_in(record),
                     record.get("user", ""),
                     record.get("auth", "?"),
@@ -151,13 +199,15 @@ def _sessions(args: argparse.Namespace) -> int:
             print("hrpyc: no hrpyc session of this user runs on this machine")
         return 0
     found = discovery.registered(args.registry or None)
+    if found:
+        print(REGISTERED_ROW.format("ADDRESS", "SERVER"))
     for host, port in found:
         try:
             with connect(host, port, timeout=3) as conn:
                 what = _describe(conn)
         except HrpycError as exc:
             what = "does not answer: {}".format(exc)
-        print("{:<22} {}".format(format_address(host, port), what))
+        print(REGISTERED_ROW.format(format_address(host, port), what))
     if not found:
         print("hrpyc: the registry knows no hrpyc session")
     return 0
@@ -178,7 +228,7 @@ def _install(args: argparse.Namespace) -> int:
 
 def _ping(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    with connect(*args.address, timeout=args.timeout, token=args.token, cafile=args.cafile) as conn:
+    with _connect(args) as conn:
         connected = time.perf_counter() - started
         rtts: List[float] = []
         for _ in range(10):
@@ -192,6 +242,12 @@ def _ping(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def _connect(args: argparse.Namespace) -> Any:
+    """The connection `ping` and `shell` ask for with HOST:PORT, --timeout, --token and --cafile."""
+    timeout = None if args.timeout is None else config.seconds(args.timeout, "timeout")
+    return connect(*args.address, timeout=timeout, token=args.token, cafile=args.cafile)
 
 
 def _describe(conn: Any) -> str:
@@ -213,7 +269,7 @@ def _describe(conn: Any) -> str:
 
 
 def _shell(args: argparse.Namespace) -> int:
-    conn = connect(*args.address, timeout=args.timeout, token=args.token, cafile=args.cafile)
+    conn = _connect(args)
     namespace = {"connection": conn}
     address = conn.address
     try:

@@ -147,7 +147,9 @@ class ConfigError(HrpycError, ValueError):
     def __init__(self, variable: str, value: Any, expected: str) -> None:
         """`variable`: HRPYC_*, or the keyword argument (`certfile`) the value came from."""
         named = "{}={!r}".format(variable, value) if variable.startswith("HRPYC_") else Setting(variable, value)
-        super().__init__("{} is not valid; expected {}", named, expected)
+        super().__init__(
+            "{} is missing; expected {}" if value is None else "{} is not valid; expected {}", named, expected
+        )
         self.variable = variable
 
 
@@ -211,10 +213,11 @@ class AuthenticationError(HrpycError, ConnectionRefusedError):
     ) -> None:
         super().__init__(
             "the server at {} refused our token ({}); pass the server's token as {} or set HRPYC_TOKEN or "
-            "HRPYC_TOKEN_FILE (a server started with token='auto' keeps it in hrpyc's per-user folder)",
+            "HRPYC_TOKEN_FILE (a server started with {} keeps it in hrpyc's per-user folder)",
             address,
             why,
             Setting("token"),
+            Setting("token", "auto"),
         )
 
 
