@@ -1,14 +1,22 @@
 """`hrpyc serve | ping | shell` as a TD types them in a terminal."""
 
+import os
 import socket
 import subprocess
 import sys
 
 import pytest
-from conftest import ServerProcess, free_port, hrpyc_cli
+from conftest import ServerProcess, free_port, hrpyc_cli, need
 
 import hrpyc
 from hrpyc.rpyc_wire import RPYC_VERSION_STRING
+
+
+@pytest.fixture(autouse=True)
+def ipython_dir(tmp_path, monkeypatch):
+    """IPython (when `hrpyc shell` uses it) keeps its history in a folder of the test's, not the home's."""
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+
 
 PYTHON_WORDS = ("port=", "host=", "token=", "allow_insecure", "dispatch=", "timeout=", "certfile=", "cafile=")
 
@@ -164,3 +172,65 @@ def test_several_sessions_say_pass_host_port():
     finally:
         first.close()
         second.close()
+
+
+# What a TD types into `hrpyc shell`: a call that works, two errors raised in the server, one made here,
+# then a server that dies under the next call, and a line that must never run.
+SESSION = (
+    "print(hou.node('/obj/sphere1').path())\n"
+    "connection.eval('1/0')\n"
+    "hou.hscript('opadd geo')\n"
+    "print(undefined_here)\n"
+    "connection.modules.os.kill(connection.modules.os.getpid(), 9)\n"
+    "print('still ' + 'here')\n"
+)
+
+
+def _shell_session(server, **env):
+    result = hrpyc_cli("shell", "{}:{}".format(server.host, server.port), stdin=SESSION, **env)
+    out, err = result.stdout, result.stderr
+    assert "/obj/sphere1" in out and "still here" not in out + err
+    assert result.returncode == 1  # the connection was lost: not a clean Ctrl-D
+    assert "hrpyc: the server at {}:{} closed the connection".format(server.host, server.port) in err
+    assert err.rstrip().splitlines()[-1].startswith("hrpyc: the server at")  # and that line is the last
+    # Errors raised in the server: its traceback once each, the server's frames only (not rpyc's or ours)
+    assert err.count("Traceback in the server (most recent call last):") == 2
+    assert "ZeroDivisionError: division by zero" in err
+    assert 'File "<string>", line 1' in err and ", in hscript\n" in err and "NotImplementedError: " in err
+    frames = [line for line in err.splitlines() if line.startswith("  File ")]
+    assert "Remote Traceback" not in err and [frame for frame in frames if "rpyc" in frame] == []
+    assert "NameError" in out + err  # an error made here prints as Python's own
+    return out, err
+
+
+def test_shell_banner_says_the_prompt_runs_here_and_hou_is_the_servers(server_process, tmp_path):
+    hidden = tmp_path / "no-ipython" / "IPython"
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text("raise ImportError('No module named IPython')\n")
+    result = hrpyc_cli(
+        "shell",
+        "{}:{}".format(server_process.host, server_process.port),
+        stdin="",
+        PYTHONPATH=os.pathsep.join([str(hidden.parent), os.environ.get("PYTHONPATH", "")]),
+    )
+    assert result.returncode == 0, result.stderr  # Ctrl-D (end of input) leaves cleanly
+    banner = result.stderr.splitlines()[0]
+    assert banner.startswith("hrpyc shell: this prompt runs here")
+    assert "`hou` and `connection` are the server's" in banner
+    assert "{}:{}".format(server_process.host, server_process.port) in banner and "Ctrl-D" in banner
+
+
+def test_shell_without_ipython_ends_with_one_line_when_the_server_dies(server_process, tmp_path):
+    hidden = tmp_path / "no-ipython" / "IPython"
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text("raise ImportError('No module named IPython')\n")
+    out, err = _shell_session(
+        server_process, PYTHONPATH=os.pathsep.join([str(hidden.parent), os.environ.get("PYTHONPATH", "")])
+    )
+    assert ">>> " in out + err and "In [" not in out  # the standard library's prompt
+
+
+def test_shell_uses_ipython_when_installed_and_ends_with_one_line_when_the_server_dies(server_process):
+    need("IPython", "hrpyc shell uses IPython when it is installed")
+    out, _ = _shell_session(server_process)
+    assert "In [1]" in out

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import code
 import statistics
 import sys
 import time
 from typing import Any, List, Optional, Sequence
 
-from . import config, discovery, install, sessions
+from . import config, discovery, install, sessions, shell
 from .address import format_address, parse_address
 from .client import connect
 from .config import DEFAULT_HOST, DEFAULT_PORT, DISPATCH_MODES
@@ -270,16 +269,4 @@ def _describe(conn: Any) -> str:
 
 def _shell(args: argparse.Namespace) -> int:
     conn = _connect(args)
-    namespace = {"connection": conn}
-    address = conn.address
-    try:
-        namespace["hou"] = conn.modules["hou"]  # type: ignore[attr-defined]
-        have = "`hou` and `connection`"
-    except ImportError:
-        have = "`connection` (the server has no hou)"
-    banner = "hrpyc shell on {}: {} are the server's; Ctrl-D leaves.".format(address, have)
-    try:
-        code.interact(banner=banner, local=namespace, exitmsg="")
-    finally:
-        conn.close()
-    return 0
+    return shell.run(conn, about=_describe(conn))
