@@ -6,9 +6,12 @@ import shutil
 import socket
 import subprocess
 import sys
+import zipfile
 
 import pytest
 from conftest import STANDIN, free_port, hrpyc_cli
+
+from hrpyc import __version__ as hrpyc_version
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INSTALLER = os.path.join(ROOT, "houdini_package", "hrpyc_install.py")
@@ -316,6 +319,13 @@ def test_hrpyc_install_works_from_a_wheel_installed_in_a_fresh_virtualenv(hfs, t
     )
     assert built.returncode == 0, built.stdout
     (wheel,) = (tmp_path / "dist").glob("hrpyc-*.whl")
+    with zipfile.ZipFile(str(wheel)) as archive:
+        names = archive.namelist()
+        metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert "hrpyc/py.typed" in names and [n for n in names if n.endswith("/LICENSE")]  # dist-info[/licenses]
+    assert "License: MIT" in metadata
+    for minor in range(7, 14):
+        assert "Programming Language :: Python :: 3.{}".format(minor) in metadata
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120, env=env)
     bin_dir = venv / ("Scripts" if sys.platform == "win32" else "bin")
@@ -325,6 +335,7 @@ def test_hrpyc_install_works_from_a_wheel_installed_in_a_fresh_virtualenv(hfs, t
     def hrpyc(*args):
         return subprocess.run([str(bin_dir / "hrpyc"), *args], cwd=str(tmp_path), **quiet)
 
+    assert hrpyc("--version").stdout.startswith("hrpyc {} (Python ".format(hrpyc_version))
     prefs = home / "houdini21.0"
     dry = hrpyc("install", "--dry-run", "--houdini-version", "21")
     assert dry.returncode == 0 and "would write {}".format(prefs / "packages" / "hrpyc.json") in dry.stdout, dry.stdout

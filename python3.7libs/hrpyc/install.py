@@ -130,19 +130,20 @@ def _uninstall(target: str, copy: str, current: Optional[str], dry_run: bool) ->
     return lines
 
 
-def _files(top: str, ignore_shipped: bool = False) -> List[str]:
-    """The files under `top`, relative to it, as copytree(ignore=IGNORED) copies them."""
+def _files(top: str) -> List[str]:
+    """The files under `top`, relative to it, that copytree(ignore=IGNORED) copies."""
     found = []
     for folder, dirs, files in os.walk(top):
-        dirs[:] = [d for d in dirs if d != "__pycache__" and not (ignore_shipped and d == "houdini_files")]
-        found += [os.path.relpath(os.path.join(folder, f), top) for f in files if not f.endswith(".pyc")]
+        ignored = IGNORED(folder, dirs + files)
+        dirs[:] = [d for d in dirs if d not in ignored]
+        found += [os.path.relpath(os.path.join(folder, f), top) for f in files if f not in ignored]
     return sorted(found)
 
 
 def _same_tree(copy: str) -> bool:
     """Is `copy` what installing this hrpyc would copy there, file for file?"""
     wanted: List[Tuple[str, str]] = [(os.path.join(SHIPPED, f), f) for f in _files(SHIPPED)]
-    wanted += [(os.path.join(HERE, f), os.path.join("python3.7libs", "hrpyc", f)) for f in _files(HERE, True)]
+    wanted += [(os.path.join(HERE, f), os.path.join("python3.7libs", "hrpyc", f)) for f in _files(HERE)]
     if not os.path.isdir(copy) or sorted(f for _, f in wanted) != _files(copy):
         return False
     return all(filecmp.cmp(source, os.path.join(copy, f), shallow=False) for source, f in wanted)
