@@ -122,6 +122,7 @@ def _says_in_flags(result, *flags):
     [
         (("--host", "0.0.0.0"), ("--token auto", "--allow-insecure")),
         (("--host", "192.0.2.1", "--token", "s3cret"), ("--host 127.0.0.1",)),  # not an address of this machine
+        (("--host", "bad..host", "--token", "s3cret"), ("cannot listen on bad..host", "--host 127.0.0.1")),
         (("--dispatch", "main"), ("--dispatch main", "--dispatch auto")),
         (("--certfile", "/no/such/cert.pem"), ("--certfile /no/such/cert.pem",)),
         (("--keyfile", __file__), ("--certfile is missing",)),
