@@ -204,30 +204,27 @@ def _shell_session(server, **env):
     return out, err
 
 
-def test_shell_banner_says_the_prompt_runs_here_and_hou_is_the_servers(server_process, tmp_path):
+@pytest.fixture
+def without_ipython(tmp_path):
+    """The environment of a Python where IPython cannot be imported, installed or not."""
     hidden = tmp_path / "no-ipython" / "IPython"
     hidden.mkdir(parents=True)
     (hidden / "__init__.py").write_text("raise ImportError('No module named IPython')\n")
-    result = hrpyc_cli(
-        "shell",
-        "{}:{}".format(server_process.host, server_process.port),
-        stdin="",
-        PYTHONPATH=os.pathsep.join([str(hidden.parent), os.environ.get("PYTHONPATH", "")]),
-    )
+    return {"PYTHONPATH": os.pathsep.join([str(hidden.parent), os.environ.get("PYTHONPATH", "")])}
+
+
+def test_shell_banner_says_the_prompt_runs_here_and_hou_is_the_servers(server_process, without_ipython):
+    address = "{}:{}".format(server_process.host, server_process.port)
+    result = hrpyc_cli("shell", address, stdin="", **without_ipython)
     assert result.returncode == 0, result.stderr  # Ctrl-D (end of input) leaves cleanly
     banner = result.stderr.splitlines()[0]
     assert banner.startswith("hrpyc shell: this prompt runs here")
     assert "`hou` and `connection` are the server's" in banner
-    assert "{}:{}".format(server_process.host, server_process.port) in banner and "Ctrl-D" in banner
+    assert address in banner and "Ctrl-D" in banner
 
 
-def test_shell_without_ipython_ends_with_one_line_when_the_server_dies(server_process, tmp_path):
-    hidden = tmp_path / "no-ipython" / "IPython"
-    hidden.mkdir(parents=True)
-    (hidden / "__init__.py").write_text("raise ImportError('No module named IPython')\n")
-    out, err = _shell_session(
-        server_process, PYTHONPATH=os.pathsep.join([str(hidden.parent), os.environ.get("PYTHONPATH", "")])
-    )
+def test_shell_without_ipython_ends_with_one_line_when_the_server_dies(server_process, without_ipython):
+    out, err = _shell_session(server_process, **without_ipython)
     assert ">>> " in out + err and "In [" not in out  # the standard library's prompt
 
 
