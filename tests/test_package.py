@@ -227,6 +227,23 @@ def test_hooks_cost_under_20_ms_with_autostart_off(hfs):
     assert costs[1] < 20, costs
 
 
+def autostarted_from_installed_package(hfs, prefs):
+    """Start the stand-in hython with only the package file the installer wrote in `prefs`: autostart must
+    listen; returns the file `import hrpyc` found."""
+    port = free_port()
+    report, _, _ = houdini(
+        hfs,
+        "--app",
+        "hython",
+        HOUDINI_PACKAGE_DIR="",
+        HOUDINI_USER_PREF_DIR=str(prefs),
+        HRPYC_AUTOSTART="1",
+        HRPYC_PORT=str(port),
+    )
+    assert report["server"]["address"] == ["127.0.0.1", port]
+    return report["hrpyc_file"]
+
+
 def test_the_installer_writes_a_package_houdini_reads_and_is_idempotent(hfs, tmp_path):
     prefs = tmp_path / "home" / "houdini20.5"
     prefs.mkdir(parents=True)
@@ -246,18 +263,7 @@ def test_the_installer_writes_a_package_houdini_reads_and_is_idempotent(hfs, tmp
     again = installer()
     assert "already installed" in again.stdout
     assert target.read_text() == written and target.stat().st_mtime_ns == stamp  # not rewritten
-    port = free_port()
-    report, _, _ = houdini(
-        hfs,
-        "--app",
-        "hython",
-        HOUDINI_PACKAGE_DIR="",
-        HOUDINI_USER_PREF_DIR=str(prefs),
-        HRPYC_AUTOSTART="1",
-        HRPYC_PORT=str(port),
-    )
-    assert report["hrpyc_file"].startswith(os.path.join(ROOT, "python3.7libs"))
-    assert report["server"]["address"] == ["127.0.0.1", port]
+    assert autostarted_from_installed_package(hfs, prefs).startswith(os.path.join(ROOT, "python3.7libs"))
     checked = installer("--check", str(target))
     assert checked.returncode == 0 and "package OK" in checked.stdout
     assert "PYTHONPATH += {}/python3.7libs".format(ROOT.replace("\\", "/")) in checked.stdout
@@ -344,19 +350,7 @@ def test_hrpyc_install_works_from_a_wheel_installed_in_a_fresh_virtualenv(hfs, t
     checked = hrpyc("install", "--check", str(prefs / "packages" / "hrpyc.json"))
     assert checked.returncode == 0 and "package OK" in checked.stdout, checked.stdout
     assert "already installed" in hrpyc("install", "--houdini-version", "21").stdout
-
-    port = free_port()
-    report, _, _ = houdini(
-        hfs,
-        "--app",
-        "hython",
-        HOUDINI_PACKAGE_DIR="",
-        HOUDINI_USER_PREF_DIR=str(prefs),
-        HRPYC_AUTOSTART="1",
-        HRPYC_PORT=str(port),
-    )
     copy = prefs / "packages" / "hrpyc"
-    assert report["hrpyc_file"] == str(copy / "python3.7libs" / "hrpyc" / "__init__.py")
-    assert report["server"]["address"] == ["127.0.0.1", port]
+    assert autostarted_from_installed_package(hfs, prefs) == str(copy / "python3.7libs" / "hrpyc" / "__init__.py")
     gone = hrpyc("install", "--uninstall", "--houdini-version", "21")
     assert gone.returncode == 0 and not copy.exists() and not (prefs / "packages" / "hrpyc.json").exists()
