@@ -110,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     panel.set_defaults(run=_panel)
 
     install = verbs.add_parser(
-        "install", help="install this checkout as a Houdini package for this user (--help for more)", add_help=False
+        "install", help="install hrpyc as a Houdini package for this user (--help for more)", add_help=False
     )
     install.set_defaults(run=_install)
 

@@ -218,7 +218,10 @@ def _read(path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="hrpyc install", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="hrpyc install",
+        description="Install hrpyc as a Houdini package for this user, remove it, or check a package file.",
+    )
     parser.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
     parser.add_argument("--uninstall", action="store_true", help="remove hrpyc's package file")
     parser.add_argument("--prefs", action="append", help="a Houdini preference folder (repeatable)")
