@@ -6,9 +6,12 @@ import shutil
 import socket
 import subprocess
 import sys
+import zipfile
 
 import pytest
 from conftest import STANDIN, free_port, hrpyc_cli
+
+from hrpyc import __version__ as hrpyc_version
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INSTALLER = os.path.join(ROOT, "houdini_package", "hrpyc_install.py")
@@ -224,6 +227,23 @@ def test_hooks_cost_under_20_ms_with_autostart_off(hfs):
     assert costs[1] < 20, costs
 
 
+def autostarted_from_installed_package(hfs, prefs):
+    """Start the stand-in hython with only the package file the installer wrote in `prefs`: autostart must
+    listen; returns the file `import hrpyc` found."""
+    port = free_port()
+    report, _, _ = houdini(
+        hfs,
+        "--app",
+        "hython",
+        HOUDINI_PACKAGE_DIR="",
+        HOUDINI_USER_PREF_DIR=str(prefs),
+        HRPYC_AUTOSTART="1",
+        HRPYC_PORT=str(port),
+    )
+    assert report["server"]["address"] == ["127.0.0.1", port]
+    return report["hrpyc_file"]
+
+
 def test_the_installer_writes_a_package_houdini_reads_and_is_idempotent(hfs, tmp_path):
     prefs = tmp_path / "home" / "houdini20.5"
     prefs.mkdir(parents=True)
@@ -243,18 +263,7 @@ def test_the_installer_writes_a_package_houdini_reads_and_is_idempotent(hfs, tmp
     again = installer()
     assert "already installed" in again.stdout
     assert target.read_text() == written and target.stat().st_mtime_ns == stamp  # not rewritten
-    port = free_port()
-    report, _, _ = houdini(
-        hfs,
-        "--app",
-        "hython",
-        HOUDINI_PACKAGE_DIR="",
-        HOUDINI_USER_PREF_DIR=str(prefs),
-        HRPYC_AUTOSTART="1",
-        HRPYC_PORT=str(port),
-    )
-    assert report["hrpyc_file"].startswith(os.path.join(ROOT, "python3.7libs"))
-    assert report["server"]["address"] == ["127.0.0.1", port]
+    assert autostarted_from_installed_package(hfs, prefs).startswith(os.path.join(ROOT, "python3.7libs"))
     checked = installer("--check", str(target))
     assert checked.returncode == 0 and "package OK" in checked.stdout
     assert "PYTHONPATH += {}/python3.7libs".format(ROOT.replace("\\", "/")) in checked.stdout
@@ -300,3 +309,48 @@ def test_hrpyc_install_runs_the_installer(tmp_path):
         "install", "--dry-run", "--houdini-version", "21.0", HOME=str(tmp_path), USERPROFILE=str(tmp_path)
     )
     assert result.returncode == 0 and "would write" in result.stdout and "21.0" in result.stdout
+
+
+def test_hrpyc_install_works_from_a_wheel_installed_in_a_fresh_virtualenv(hfs, tmp_path):
+    """The installer and the files Houdini reads ship in the wheel: `hrpyc install` from a pip install writes a
+    package Houdini loads, with a copy of hrpyc beside it (not that virtualenv's site-packages)."""
+    source = tmp_path / "checkout"  # built from a copy: a build writes build/ and egg-info where it runs
+    shutil.copytree(ROOT, str(source), ignore=shutil.ignore_patterns(".*", "build", "*.egg-info", "tests", "bench"))
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HRPYC_", "HOUDINI_", "PYTHON"))}
+    env.update(HOME=str(home), USERPROFILE=str(home), HRPYC_STATE_DIR=os.environ["HRPYC_STATE_DIR"])
+    quiet = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True, "timeout": 120, "env": env}
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(source)], **quiet
+    )
+    assert built.returncode == 0, built.stdout
+    (wheel,) = (tmp_path / "dist").glob("hrpyc-*.whl")
+    with zipfile.ZipFile(str(wheel)) as archive:
+        names = archive.namelist()
+        metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert "hrpyc/py.typed" in names and [n for n in names if n.endswith("/LICENSE")]  # dist-info[/licenses]
+    assert "License: MIT" in metadata
+    for minor in range(7, 14):
+        assert "Programming Language :: Python :: 3.{}".format(minor) in metadata
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120, env=env)
+    bin_dir = venv / ("Scripts" if sys.platform == "win32" else "bin")
+    pip = subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", str(wheel)], **quiet)
+    assert pip.returncode == 0, pip.stdout
+
+    def hrpyc(*args):
+        return subprocess.run([str(bin_dir / "hrpyc"), *args], cwd=str(tmp_path), **quiet)
+
+    assert hrpyc("--version").stdout.startswith("hrpyc {} (Python ".format(hrpyc_version))
+    prefs = home / "houdini21.0"
+    dry = hrpyc("install", "--dry-run", "--houdini-version", "21")
+    assert dry.returncode == 0 and "would write {}".format(prefs / "packages" / "hrpyc.json") in dry.stdout, dry.stdout
+    assert not prefs.exists()
+    assert hrpyc("install", "--houdini-version", "21").returncode == 0
+    checked = hrpyc("install", "--check", str(prefs / "packages" / "hrpyc.json"))
+    assert checked.returncode == 0 and "package OK" in checked.stdout, checked.stdout
+    assert "already installed" in hrpyc("install", "--houdini-version", "21").stdout
+    copy = prefs / "packages" / "hrpyc"
+    assert autostarted_from_installed_package(hfs, prefs) == str(copy / "python3.7libs" / "hrpyc" / "__init__.py")
+    gone = hrpyc("install", "--uninstall", "--houdini-version", "21")
+    assert gone.returncode == 0 and not copy.exists() and not (prefs / "packages" / "hrpyc.json").exists()

@@ -545,11 +545,16 @@ def test_each_tls_failure_says_which_it_is(authority, certificate, host, says):
         server.stop()
 
 
-def test_a_file_that_is_not_a_certificate_is_a_config_error_naming_the_setting(tmp_path):
+def test_a_file_that_is_not_a_certificate_is_a_config_error_naming_the_setting(tmp_path, monkeypatch):
+    """Named as the user gave it: the keyword argument, or the environment variable."""
     bogus = tmp_path / "cert.pem"
     bogus.write_text("not a certificate")
-    with pytest.raises(hrpyc.ConfigError, match="HRPYC_TLS_CERT") as caught:
+    with pytest.raises(hrpyc.ConfigError, match="certfile=") as caught:
         hrpyc.Server("127.0.0.1", 0, certfile=str(bogus), keyfile=str(bogus))
+    assert "PEM" in str(caught.value) and "\n" not in str(caught.value)
+    monkeypatch.setenv("HRPYC_TLS_CERT", str(bogus))
+    with pytest.raises(hrpyc.ConfigError, match="HRPYC_TLS_CERT") as caught:
+        hrpyc.Server("127.0.0.1", 0, keyfile=str(bogus))
     assert "PEM" in str(caught.value) and "\n" not in str(caught.value)
 
 

@@ -83,9 +83,9 @@ def auto_token_path() -> str:
 def server_context(certfile: str, keyfile: Optional[str], cafile: Optional[str]) -> ssl.SSLContext:
     """TLS for the server; with `cafile`, clients must present a certificate signed by it."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    _load(context.load_cert_chain, "HRPYC_TLS_CERT", certfile, keyfile)
+    _load(context.load_cert_chain, "certfile", certfile, keyfile)
     if cafile:
-        _load(context.load_verify_locations, "HRPYC_TLS_CA", cafile)
+        _load(context.load_verify_locations, "cafile", cafile)
         context.verify_mode = ssl.CERT_REQUIRED
     return context
 
@@ -95,19 +95,21 @@ def client_context(cafile: Optional[str], certfile: Optional[str], keyfile: Opti
     or, without one, against the system's trusted authorities."""
     context = ssl.create_default_context()
     if cafile:
-        _load(context.load_verify_locations, "HRPYC_TLS_CA", cafile)
+        _load(context.load_verify_locations, "cafile", cafile)
     if certfile:
-        _load(context.load_cert_chain, "HRPYC_TLS_CERT", certfile, keyfile)
+        _load(context.load_cert_chain, "certfile", certfile, keyfile)
     return context
 
 
-def _load(load: Callable[..., None], variable: str, path: str, *more: Optional[str]) -> None:
-    """A certificate, key or authority file read into a TLS context, or a one-line ConfigError."""
+def _load(load: Callable[..., None], name: str, path: str, *more: Optional[str]) -> None:
+    """A certificate, key or authority file (`name`: certfile, cafile) read into a TLS context, or a one-line
+    ConfigError."""
     try:
         load(path, *more)
     except (ssl.SSLError, ValueError) as exc:
-        expected = "a PEM certificate and its key" if variable == "HRPYC_TLS_CERT" else "a PEM certificate file"
-        raise ConfigError(variable, path, "{} ({})".format(expected, getattr(exc, "reason", None) or exc)) from None
+        expected = "a PEM certificate and its key" if name == "certfile" else "a PEM certificate file"
+        reason = getattr(exc, "reason", None) or exc
+        raise ConfigError(config.tls_setting(name, path), path, "{} ({})".format(expected, reason)) from None
 
 
 def warn_insecure(host: str, port: int, why: str) -> None:
@@ -139,7 +141,7 @@ class Security(object):
         self._token = auto_token() if given == "auto" else (given or None)
         certfile, keyfile, cafile = config.tls_files(certfile, keyfile, cafile)
         if (keyfile or cafile) and not certfile:
-            raise ConfigError("HRPYC_TLS_CERT", "", "a certificate file when a key or CA is given")
+            raise ConfigError("certfile", None, "a certificate (or HRPYC_TLS_CERT) when a key or CA is given")
         self.tls = server_context(certfile, keyfile, cafile) if certfile else None
         self.allow_insecure = config.flag("HRPYC_ALLOW_INSECURE") if allow_insecure is None else allow_insecure
         self.timeout = config.auth_timeout()

@@ -3,29 +3,48 @@
 from __future__ import annotations
 
 import argparse
-import code
 import logging
-import os
-import runpy
 import statistics
 import sys
 import time
 from typing import Any, List, Optional, Sequence
 
-from . import clients, discovery, houdini, sessions
+from . import clients, config, discovery, houdini, install, sessions, shell
 from .address import format_address, parse_address
 from .client import connect
 from .config import DEFAULT_HOST, DEFAULT_PORT, DISPATCH_MODES
-from .errors import HrpycError
+from .errors import HrpycError, Setting
 from .identity import STOCK
+from .rpyc_wire import RPYC_VERSION_STRING
 from .server import start_server
+from .version import __version__
 
 BUSY_REPORT = 1.0  # seconds of main-thread work before ping calls Houdini busy
 DEMO_LABEL = "hrpyc (demo, not Houdini)"  # what starts every line `hrpyc serve --demo` prints
 
 
+# The settings the CLI takes as flags: an error naming one (errors.Setting) names the flag, `--port 0`.
+FLAGS = {
+    "host",
+    "port",
+    "dispatch",
+    "token",
+    "certfile",
+    "keyfile",
+    "cafile",
+    "allow_insecure",
+    "allow_other_users",
+    "timeout",
+}
+ADDRESS_VERBS = ("ping", "shell")  # they take the port in HOST:PORT, not as --port
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = _parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:  # bare `hrpyc`: what it can do
+        parser.print_help()
+        return 0
     args, extra = parser.parse_known_args(argv)
     if args.verb == "install":
         args.rest = extra  # the installer's own options
@@ -34,12 +53,29 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return args.run(args)
     except HrpycError as exc:
-        print("{}: {}".format(DEMO_LABEL if getattr(args, "demo", False) else "hrpyc", exc), file=sys.stderr)
+        label = DEMO_LABEL if getattr(args, "demo", False) else "hrpyc"
+        print("{}: {}".format(label, exc.worded(lambda setting: flag(setting, args.verb))), file=sys.stderr)
         return 1
+
+
+def flag(setting: Setting, verb: str) -> str:
+    """A setting an error names, as this CLI's `verb` takes it: `--port 0`, `--allow-insecure`, `HOST:PORT`."""
+    if setting.name == "port" and verb in ADDRESS_VERBS:
+        return "HOST:PORT"
+    if setting.name not in FLAGS:
+        return str(setting)  # a setting of the server's code, such as max_clients=
+    name = "--" + setting.name.replace("_", "-")
+    return name if setting.value is None or setting.value is True else "{} {}".format(name, setting.value)
+
+
+def version() -> str:
+    """`hrpyc --version`: ours, and the Python and rpyc it runs with (what a bug report needs)."""
+    return "hrpyc {} (Python {}, rpyc {})".format(__version__, sys.version.split()[0], RPYC_VERSION_STRING)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hrpyc", description="Drive a running Houdini from any Python.")
+    parser.add_argument("--version", action="version", version=version())
     verbs = parser.add_subparsers(dest="verb", metavar="{serve,ping,shell,sessions,panel,install}")
     verbs.required = True
 
@@ -84,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     panel.set_defaults(run=_panel)
 
     install = verbs.add_parser(
-        "install", help="install this checkout as a Houdini package for this user (--help for more)", add_help=False
+        "install", help="install hrpyc as a Houdini package for this user (--help for more)", add_help=False
     )
     install.set_defaults(run=_install)
 
@@ -101,7 +137,9 @@ def _parser() -> argparse.ArgumentParser:
             metavar="HOST:PORT",
             help="default: this user's only local session, else {}".format(format_address(DEFAULT_HOST, DEFAULT_PORT)),
         )
-        verb.add_argument("--timeout", type=float, default=None, help="seconds per request")
+        verb.add_argument(
+            "--timeout", default=None, help="seconds per request, 0 for no limit (default: HRPYC_TIMEOUT, 30)"
+        )
         verb.add_argument("--token", default=None, help="the server's token (default: HRPYC_TOKEN)")
         verb.add_argument("--cafile", default=None, help="connect over TLS, trusting this CA (HRPYC_TLS_CA)")
         verb.set_defaults(run=run)
@@ -171,17 +209,25 @@ class _DemoLines(logging.Formatter):
         return "{}: {}".format(DEMO_LABEL, text[len("hrpyc: ") :] if text.startswith("hrpyc: ") else text)
 
 
+SESSION_ROW = "{:<22} {:<11} {:<22} {:<10} {:<11} {:<9} {:<17} {}"
+REGISTERED_ROW = "{:<22} {}"
+
+
 def _sessions(args: argparse.Namespace) -> int:
     if args.clients:
         return _session_clients(args)
     if args.registry is None:
         live = sessions.live()
+        if live:
+            print(
+                SESSION_ROW.format("ADDRESS", "PROCESS", "RUNS IN", "USER", "CREDENTIAL", "DISPATCH", "SINCE", "SCENE")
+            )
         for record in live:
             started = time.strftime("%Y-%m-%d %H:%M", time.localtime(record.get("started", 0)))
             print(
-                "{:<22} pid {:<7} {:<22} {} auth {} dispatch {} since {} {}".format(
+                SESSION_ROW.format(
                     format_address(record.get("host", "?"), record.get("port", 0)),
-                    record.get("pid"),
+                    "pid {}".format(record.get("pid")),
                     discovery.runs_in(record),
                     record.get("user", ""),
                     record.get("auth", "?"),
@@ -194,13 +240,15 @@ def _sessions(args: argparse.Namespace) -> int:
             print("hrpyc: no hrpyc session of this user runs on this machine")
         return 0
     found = discovery.registered(args.registry or None)
+    if found:
+        print(REGISTERED_ROW.format("ADDRESS", "SERVER"))
     for host, port in found:
         try:
             with connect(host, port, timeout=3) as conn:
                 what = _describe(conn)
         except HrpycError as exc:
             what = "does not answer: {}".format(exc)
-        print("{:<22} {}".format(format_address(host, port), what))
+        print(REGISTERED_ROW.format(format_address(host, port), what))
     if not found:
         print("hrpyc: the registry knows no hrpyc session")
     return 0
@@ -255,26 +303,12 @@ def _panel(args: argparse.Namespace) -> int:
 
 
 def _install(args: argparse.Namespace) -> int:
-    """houdini_package/hrpyc_install.py of the checkout this hrpyc runs from."""
-    script = os.path.join(
-        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-        "houdini_package",
-        "hrpyc_install.py",
-    )
-    if not os.path.isfile(script):
-        print("hrpyc: install works from a checkout of hrpyc; this one is installed without it", file=sys.stderr)
-        return 1
-    sys.argv = [script, *args.rest]
-    try:
-        runpy.run_path(script, run_name="__main__")
-    except SystemExit as exit:
-        return int(exit.code or 0)
-    return 0
+    return install.main(args.rest)
 
 
 def _ping(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    with connect(*args.address, timeout=args.timeout, token=args.token, cafile=args.cafile) as conn:
+    with _connect(args) as conn:
         connected = time.perf_counter() - started
         rtts: List[float] = []
         for _ in range(10):
@@ -288,6 +322,12 @@ def _ping(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def _connect(args: argparse.Namespace) -> Any:
+    """The connection `ping` and `shell` ask for with HOST:PORT, --timeout, --token and --cafile."""
+    timeout = None if args.timeout is None else config.seconds(args.timeout, "timeout")
+    return connect(*args.address, timeout=timeout, token=args.token, cafile=args.cafile)
 
 
 def _describe(conn: Any) -> str:
@@ -312,17 +352,5 @@ def _describe(conn: Any) -> str:
 
 
 def _shell(args: argparse.Namespace) -> int:
-    conn = connect(*args.address, timeout=args.timeout, token=args.token, cafile=args.cafile)
-    namespace = {"connection": conn}
-    address = conn.address
-    try:
-        namespace["hou"] = conn.modules["hou"]  # type: ignore[attr-defined]
-        have = "`hou` and `connection`"
-    except ImportError:
-        have = "`connection` (the server has no hou)"
-    banner = "hrpyc shell on {}: {} are the server's; Ctrl-D leaves.".format(address, have)
-    try:
-        code.interact(banner=banner, local=namespace, exitmsg="")
-    finally:
-        conn.close()
-    return 0
+    conn = _connect(args)
+    return shell.run(conn, about=_describe(conn))

@@ -10,7 +10,14 @@ import rpyc
 
 from . import auth, config, discovery, identity, lane
 from .address import DEFAULT_HOST, DEFAULT_PORT, format_address, is_loopback
-from .errors import ProtocolError, RemoteImportError, RequestTimeoutError, ServerNotFoundError, VersionMismatchError
+from .errors import (
+    ProtocolError,
+    RemoteImportError,
+    RequestTimeoutError,
+    ServerNotFoundError,
+    Setting,
+    VersionMismatchError,
+)
 from .rpyc_client import ClientService
 from .rpyc_wire import (
     GENERATION,
@@ -97,8 +104,9 @@ def connect(
         sock.close()
         raise ProtocolError(
             address,
-            "it closed the connection at once: it may want a token (token= or HRPYC_TOKEN) or TLS, or speak "
+            "it closed the connection at once: it may want a token ({} or HRPYC_TOKEN) or TLS, or speak "
             "another rpyc generation (rpyc 6 and rpyc < 6 cannot talk unless the server is hrpyc)",
+            Setting("token"),
         ) from None
     except (OSError, ValueError) as exc:  # ValueError: brine could not read its frames
         sock.close()
@@ -152,11 +160,11 @@ def _open(server: str, port: int, address: str, reach: float, tls: Optional[ssl.
         sock.close()
         why = exc.verify_message or exc.reason
         raise ProtocolError(
-            address, "TLS failed: the server's certificate: {}; check HRPYC_TLS_CA / cafile=".format(why)
+            address, "TLS failed: the server's certificate: {}; check HRPYC_TLS_CA / {}", why, Setting("cafile")
         ) from None
     except ssl.SSLError as exc:
         sock.close()
-        raise ProtocolError(address, "TLS failed: {}; check HRPYC_TLS_CA / cafile=".format(exc.reason)) from None
+        raise ProtocolError(address, "TLS failed: {}; check HRPYC_TLS_CA / {}", exc.reason, Setting("cafile")) from None
     except socket.timeout:
         sock.close()
         raise ProtocolError(address, "no TLS answer (a server without TLS?)") from None

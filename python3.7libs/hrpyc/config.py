@@ -41,16 +41,7 @@ def request_timeout(timeout: Optional[Seconds] = None) -> Optional[float]:
         text = os.environ.get("HRPYC_TIMEOUT", "").strip()
         if not text:
             return DEFAULT_TIMEOUT
-        if text.lower() in FOREVER_WORDS:
-            return None
-        try:
-            timeout = float(text)
-        except ValueError:
-            raise _invalid("HRPYC_TIMEOUT", text, "a number of seconds such as 60, or 0 to wait forever") from None
-        if math.isnan(timeout) or timeout < 0 or MAX_TIMEOUT < timeout < math.inf:
-            raise _invalid(
-                "HRPYC_TIMEOUT", text, "seconds up to {:g} such as 60, or 0 to wait forever".format(MAX_TIMEOUT)
-            )
+        timeout = seconds(text, "HRPYC_TIMEOUT")
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or math.isnan(timeout) or timeout < 0:
         raise ValueError("timeout={!r}: give seconds (> 0), 0 or math.inf to wait forever, or None".format(timeout))
     if timeout == 0 or math.isinf(timeout):
@@ -62,6 +53,20 @@ def request_timeout(timeout: Optional[Seconds] = None) -> Optional[float]:
             )
         )
     return float(timeout)
+
+
+def seconds(text: str, variable: str) -> float:
+    """A timeout typed as text (`variable`: HRPYC_TIMEOUT, or `timeout` for the CLI's --timeout): seconds,
+    or math.inf for 0, inf, none and forever."""
+    if text.strip().lower() in FOREVER_WORDS:
+        return math.inf
+    try:
+        value = float(text)
+    except ValueError:
+        raise _invalid(variable, text, "a number of seconds such as 60, or 0 to wait forever") from None
+    if math.isnan(value) or value < 0 or MAX_TIMEOUT < value < math.inf:
+        raise _invalid(variable, text, "seconds up to {:g} such as 60, or 0 to wait forever".format(MAX_TIMEOUT))
+    return value
 
 
 def dispatch_mode(mode: Optional[str] = None) -> str:
@@ -146,20 +151,28 @@ def token_setting() -> Optional[str]:
     return value
 
 
+TLS_VARIABLES = {"certfile": "HRPYC_TLS_CERT", "keyfile": "HRPYC_TLS_KEY", "cafile": "HRPYC_TLS_CA"}
+
+
 def tls_files(
     certfile: Optional[str], keyfile: Optional[str], cafile: Optional[str]
 ) -> Tuple[Optional[str], Optional[str], Optional[str]]:
     """This process's certificate, its key, and the authority it trusts: the arguments, else
     HRPYC_TLS_CERT, HRPYC_TLS_KEY, HRPYC_TLS_CA."""
-    files = (
-        certfile or os.environ.get("HRPYC_TLS_CERT", "").strip() or None,
-        keyfile or os.environ.get("HRPYC_TLS_KEY", "").strip() or None,
-        cafile or os.environ.get("HRPYC_TLS_CA", "").strip() or None,
+    given = {"certfile": certfile, "keyfile": keyfile, "cafile": cafile}
+    files = tuple(
+        given[name] or os.environ.get(variable, "").strip() or None for name, variable in TLS_VARIABLES.items()
     )
-    for variable, path in zip(("HRPYC_TLS_CERT", "HRPYC_TLS_KEY", "HRPYC_TLS_CA"), files):
+    for name, path in zip(TLS_VARIABLES, files):
         if path is not None and not os.path.isfile(path):
-            raise _invalid(variable, path, "the path of an existing PEM file")
-    return files
+            raise _invalid(tls_setting(name, path), path, "the path of an existing PEM file")
+    return files  # type: ignore[return-value]
+
+
+def tls_setting(name: str, path: str) -> str:
+    """What an error about a TLS file names: its HRPYC_TLS_* variable if that holds it, else the argument."""
+    variable = TLS_VARIABLES[name]
+    return variable if os.environ.get(variable, "").strip() == path else name
 
 
 def max_clients(value: Optional[int] = None) -> int:
@@ -226,3 +239,14 @@ def child_environment(python_path: Sequence[str] = (), **changes: Optional[str])
         else:
             env[name] = value
     return env
+
+
+def houdini_user_pref_dir() -> str:
+    """HOUDINI_USER_PREF_DIR ('' when unset): Houdini's per-user folder, where `hrpyc install` writes."""
+    return os.environ.get("HOUDINI_USER_PREF_DIR", "").strip()
+
+
+def user_profile() -> str:
+    """The home folder Houdini's default preference folders are under (USERPROFILE on Windows)."""
+    home = os.path.expanduser("~")
+    return os.environ.get("USERPROFILE", home) if sys.platform == "win32" else home

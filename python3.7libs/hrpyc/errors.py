@@ -25,12 +25,15 @@ the README's troubleshooting table):
 Third-party errors (socket, TLS, rpyc) become these at one boundary each, and hide their cause
 (`raise ... from None`): the message already says what happened, and a second traceback would bury
 it. The original stays reachable as `__context__`.
+
+A message names the settings that fix it as `Setting`s: `str(error)` spells them in Python's words
+(`port=0`), and `error.worded(spell)` in the words of the interface showing it (the CLI's `--port 0`).
 """
 
 from __future__ import annotations
 
 import errno
-from typing import List
+from typing import Any, Callable, List
 
 __all__ = [
     "HrpycError",
@@ -55,8 +58,34 @@ __all__ = [
 ]
 
 
+class Setting:
+    """A setting an error message names, spelled by the interface that shows the message."""
+
+    __slots__ = ("name", "value")
+
+    def __init__(self, name: str, value: Any = None) -> None:
+        self.name, self.value = name, value  # value None: the setting itself, not one value of it
+
+    def __str__(self) -> str:
+        """The Python keyword: `port=0`, `token=`."""
+        return "{}={}".format(self.name, "" if self.value is None else repr(self.value))
+
+
 class HrpycError(Exception):
     """Base of every error hrpyc raises on purpose."""
+
+    _template, _values = "", ()  # () for a finished message (and for one rpyc rebuilt without __init__)
+
+    def __init__(self, message: str, *values: Any, **kwargs: Any) -> None:
+        """`message`, or a template that `values` fill in (`Setting`s among them)."""
+        self._template, self._values = message, values
+        super().__init__(message.format(*values) if values else message, **kwargs)
+
+    def worded(self, spell: Callable[[Setting], str]) -> str:
+        """The message with each setting it names spelled by `spell` (the CLI: `--port 0`)."""
+        if not self._values:
+            return str(self)
+        return self._template.format(*(spell(v) if isinstance(v, Setting) else v for v in self._values))
 
 
 class BindError(HrpycError, OSError):
@@ -64,7 +93,11 @@ class BindError(HrpycError, OSError):
 
     def __init__(self, host: str, port: int, reason: str) -> None:
         super().__init__(
-            "cannot listen on {}:{}: {}; use an address of this machine, or host='127.0.0.1'".format(host, port, reason)
+            "cannot listen on {}:{}: {}; use an address of this machine, or {}",
+            host,
+            port,
+            reason,
+            Setting("host", "127.0.0.1"),
         )
 
 
@@ -74,8 +107,11 @@ class PortInUseError(BindError):
     def __init__(self, host: str, port: int) -> None:
         HrpycError.__init__(
             self,
-            "{}:{} is already in use (another Houdini?); stop it, or use port=0 or "
-            "HRPYC_PORT=18811-18820 to take a free port".format(host, port),
+            "{}:{} is already in use (another Houdini?); stop it, or use {} or HRPYC_PORT=18811-18820 to take "
+            "a free port",
+            host,
+            port,
+            Setting("port", 0),
         )
         self.errno = errno.EADDRINUSE
 
@@ -86,8 +122,11 @@ class InsecureBindError(HrpycError):
     def __init__(self, address: str) -> None:
         super().__init__(
             "refusing to listen on {} with no credential: anyone who can reach it could run code in this "
-            "process; set token='auto' (or HRPYC_TOKEN / TLS client certificates), or allow_insecure=True "
-            "(HRPYC_ALLOW_INSECURE=1) if you accept that".format(address)
+            "process; set {} (or HRPYC_TOKEN / TLS client certificates), or {} (HRPYC_ALLOW_INSECURE=1) if you "
+            "accept that",
+            address,
+            Setting("token", "auto"),
+            Setting("allow_insecure", True),
         )
 
 
@@ -103,10 +142,14 @@ class ServerAlreadyRunningError(HrpycError):
 
 
 class ConfigError(HrpycError, ValueError):
-    """An HRPYC_* environment variable has a value hrpyc cannot use."""
+    """An HRPYC_* environment variable, or the argument given instead, has a value hrpyc cannot use."""
 
-    def __init__(self, variable: str, value: str, expected: str) -> None:
-        super().__init__("{}={!r} is not valid; expected {}".format(variable, value, expected))
+    def __init__(self, variable: str, value: Any, expected: str) -> None:
+        """`variable`: HRPYC_*, or the keyword argument (`certfile`) the value came from."""
+        named = "{}={!r}".format(variable, value) if variable.startswith("HRPYC_") else Setting(variable, value)
+        super().__init__(
+            "{} is missing; expected {}" if value is None else "{} is not valid; expected {}", named, expected
+        )
         self.variable = variable
 
 
@@ -130,10 +173,14 @@ class ServerNotFoundError(HrpycError, ConnectionError):
 class ProtocolError(HrpycError, ConnectionError):
     """The peer accepted the connection but did not speak rpyc the way we do."""
 
-    def __init__(self, address: str, reason: str) -> None:
+    def __init__(self, address: str, reason: str, *values: Any) -> None:
+        """`reason` is a template when `values` (`Setting`s among them) fill it in."""
+        reason = reason if values else reason.replace("{", "{{").replace("}", "}}")
         super().__init__(
-            "{} accepted the connection but did not answer as an rpyc server ({}); check the port "
-            "and that both sides use compatible rpyc versions".format(address, reason)
+            "{} accepted the connection but did not answer as an rpyc server (" + reason + "); check the port "
+            "and that both sides use compatible rpyc versions",
+            address,
+            *values,
         )
 
 
@@ -165,10 +212,12 @@ class AuthenticationError(HrpycError, ConnectionRefusedError):
         self, address: str, why: str = "it could not prove it knows it: a wrong token, or not that server"
     ) -> None:
         super().__init__(
-            "the server at {} refused our token ({}); pass the server's token as token= or set HRPYC_TOKEN or "
-            "HRPYC_TOKEN_FILE (a server started with token='auto' keeps it in hrpyc's per-user folder)".format(
-                address, why
-            )
+            "the server at {} refused our token ({}); pass the server's token as {} or set HRPYC_TOKEN or "
+            "HRPYC_TOKEN_FILE (a server started with {} keeps it in hrpyc's per-user folder)",
+            address,
+            why,
+            Setting("token"),
+            Setting("token", "auto"),
         )
 
 
@@ -194,9 +243,10 @@ class MultipleSessionsError(HrpycError):
 
     def __init__(self, sessions: List[str]) -> None:
         super().__init__(
-            "{} hrpyc sessions run on this machine: {}; pass port= to choose (`hrpyc sessions` lists them)".format(
-                len(sessions), "; ".join(sessions)
-            )
+            "{} hrpyc sessions run on this machine: {}; pass {} to choose (`hrpyc sessions` lists them)",
+            len(sessions),
+            "; ".join(sessions),
+            Setting("port"),
         )
 
 
@@ -217,8 +267,10 @@ class RequestTimeoutError(HrpycError, TimeoutError):
 
     def __init__(self, address: str, timeout: float) -> None:
         super().__init__(
-            "the request to {} did not finish within {:g} s; pass a larger timeout= to "
-            "import_remote_module() or set HRPYC_TIMEOUT (0 waits forever)".format(address, timeout)
+            "the request to {} did not finish within {:g} s; pass a larger {} or set HRPYC_TIMEOUT (0 waits forever)",
+            address,
+            timeout,
+            Setting("timeout"),
         )
 
 
@@ -233,9 +285,10 @@ class HoudiniBusyError(RequestTimeoutError):
         HrpycError.__init__(
             self,
             "Houdini at {} did not take the request within {:g} s; it is busy (a cook, a render, a modal "
-            "dialog?) - the request was dropped; retry when it is idle, or pass a larger timeout=".format(
-                address, timeout
-            ),
+            "dialog?) - the request was dropped; retry when it is idle, or pass a larger {}",
+            address,
+            timeout,
+            Setting("timeout"),
         )
 
     @classmethod
@@ -250,5 +303,8 @@ class DispatchError(HrpycError):
 
     def __init__(self, mode: str, reason: str) -> None:
         super().__init__(
-            "dispatch={!r} cannot work here: {}; use dispatch='auto' (or unset HRPYC_DISPATCH)".format(mode, reason)
+            "{} cannot work here: {}; use {} (or unset HRPYC_DISPATCH)",
+            Setting("dispatch", mode),
+            reason,
+            Setting("dispatch", "auto"),
         )

@@ -9,7 +9,9 @@ except ImportError:
         from Qt import QtCompat, QtCore, QtGui, QtWidgets
     except ImportError as exc:
         raise ImportError(
-            "the hrpyc panel needs Qt.py and PySide2 or PySide6 ({}); pip install 'hrpyc[panel]'".format(exc)
+            "the hrpyc panel needs Qt.py and PySide2 or PySide6 ({}); pip install Qt.py PySide6-Essentials "
+            "(PySide2 on Python < 3.9) into this Python, or install hrpyc from its checkout or wheel with the "
+            "[panel] extra".format(exc)
         ) from None
 
 __all__ = ["QtCompat", "QtCore", "QtGui", "QtWidgets"]
