@@ -16,12 +16,14 @@ from .clients import ClientInfo
 from .errors import (
     AuthenticationError,
     BindError,
+    CancelledError,
     ConfigError,
     ConnectionLostError,
     DispatchError,
     HoudiniBusyError,
     HrpycError,
     InsecureBindError,
+    JobTimeoutError,
     MultipleSessionsError,
     PortInUseError,
     ProtocolError,
@@ -35,7 +37,8 @@ from .errors import (
     VersionMismatchError,
 )
 from .events import ServerEvent, subscribe, unsubscribe
-from .fastpath import fetch_attrib, fetch_file, push_file, run
+from .fastpath import fetch_attrib, fetch_file, push_file
+from .job import Job, run, submit, undo_group
 from .server import Server, running_server, start_server, stop_server
 from .sidefx import DEFAULT_SERVER_PORT, REGISTRY_PORT, SlaveService, ThreadedServer
 from .sidefx import rpyc as rpyc  # SideFX's module has it; a module, so not in __all__
@@ -56,6 +59,9 @@ __all__ = [
     "import_remote_module",
     "connect",
     "run",
+    "submit",
+    "Job",
+    "undo_group",
     "fetch_attrib",
     "fetch_file",
     "push_file",
@@ -77,6 +83,8 @@ __all__ = [
     "VersionMismatchError",
     "MultipleSessionsError",
     "RemoteImportError",
+    "CancelledError",
+    "JobTimeoutError",
     "RequestTimeoutError",
     "HoudiniBusyError",
     # SideFX's module surface: the rpyc names its hrpyc.py imports, which tools build servers from

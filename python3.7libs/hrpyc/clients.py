@@ -24,6 +24,7 @@ class ClientInfo(NamedTuple):
     user: str = ""
     host: str = ""
     objects: int = 0
+    jobs: Tuple[str, ...] = ()
 
     @property
     def who(self) -> str:
@@ -38,7 +39,8 @@ ClientInfo.__doc__ = """A snapshot of one connected client: `id` is unique per s
 `program`, `pid`, `user` and `host` are what an hrpyc client said of itself at connect (bounded, printable;
 a peer can claim anything); a stock rpyc client says nothing: `program` is 'stock rpyc client', `pid` None.
 `who` puts them in one phrase. `objects`: how many of the server's objects the client holds proxies to
-(what a script that leaks proxies makes grow)."""
+(what a script that leaks proxies makes grow). `jobs`: its jobs (hrpyc.submit, hrpyc.run) the server still
+holds, each as "job 3 'cache' (running 12 s)"."""
 
 
 class ClientRecord(object):

@@ -15,6 +15,7 @@ Whatever the mode, nothing here polls: waiting threads sleep on a condition unti
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import threading
 import time
@@ -82,9 +83,20 @@ class Dispatcher(object):
         `seconds` for the server to stop."""
         stopped.wait(seconds)
 
+    def start(self, job: Any) -> None:
+        """Run `job` (a jobs.Job) where `hou` is safe, without waiting for it."""
+        _on_a_thread_of_its_own(job)
+
+    # How a busy message names a client (by its connection); the server sets its own.
+    who: Callable[[Any], str] = staticmethod(lambda conn: "a client")
+
     def busy_for(self) -> float:
         """Seconds the oldest request has waited for, or run on, the main thread; 0 when idle."""
         return 0.0
+
+    def busy_holder(self) -> str:
+        """What holds the main thread, for a busy message: "job 3 'cache' from maya (...) for 42 s"."""
+        return ""
 
     def running_here(self) -> Any:
         """The connection whose request runs on the calling thread, waiting for it; None if none does."""
@@ -92,6 +104,14 @@ class Dispatcher(object):
 
     def close(self) -> None:
         """Refuse what is still queued; the server is stopping."""
+
+
+def _on_a_thread_of_its_own(job: Any) -> None:
+    """Run a job on a new thread, in the main thread's Houdini time (as a thread-mode request)."""
+    thread = threading.Thread(
+        target=job.run, args=(houdini.enter_main_context,), name="hrpyc-job-{}".format(job.id), daemon=True
+    )
+    thread.start()
 
 
 class ThreadDispatcher(Dispatcher):
@@ -180,15 +200,10 @@ class MainThreadDispatcher(Dispatcher):
             # (a callback into the client that calls back); parked: see main_thread_parked().
             request.run()
             return
-        job = _Job(request)
-        with self._lock:
-            if self._closed:
-                request.refuse(ConnectionAbortedError("hrpyc: the server is stopping"))
-                return
-            self._queue.append(job)
-            post, self._drain_posted = not self._drain_posted, True
-        if post:
-            self._post(self._drain)
+        job = self._enqueue(request)
+        if job is None:
+            request.refuse(ConnectionAbortedError("hrpyc: the server is stopping"))
+            return
         if request.needs_no_reply:
             return
         timeout = request.conn.timeout
@@ -198,11 +213,29 @@ class MainThreadDispatcher(Dispatcher):
                     self._queue.remove(job)
                     job.state = BUSY
             if job.state is BUSY:
-                request.refuse(HoudiniBusyError.for_stock_clients(timeout))
+                request.refuse(HoudiniBusyError.for_stock_clients(timeout, self.busy_holder()))
                 return
             job.wait(None)  # taken just now: a running request is never interrupted
         if job.state is DROPPED:
             request.refuse(ConnectionAbortedError("hrpyc: the server stopped before the request ran"))
+
+    def _enqueue(self, request: Any) -> Optional[_Job]:
+        """Queue `request` for the main thread, waking it if the queue was empty; None once closed."""
+        job = _Job(request)
+        with self._lock:
+            if self._closed:
+                return None
+            self._queue.append(job)
+            post, self._drain_posted = not self._drain_posted, True
+        if post:
+            self._post(self._drain)
+        return job
+
+    def start(self, job: Any) -> None:
+        if main_thread_is_parked():  # it waits in a client call: see run()
+            _on_a_thread_of_its_own(job)
+        elif self._enqueue(job) is None:  # closed: what comes now is hrpyc's own (closing undo groups)
+            self._post(functools.partial(job.run, self._enter))
 
     def _drain(self) -> None:
         """On the main thread: run every queued job, oldest first."""
@@ -268,6 +301,17 @@ class MainThreadDispatcher(Dispatcher):
             running, oldest = self._running, (self._queue[0] if self._queue else None)
         since = running.started_at if running is not None else oldest.posted_at if oldest is not None else None
         return 0.0 if since is None else time.monotonic() - since
+
+    def busy_holder(self) -> str:
+        with self._lock:
+            running, oldest = self._running, (self._queue[0] if self._queue else None)
+        if running is None:  # nothing of ours: Houdini's own work, or a dialog the user has open
+            seconds = time.monotonic() - oldest.posted_at if oldest is not None else 0.0
+            return "Houdini's own work (a cook, a render, a modal dialog?) for {:.0f} s".format(seconds)
+        request = running.request
+        return "{} from {} for {:.0f} s".format(
+            request.label, self.who(request.conn), time.monotonic() - running.started_at
+        )
 
     def running_here(self) -> Any:
         with self._lock:

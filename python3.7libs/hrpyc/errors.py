@@ -19,6 +19,8 @@ the README's troubleshooting table):
      ├── MultipleSessionsError                        no port given, and several local sessions to choose from
      ├── RemoteImportError (ImportError)              the server cannot import the module asked for
      ├── DispatchError                                the dispatch mode asked for cannot work in this process
+     ├── CancelledError                               a job (or hrpyc.run) was cancelled before it finished
+     ├── JobTimeoutError (TimeoutError)               job.result(timeout=) came back before the job finished
      └── RequestTimeoutError (TimeoutError)           a request did not finish in time
           └── HoudiniBusyError                        ... because Houdini's main thread never took it
 
@@ -53,6 +55,8 @@ __all__ = [
     "MultipleSessionsError",
     "RemoteImportError",
     "DispatchError",
+    "CancelledError",
+    "JobTimeoutError",
     "RequestTimeoutError",
     "HoudiniBusyError",
 ]
@@ -278,24 +282,34 @@ class HoudiniBusyError(RequestTimeoutError):
     """Houdini's main thread did not take the request in time; it was dropped, not run late."""
 
     # The server sends a builtin TimeoutError whose message starts with MARK, so stock clients read a
-    # plain sentence and ours raise this class.
+    # plain sentence and ours raise this class; after MARK comes what holds the main thread.
     MARK = "hrpyc: Houdini is busy:"
 
-    def __init__(self, address: str, timeout: float) -> None:
+    def __init__(self, address: str, timeout: float, holder: str = "") -> None:
         HrpycError.__init__(
             self,
-            "Houdini at {} did not take the request within {:g} s; it is busy (a cook, a render, a modal "
-            "dialog?) - the request was dropped; retry when it is idle, or pass a larger {}",
+            "Houdini at {} is busy{}; it did not take the request within {:g} s - the request was dropped; "
+            "retry when it is idle, or pass a larger {}",
             address,
+            ": " + holder if holder else " (a cook, a render, a modal dialog?)",
             timeout,
             Setting("timeout"),
         )
 
     @classmethod
-    def for_stock_clients(cls, timeout: float) -> TimeoutError:
+    def for_stock_clients(cls, timeout: float, holder: str = "") -> TimeoutError:
+        """`holder`: what holds the main thread, as busy_holder() says it ("job 'cache' from maya (...) for 42 s")."""
         return TimeoutError(
-            "{} the main thread did not take the request within {:g} s; it was dropped".format(cls.MARK, timeout)
+            "{} {}; the main thread did not take the request within {:g} s; it was dropped".format(
+                cls.MARK, holder or "a request", timeout
+            )
         )
+
+    @classmethod
+    def holder_in(cls, message: str) -> str:
+        """What for_stock_clients() named as holding the main thread (a peer wrote it: bound it)."""
+        holder, found, _ = message[len(cls.MARK) :].partition("; the main thread did not take")
+        return holder.strip() if found else ""  # an older hrpyc server names nothing
 
 
 class DispatchError(HrpycError):
@@ -307,4 +321,21 @@ class DispatchError(HrpycError):
             Setting("dispatch", mode),
             reason,
             Setting("dispatch", "auto"),
+        )
+
+
+class CancelledError(HrpycError):
+    """A job, or the code of hrpyc.run, was cancelled (job.cancel(), Ctrl-C, or its client went away)."""
+
+    def __init__(self, job: str, address: str, how: str) -> None:
+        super().__init__("{} on {} was cancelled ({}); nothing after that point ran".format(job, address, how))
+
+
+class JobTimeoutError(HrpycError, TimeoutError):
+    """job.result(timeout=) returned before the job finished; the job goes on."""
+
+    def __init__(self, job: str, address: str, timeout: float, state: str) -> None:
+        super().__init__(
+            "{} on {} is still {} after {:g} s; wait again with job.result(timeout=...), or stop it with "
+            "job.cancel()".format(job, address, state, timeout)
         )

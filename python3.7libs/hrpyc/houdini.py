@@ -238,3 +238,20 @@ def attrib_buffer(node_path: str, name: str, kind: str) -> Tuple[bytes, str, int
         read = getattr(geometry, "{}IntAttribValuesAsString".format(kind))
         return read(name, int_type=hou.numericData.Int32), "i", attrib.size()
     raise ValueError("{} attribute {!r} holds strings; hrpyc.run() can fetch those".format(kind, name))
+
+
+def open_undo_group(label: str) -> Optional[Any]:
+    """Open `hou.undos.group(label)` (everything done until it closes is one undo step named `label`)
+    and return it, or None where there is no undo history to group: outside a graphical Houdini
+    (hython, plain Python), or with undos disabled."""
+    hou = loaded_hou()
+    if hou is None or not hou.isUIAvailable() or not hou.undos.areEnabled():
+        return None
+    group = hou.undos.group(label)
+    group.__enter__()
+    return group
+
+
+def close_undo_group(group: Any) -> None:
+    """Close a group open_undo_group() opened."""
+    group.__exit__(None, None, None)

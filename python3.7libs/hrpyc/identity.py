@@ -53,9 +53,14 @@ def read(pairs: Any) -> Dict[str, str]:
         key, value = pair
         if type(key) is not str or type(value) is not str or key not in LIMITS or key in found:
             continue
-        text = "".join(c for c in value[: LIMITS[key]] if c.isprintable()).strip()
+        text = printable(value, LIMITS[key])
         if key == "pid" and not (text.isdigit() and text.isascii()):
             continue
         if text:
             found[key] = text
     return found
+
+
+def printable(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, without what is not printable: what a peer says, fit for a log."""
+    return "".join(c for c in text[:limit] if c.isprintable()).strip()

@@ -17,6 +17,7 @@ from rpyc.core import consts, netref
 from rpyc.core.service import ClassicClient
 
 from .errors import ConnectionLostError, HoudiniBusyError, RequestTimeoutError
+from .identity import printable
 from .parking import main_thread_parked
 from .rpyc_wire import HANDLE_RELEASE, MAX_RELEASE, FastSocketStream, request_timeout
 
@@ -120,8 +121,10 @@ class ClientConnection(rpyc.Connection):
             if isinstance(exc, RequestTimeoutError):
                 raise
             seconds = request_timeout(self) or 0
-            if exc.args and str(exc.args[0]).startswith(HoudiniBusyError.MARK):
-                raise HoudiniBusyError(self.address, seconds) from None
+            said = str(exc.args[0]) if exc.args else ""
+            if said.startswith(HoudiniBusyError.MARK):
+                holder = printable(HoudiniBusyError.holder_in(said), 300)
+                raise HoudiniBusyError(self.address, seconds, holder) from None
             raise RequestTimeoutError(self.address, seconds) from None
 
 

@@ -74,6 +74,21 @@ class Request(object):
             return False
 
     @property
+    def label(self) -> str:
+        """What the request calls, for a busy message ("hou.ui.displayMessage"), else "a request"."""
+        handler, boxed = self._raw_args
+        if handler not in (consts.HANDLE_CALLATTR, consts.HANDLE_CALL):
+            return "a request"
+        try:
+            target = self._conn._local_objects[boxed[1][0][1]]
+            name = _name_of(target)
+            if handler == consts.HANDLE_CALLATTR:
+                name += "." + str(boxed[1][1][1])
+        except (TypeError, ValueError, IndexError, KeyError, AttributeError):
+            return "a request"
+        return "a call of " + name
+
+    @property
     def opening(self) -> bool:
         """rpyc's own first moves (fetch the root, inspect its class, ping): the request after them is
         our client's handshake, or a stock client's first of its own."""
@@ -120,6 +135,14 @@ _FUNCTIONS = (
     classmethod,
 )
 _PLAIN_GETATTRIBUTE = (object.__getattribute__, types.ModuleType.__getattribute__)
+
+
+def _name_of(obj: Any) -> str:
+    """'hou.ui.displayMessage' for a function, 'hou.Node' for a class or an instance of it."""
+    if isinstance(obj, types.ModuleType):
+        return obj.__name__
+    named = obj if isinstance(obj, (type, types.FunctionType, types.BuiltinFunctionType)) else type(obj)
+    return "{}.{}".format(getattr(named, "__module__", None) or "?", getattr(named, "__qualname__", "?"))
 
 
 def _binds_only(obj: Any, name: str) -> bool:

@@ -109,7 +109,7 @@ def _round_trip(conn: Any) -> Tuple[Optional[bool], str]:
 
 
 def _main_thread(conn: Any) -> Tuple[Optional[bool], str]:
-    from .fastpath import run
+    from .job import run
 
     dispatch = conn.server_info.get("dispatch", "?")
     on_main = run(conn, _runs_on_main_thread)
@@ -121,7 +121,7 @@ def _main_thread(conn: Any) -> Tuple[Optional[bool], str]:
 
 
 def _time_sync(conn: Any) -> Tuple[Optional[bool], str]:
-    from .fastpath import run
+    from .job import run
 
     frame = run(conn, _set_frame, None)
     if frame is None:
@@ -137,7 +137,7 @@ def _time_sync(conn: Any) -> Tuple[Optional[bool], str]:
 
 
 def _bulk(conn: Any) -> Tuple[Optional[bool], str]:
-    from .fastpath import run
+    from .job import run
 
     if not getattr(conn, "lane_key", b""):
         return None, "this server offers no bulk lane (TLS without a token)"

@@ -21,11 +21,14 @@ from .auth import Security
 from .clients import ClientInfo, ClientRecord, Pairs, to_pairs
 from .dispatch import CallerDispatcher, Dispatcher, make_dispatcher
 from .errors import BindError, PortInUseError, ServerAlreadyRunningError
+from .jobs import Jobs
+from .jobs import describe as describe_job
 from .lane import Lanes
 from .refusals import RefusalLog
 from .rpyc_server import ListeningServer, Request
 from .rpyc_wire import RELEASE_CAPABILITY, RPYC_VERSION_STRING, peer_address, set_compression, shutdown
 from .service import service_for
+from .undo import UndoGroups
 from .version import __version__
 
 __all__ = ["Server", "restart_server", "running_server", "start_server", "stop_server"]
@@ -98,10 +101,13 @@ class Server(object):
         self._record: Optional[str] = None
         self._refusals = RefusalLog(log)
         self._lanes = Lanes(self._security.hears_preambles)
+        self._jobs = Jobs(self._dispatcher.start)
+        self._undo = UndoGroups(self._dispatcher.start)
+        self._dispatcher.who = self._who
         sessions.folder()  # what can fail fails before the port is taken: a listener nobody could stop
         try:
             self._rpyc = ListeningServer(
-                service_for(self.describe, self._lanes, self._introduce, self._client_pairs),
+                service_for(self.describe, self._lanes, self._introduce, self._client_pairs, self._jobs, self._undo),
                 host,
                 port,
                 authenticator=self._security.gate(
@@ -212,6 +218,7 @@ class Server(object):
             if self._stopping:
                 return
             self._stopping = True
+        self._jobs.close()
         self._rpyc.close()  # closes the listener and every client socket
         self._dispatcher.close()
         me, waiting_for_me = threading.current_thread(), self._dispatcher.running_here()
@@ -235,10 +242,10 @@ class Server(object):
         self.stop()
 
     def clients(self) -> List[ClientInfo]:
-        """A snapshot of the connected clients, oldest first."""
+        """A snapshot of the connected clients, oldest first, each with its jobs."""
         with self._lock:
             records = sorted(self._clients.values(), key=lambda c: c.id)
-        return [record.info() for record in records]
+        return [record.info()._replace(jobs=tuple(map(describe_job, self._jobs.of(record.conn)))) for record in records]
 
     def disconnect(self, client_id: int) -> bool:
         """Drop one client; False when no such client is connected."""
@@ -248,6 +255,12 @@ class Server(object):
             return False
         shutdown(record.conn)
         return True
+
+    def _who(self, conn: Any) -> str:
+        """A client as a busy message names it: 'maya (pid 4242, td@ws042)'."""
+        with self._lock:
+            record = next((r for r in self._clients.values() if r.conn is conn), None)
+        return record.info().who if record is not None else "hrpyc itself" if conn is None else "a client that left"
 
     def _introduce(self, conn: Any, said: Any) -> None:
         """A client's handshake said who it is: keep the first word, bounded (see hrpyc.identity)."""
@@ -328,6 +341,9 @@ class Server(object):
                 announce()
             log.info("hrpyc: client %s disconnected%s", format_address(*peer), reason and ": " + reason)
             self._lanes.close(conn)
+            if not self._stopping:  # a stop lets running jobs end, as it lets requests end
+                self._jobs.client_left(conn)
+            self._undo.client_left(conn)
             with self._lock:
                 self._clients.pop(record.id, None)
                 self._lock.notify_all()

@@ -4,14 +4,16 @@ handshake and a description of itself that need no `hou` and no main thread.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 from rpyc.core.service import SlaveService
 
-from . import houdini, plain
+from . import houdini, identity, plain
 from .clients import Pairs
+from .jobs import CANCELLED, DONE, FAILED, MAX_WAIT, Chunk, Jobs, execute
 from .lane import HANDSHAKE_KEY, Buffer, Lanes, Shipped
 from .rpyc_server import ServerConnection
+from .undo import UndoGroups
 
 # Pairs rather than a dict: rpyc sends a tuple of strings by value, a dict as a proxy.
 Info = Tuple[Tuple[str, str], ...]
@@ -27,6 +29,8 @@ class HrpycService(SlaveService):
     __slots__ = ()
     _protocol = ServerConnection
     lanes: Lanes  # the server's, set by service_for
+    jobs: Jobs  # likewise
+    undo: UndoGroups  # likewise
 
     def introduce(self, conn: Any, said: Any) -> None:
         raise NotImplementedError  # the server's: keep what a client says of itself
@@ -56,12 +60,63 @@ class HrpycService(SlaveService):
         return self.clients(self._conn)
 
     def run_code(self, source: str, name: str, arguments: str, buffers: plain.Buffers) -> plain.Answer:
-        """hrpyc.run(): run a code block, or define a function and call it, in a fresh namespace."""
+        """hrpyc.run() of hrpyc clients before jobs: run a code block, or call a function, and answer."""
         args, kwargs = plain.unpack_arguments(arguments, buffers, self._unship)  # first: no parcel left behind
-        namespace: Dict[str, Any] = {"__name__": "__hrpyc_run__"}
-        exec(compile(source, "<hrpyc.run>", "exec"), namespace)
-        value = namespace[name](*args, **kwargs) if name else namespace.get("result")
-        return plain.pack_result(value, self._ship)
+        return plain.pack_result(execute(source, name, args, kwargs), self._ship)
+
+    def hrpyc_submit(
+        self, source: str, name: str, arguments: str, buffers: plain.Buffers, wait: float
+    ) -> Tuple[Any, ...]:
+        """hrpyc.submit() and hrpyc.run(): start a job (see hrpyc.jobs) and answer as hrpyc_job_poll
+        does, after up to `wait` s, with the job's id first: a quick job is done in one round trip."""
+        if not isinstance(source, str) or not isinstance(name, str):
+            raise TypeError("hrpyc_submit takes the code's source and its function's name as strings")
+        args, kwargs = plain.unpack_arguments(arguments, buffers, self._unship)
+        ship = self._ship
+
+        def code() -> plain.Answer:
+            return plain.pack_result(execute(source, name, args, kwargs), ship)
+
+        job = self.jobs.submit(self._conn, identity.printable(name or "code", 80), code)
+        return (job.id,) + self.hrpyc_job_poll(job.id, 0, wait)
+
+    def hrpyc_job_poll(self, job_id: int, index: int, wait: float) -> Tuple[str, Tuple[Chunk, ...], Any]:
+        """(state, output chunks from `index` on, outcome), after up to `wait` s for news: the outcome is
+        the packed result once done, how it was cancelled once cancelled; a failed job's error comes from
+        hrpyc_job_result. A job done or cancelled is forgotten once it has said so."""
+        job = self.jobs.find(self._conn, job_id)
+        index = index if type(index) is int and index >= 0 else 0
+        state, chunks = job.news(index, self._bounded_wait(wait))
+        outcome = job.outcome if state == DONE else job.cancelled_how if state == CANCELLED else None
+        if outcome is not None:
+            self.jobs.forget(job)
+        return state, chunks, outcome
+
+    def hrpyc_job_result(self, job_id: int) -> None:
+        """A failed job's error, raised as hrpyc.run raises it; then the job is forgotten."""
+        job = self.jobs.find(self._conn, job_id)
+        if job.state != FAILED:
+            raise ValueError("job {} is {}, not failed".format(job_id, job.state))
+        self.jobs.forget(job)
+        raise job.outcome
+
+    def hrpyc_job_cancel(self, job_id: int) -> str:
+        """Drop the job if queued, interrupt its Python code if running; its state afterwards."""
+        return self.jobs.find(self._conn, job_id).cancel("cancelled by its client")
+
+    def hrpyc_undo_open(self, label: str) -> None:
+        """hrpyc.undo_group(): open an undo group on the main thread, after what is queued there."""
+        self.undo.open(self._conn, identity.printable(str(label), 200))
+
+    def hrpyc_undo_close(self) -> None:
+        """Close this client's innermost undo group, after what is queued on the main thread."""
+        self.undo.close(self._conn)
+
+    def _bounded_wait(self, wait: Any) -> float:
+        """A poll's wait: at most MAX_WAIT, and half what the client waits for any answer."""
+        seconds = float(wait) if isinstance(wait, (int, float)) and wait > 0 else 0.0
+        timeout = self._conn.timeout
+        return min(seconds, MAX_WAIT, timeout / 2 if timeout else MAX_WAIT)
 
     def attrib_buffer(self, node_path: str, name: str, kind: str) -> Tuple[Shipped, str, int]:
         """hrpyc.fetch_attrib(): a geometry attribute as one buffer."""
@@ -92,8 +147,11 @@ def service_for(
     lanes: Lanes,
     introduce: Callable[[Any, Any], None],
     clients: Callable[[Any], Tuple[Pairs, ...]],
+    jobs: Jobs,
+    undo: UndoGroups,
 ) -> type:
     """The service class of one server, describing itself with `describe()`, its buffers on `lanes`,
-    keeping what a client says of itself with `introduce(conn, said)`, listing `clients(asking_conn)`."""
+    keeping what a client says of itself with `introduce(conn, said)`, listing `clients(asking_conn)`,
+    running `jobs` and keeping its clients' `undo` groups."""
     own = {"describe": staticmethod(describe), "introduce": staticmethod(introduce), "clients": staticmethod(clients)}
-    return type("HrpycService", (HrpycService,), dict(own, __slots__=(), lanes=lanes))
+    return type("HrpycService", (HrpycService,), dict(own, __slots__=(), lanes=lanes, jobs=jobs, undo=undo))

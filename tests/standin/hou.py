@@ -38,6 +38,7 @@ class Parm(object):
 
     def set(self, value: object, language: object = None, follow_parm_reference: bool = True) -> None:
         _record("Parm.set")
+        undos._changed("Change " + self._name)
         self._value = value
 
     def __eq__(self, other: object) -> bool:
@@ -252,3 +253,69 @@ class Geometry(object):
         import array
 
         return array.array("i" if int_type == numericData.Int32 else "q", range(self._count)).tobytes()
+
+
+class UndosGroup(object):
+    """hou.undos.group(label): everything done until it exits is one step named `label`; groups nest
+    (the outermost names the step); an empty group leaves no entry."""
+
+    def __init__(self, label: str) -> None:
+        self._label = label
+
+    def __enter__(self) -> UndosGroup:
+        undos._open.append((self._label, len(undos.standin_history)))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        label, mark = undos._open.pop()
+        if not undos._open and len(undos.standin_history) > mark:
+            del undos.standin_history[mark:]
+            undos.standin_history.append(label)
+
+
+class undos(object):
+    """hou.undos: one undo history for the whole session, newest last in `standin_history`."""
+
+    standin_history: List[str] = []
+    _open: List[Tuple[str, int]] = []
+
+    @staticmethod
+    def areEnabled() -> bool:
+        return True
+
+    @staticmethod
+    def group(label: str) -> UndosGroup:
+        return UndosGroup(label)
+
+    @staticmethod
+    def undoLabels() -> Tuple[str, ...]:
+        """The steps that Edit > Undo would undo, the next one first."""
+        return tuple(reversed(undos.standin_history))
+
+    @staticmethod
+    def _changed(label: str) -> None:
+        undos.standin_history.append(label)
+
+
+class ui(object):
+    """hou.ui's modal dialogs (graphical sessions): they block the main thread until the user answers,
+    and Houdini's event loop runs none of hdefereval's deferred calls meanwhile. `standin_dismiss()`
+    plays the user's click."""
+
+    _answered = threading.Event()
+    standin_open: List[str] = []
+
+    @staticmethod
+    def displayMessage(
+        text: str, buttons: Tuple[str, ...] = ("OK",), title: Optional[str] = None, **kwargs: object
+    ) -> int:
+        _record("ui.displayMessage")
+        ui.standin_open.append(title or "Houdini")
+        ui._answered.wait()
+        ui._answered.clear()
+        ui.standin_open.pop()
+        return 0
+
+    @staticmethod
+    def standin_dismiss() -> None:
+        ui._answered.set()

@@ -249,7 +249,8 @@ class PanelController(QtCore.QObject):
         for client in server.clients() if server is not None else []:
             last = time.strftime("%H:%M:%S", time.localtime(client.last_request_at)) if client.last_request_at else "-"
             since = time.strftime("%H:%M:%S", time.localtime(client.connected_at))
-            rows.append((client.id, model.client_name(client), since, str(client.requests), last))
+            name = "; ".join((model.client_name(client),) + client.jobs)  # and its jobs, as the API lists them
+            rows.append((client.id, name, since, str(client.requests), last))
         self.view.show_clients(rows)
         wanted = self.requested()
         self.view.start_button.setEnabled(server is None and wanted is not None)

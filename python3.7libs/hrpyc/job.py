@@ -1,0 +1,220 @@
+"""Client side: jobs - code run on the server that the caller can watch, wait for and cancel
+(`hrpyc.submit`, `hrpyc.Job`; `hrpyc.run` is a job waited for), and one undo step (`hrpyc.undo_group`).
+
+A job's state and output come back by polling: each poll waits on the server until the job prints or
+ends (at most POLL_WAIT), so output arrives a round trip after it was printed, and an idle wait costs
+five requests a second.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import sys
+import textwrap
+import threading
+import time
+from typing import Any, Callable, Iterator, List, Optional, Tuple, Union
+
+from . import lane, plain
+from .errors import CancelledError, HrpycError, JobTimeoutError, ProtocolError
+from .fastpath import service_of
+
+__all__ = ["Job", "run", "submit", "undo_group"]
+
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+FINISHED = (DONE, FAILED, CANCELLED)
+STATES = (QUEUED, RUNNING) + FINISHED
+STREAMS = ("stdout", "stderr")
+# Seconds one poll may wait on the server for the job to print or end. Also how long Ctrl-C may take to
+# be noticed: a signal that reaches another thread of this process wakes the main thread only then.
+POLL_WAIT = 0.2
+FIRST_WAIT = 0.5  # ... and the submit itself: a quick job is done in one round trip
+
+
+class Job(object):
+    """A job on the server (see `submit`): `state` is one of 'queued', 'running', 'done', 'failed',
+    'cancelled'; `output` what its code has printed so far (stdout and stderr, in order)."""
+
+    def __init__(self, connection: Any, job_id: int, name: str, echo: bool = False) -> None:
+        self.id, self.name = job_id, name
+        self._conn, self._service = connection, connection.root
+        self._echo = echo  # write what it prints to our own sys.stdout / sys.stderr as it comes (hrpyc.run)
+        self._lock = threading.RLock()
+        self._state = QUEUED
+        self._chunks: List[Tuple[str, str]] = []
+        self._outcome: Any = None
+        self._value: Any = None
+        self._error: Optional[BaseException] = None
+        self._taken = False
+
+    def __repr__(self) -> str:
+        return "<hrpyc.Job {} {!r} {}>".format(self.id, self.name, self._state)
+
+    @property
+    def state(self) -> str:
+        self._poll(0)
+        return self._state
+
+    @property
+    def output(self) -> str:
+        self._poll(0)
+        with self._lock:
+            return "".join(text for _, text in self._chunks)
+
+    def done(self) -> bool:
+        """Whether the job has ended: done, failed or cancelled."""
+        return self.state in FINISHED
+
+    def result(self, timeout: Optional[float] = None) -> Any:
+        """The job's plain-data result, once it ends, as hrpyc.run returns it; the code's error as
+        hrpyc.run raises it; CancelledError if it was cancelled; JobTimeoutError if `timeout` seconds
+        pass first (the job goes on). Not bound by the connection's request timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._state not in FINISHED:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise JobTimeoutError(self._label(), self._conn.address, timeout or 0, self._state)
+            self._poll(POLL_WAIT if left is None else min(POLL_WAIT, left))
+        return self._take()
+
+    def cancel(self) -> bool:
+        """Drop the job if still queued, or stop its Python code at its next bytecode if running (inside
+        a long C++ call - a cook, a render - once that returns); False if it had already ended."""
+        if self._state in FINISHED:
+            return False
+        with self._lock:
+            state = self._service.hrpyc_job_cancel(self.id)
+        return state in (QUEUED, RUNNING, CANCELLED)
+
+    def _label(self) -> str:
+        return "job {} {!r}".format(self.id, self.name)
+
+    def _poll(self, wait: float) -> None:
+        with self._lock:
+            if self._state not in FINISHED:
+                self._update(self._service.hrpyc_job_poll(self.id, len(self._chunks), wait))
+
+    def _update(self, answer: Any) -> None:
+        """Take in what the server said: (state, new output chunks, outcome); never trust its shape."""
+        try:
+            state, chunks, outcome = answer
+            chunks = [(str(stream), str(text)) for stream, text in chunks]
+            if state not in STATES or any(stream not in STREAMS for stream, _ in chunks):
+                raise ValueError("unknown job state or stream")
+        except (TypeError, ValueError) as exc:
+            raise ProtocolError(self._conn.address, "its answer about a job is not one: {}".format(exc)) from None
+        self._chunks.extend(chunks)
+        if self._echo:
+            for stream, text in chunks:
+                getattr(sys, stream).write(text)
+                getattr(sys, stream).flush()
+        self._state, self._outcome = str(state), outcome
+
+    def _take(self) -> Any:
+        """The outcome of an ended job, fetched from the server once (a result's buffer is read once)."""
+        with self._lock:
+            if not self._taken:
+                self._taken = True
+                try:
+                    self._value = self._fetch()
+                except Exception as exc:
+                    self._error = exc
+            if self._error is not None:
+                raise self._error
+            return self._value
+
+    def _fetch(self) -> Any:
+        if self._state == CANCELLED:
+            raise CancelledError(self._label(), self._conn.address, str(self._outcome or "cancelled"))
+        if self._state == FAILED:
+            self._service.hrpyc_job_result(self.id)  # raises the code's error, as hrpyc.run does
+            raise ProtocolError(self._conn.address, "it said a job failed, then gave no error")
+        return _unpack(self._conn, self._outcome)
+
+
+def submit(connection: Any, code: Union[str, Callable[..., Any]], *args: Any, **kwargs: Any) -> Job:
+    """Start `code` on the server as a job and return at once with its Job (see hrpyc.run for what
+    `code` and its arguments may be). It runs where a request runs (on Houdini's main thread in a
+    graphical session), is not bound by the connection's request timeout, and is cancelled if this
+    connection closes."""
+    job, news = _start(connection, code, args, kwargs, echo=False)
+    job._update(news)
+    return job
+
+
+def run(connection: Any, code: Union[str, Callable[..., Any]], *args: Any, **kwargs: Any) -> Any:
+    """Run `code` on the server and return plain data (numbers, strings, bytes, lists, tuples, dicts,
+    sets, None), or a numpy array (read-only; bytes when this Python has no numpy): `submit(...).result()`,
+    with what the code prints written to this process's sys.stdout / sys.stderr as it comes, and
+    Ctrl-C cancelling it (CancelledError).
+
+    `code` is a function (sent as source, so it must be self-contained: imports inside it) called with
+    `args` and `kwargs`, which must be plain data too; or a code block whose variable `result` is returned.
+    Bytes-like arguments and results travel as raw buffers, by the bulk lane when large.
+    """
+    started = _start(connection, code, args, kwargs, echo=True)
+    if started is None:  # an hrpyc server older than jobs
+        return _run_in_one_request(connection, code, args, kwargs)
+    job, news = started
+    try:
+        job._update(news)
+        return job.result()
+    except KeyboardInterrupt:
+        job.cancel()
+        return job.result()  # CancelledError, unless it ended before the cancel reached it
+
+
+def _start(connection: Any, code: Any, args: Any, kwargs: Any, echo: bool) -> Any:
+    source, name = _source(code)
+    service = service_of(connection)
+    submit_call = getattr(service, "hrpyc_submit", None)
+    if submit_call is None:
+        if echo:
+            return None
+        raise HrpycError("the hrpyc server at {} is older than jobs; update hrpyc there".format(connection.address))
+    literal, buffers = plain.pack_arguments(args, kwargs, functools.partial(lane.send, connection))
+    answer = submit_call(source, name, literal, buffers, FIRST_WAIT)
+    try:
+        job_id, news = int(answer[0]), answer[1:]
+    except (TypeError, ValueError, IndexError):
+        raise ProtocolError(connection.address, "its answer to a job is not one") from None
+    return Job(connection, job_id, name or "code", echo), news
+
+
+def _run_in_one_request(connection: Any, code: Any, args: Any, kwargs: Any) -> Any:
+    source, name = _source(code)
+    literal, buffers = plain.pack_arguments(args, kwargs, functools.partial(lane.send, connection))
+    return _unpack(connection, service_of(connection).run_code(source, name, literal, buffers))
+
+
+def _unpack(connection: Any, answer: Any) -> Any:
+    try:
+        return plain.unpack_result(answer, functools.partial(lane.receive, connection))
+    except (ValueError, SyntaxError, TypeError) as exc:  # never a crash, whatever the server sends back
+        raise ProtocolError(
+            getattr(connection, "address", "the server"), "its answer is not plain data: {}".format(exc)
+        ) from None
+
+
+def _source(code: Union[str, Callable[..., Any]]) -> Tuple[str, str]:
+    if callable(code):
+        return textwrap.dedent(inspect.getsource(code)), code.__name__
+    return code, ""
+
+
+@contextlib.contextmanager
+def undo_group(connection: Any, label: str) -> Iterator[None]:
+    """Make everything this connection does in the block - proxy calls, run, jobs - one step named
+    `label` in Houdini's undo history. The group closes at the end of the block, after the jobs
+    submitted in it, and also if this client goes away first. Where Houdini keeps no undo history
+    (hython), nothing happens. While it is open, anything else done in Houdini - the user's own edits
+    in its UI, other clients' requests - joins the same step: keep the block short."""
+    service = service_of(connection)
+    service.hrpyc_undo_open(str(label))
+    try:
+        yield
+    finally:
+        if not connection.closed:
+            service.hrpyc_undo_close()
