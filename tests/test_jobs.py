@@ -156,6 +156,32 @@ def test_ctrl_c_during_run_cancels_the_code_on_the_server(gui_houdini):
     assert not hrpyc.run(conn, "import builtins\nresult = hasattr(builtins, 'finished')")
 
 
+def test_ctrl_c_before_the_server_names_the_job_still_cancels_it(server_process):
+    """Ctrl-C while run's first request waits (the job's id not known yet): the job is found by the
+    client's own tag and cancelled."""
+    client_code = CLIENT.replace(
+        "import sys, time, hrpyc\n", "import sys, time, hrpyc, hrpyc.job\nhrpyc.job.FIRST_WAIT = 30\n"
+    )
+    code = "import builtins, time\nbuiltins.hrpyc_started = True\nwhile True:\n    time.sleep(0.01)\n"
+    client = subprocess.Popen(
+        [sys.executable, "-c", client_code, str(server_process.port), code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
+    try:
+        assert client.stdout.readline().startswith("connected")
+        probe = hrpyc.connect(*server_process.address)
+        wait_for(lambda: hrpyc.run(probe, "import builtins\nresult = hasattr(builtins, 'hrpyc_started')"))
+        client.send_signal(signal.SIGINT)
+        out, err = client.communicate(timeout=10)
+    finally:
+        if client.poll() is None:
+            client.kill()
+    assert out.startswith("cancelled at"), err  # CancelledError: the job was cancelled, not just left behind
+
+
 def test_run_streams_the_codes_output_as_it_prints_and_only_its_output(server_process):
     conn = hrpyc.connect(*server_process.address)
     # Another thread of the server prints meanwhile: that stays in the server's console.

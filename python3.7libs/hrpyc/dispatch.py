@@ -19,7 +19,7 @@ import functools
 import logging
 import threading
 import time
-from typing import Any, Callable, Deque, NamedTuple, Optional
+from typing import Any, Callable, Deque, List, NamedTuple, Optional
 
 from . import houdini, qtloop
 from .errors import DispatchError, HoudiniBusyError
@@ -107,11 +107,56 @@ class Dispatcher(object):
 
 
 def _on_a_thread_of_its_own(job: Any) -> None:
-    """Run a job on a new thread, in the main thread's Houdini time (as a thread-mode request)."""
-    thread = threading.Thread(
-        target=job.run, args=(houdini.enter_main_context,), name="hrpyc-job-{}".format(job.id), daemon=True
-    )
-    thread.start()
+    """Run a job on a thread of its own, in the main thread's Houdini time (as a thread-mode request)."""
+    _workers.run(job)
+
+
+class _Workers(object):
+    """Daemon threads that run jobs off the main thread, kept a while once idle: starting a thread costs
+    more than a small `hrpyc.run` does. Each job gets a thread of its own; an idle one is reused."""
+
+    IDLE_FOR = 60.0  # seconds an idle thread waits for another job before it ends
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: List[_Slot] = []
+
+    def run(self, job: Any) -> None:
+        with self._lock:
+            slot = self._idle.pop() if self._idle else None
+        if slot is None:
+            threading.Thread(target=self._work, args=(job,), name="hrpyc-job", daemon=True).start()
+        else:
+            slot.job = job
+            slot.handed.release()
+
+    def _work(self, job: Any) -> None:
+        slot = _Slot()
+        while job is not None:
+            job.run(houdini.enter_main_context)
+            with self._lock:
+                self._idle.append(slot)
+            if not slot.handed.acquire(timeout=self.IDLE_FOR):
+                with self._lock:
+                    if slot in self._idle:  # nobody took it: end
+                        self._idle.remove(slot)
+                        return
+                slot.handed.acquire()  # taken just now: the job is on its way
+            job, slot.job = slot.job, None
+
+
+class _Slot(object):
+    """An idle worker: `handed` is released once `job` is set for it."""
+
+    __slots__ = ("handed", "job")
+
+    def __init__(self) -> None:
+        self.handed = threading.Lock()
+        self.handed.acquire()
+        self.job: Any = None
+
+
+_workers = _Workers()
 
 
 class ThreadDispatcher(Dispatcher):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import itertools
 import sys
 import textwrap
 import threading
@@ -37,8 +38,8 @@ class Job(object):
     """A job on the server (see `submit`): `state` is one of 'queued', 'running', 'done', 'failed',
     'cancelled'; `output` what its code has printed so far (stdout and stderr, in order)."""
 
-    def __init__(self, connection: Any, job_id: int, name: str, echo: bool = False) -> None:
-        self.id, self.name = job_id, name
+    def __init__(self, connection: Any, job_id: int, name: str, echo: bool = False, tag: int = 0) -> None:
+        self.id, self.name, self._tag = job_id, name, tag
         self._conn, self._service = connection, connection.root
         self._echo = echo  # write what it prints to our own sys.stdout / sys.stderr as it comes (hrpyc.run)
         self._lock = threading.RLock()
@@ -87,6 +88,13 @@ class Job(object):
         with self._lock:
             state = self._service.hrpyc_job_cancel(self.id)
         return state in (QUEUED, RUNNING, CANCELLED)
+
+    def cancel_pending(self) -> None:
+        """Cancel the job by its tag, its id not known yet (see _Interrupted); if the submit never reached
+        the server, there is none: KeyboardInterrupt, as if nothing had been sent."""
+        self.id = int(self._service.hrpyc_job_cancel_tagged(self._tag))
+        if not self.id:
+            raise KeyboardInterrupt
 
     def _label(self) -> str:
         return "job {} {!r}".format(self.id, self.name)
@@ -138,8 +146,12 @@ def submit(connection: Any, code: Union[str, Callable[..., Any]], *args: Any, **
     """Start `code` on the server as a job and return at once with its Job (see hrpyc.run for what
     `code` and its arguments may be). It runs where a request runs (on Houdini's main thread in a
     graphical session), is not bound by the connection's request timeout, and is cancelled if this
-    connection closes."""
-    job, news = _start(connection, code, args, kwargs, echo=False)
+    connection closes (or Ctrl-C interrupts the submit itself)."""
+    try:
+        job, news = _start(connection, code, args, kwargs, echo=False)
+    except _Interrupted as interrupted:
+        interrupted.job.cancel_pending()
+        raise KeyboardInterrupt from None
     job._update(news)
     return job
 
@@ -154,7 +166,11 @@ def run(connection: Any, code: Union[str, Callable[..., Any]], *args: Any, **kwa
     `args` and `kwargs`, which must be plain data too; or a code block whose variable `result` is returned.
     Bytes-like arguments and results travel as raw buffers, by the bulk lane when large.
     """
-    started = _start(connection, code, args, kwargs, echo=True)
+    try:
+        started = _start(connection, code, args, kwargs, echo=True)
+    except _Interrupted as interrupted:  # Ctrl-C before the server said which job it started
+        interrupted.job.cancel_pending()
+        return interrupted.job.result()
     if started is None:  # an hrpyc server older than jobs
         return _run_in_one_request(connection, code, args, kwargs)
     job, news = started
@@ -175,12 +191,27 @@ def _start(connection: Any, code: Any, args: Any, kwargs: Any, echo: bool) -> An
             return None
         raise HrpycError("the hrpyc server at {} is older than jobs; update hrpyc there".format(connection.address))
     literal, buffers = plain.pack_arguments(args, kwargs, functools.partial(lane.send, connection))
-    answer = submit_call(source, name, literal, buffers, FIRST_WAIT)
+    tag = next(_tags)
+    try:
+        answer = submit_call(source, name, literal, buffers, FIRST_WAIT, tag)
+    except KeyboardInterrupt:
+        raise _Interrupted(Job(connection, 0, name or "code", echo, tag)) from None
     try:
         job_id, news = int(answer[0]), answer[1:]
     except (TypeError, ValueError, IndexError):
         raise ProtocolError(connection.address, "its answer to a job is not one") from None
     return Job(connection, job_id, name or "code", echo), news
+
+
+_tags = itertools.count(1)  # the names a client gives its jobs until it learns their ids
+
+
+class _Interrupted(Exception):
+    """Ctrl-C came while a submit waited for its answer: `job` knows the job only by its tag."""
+
+    def __init__(self, job: Job) -> None:
+        super().__init__()
+        self.job = job
 
 
 def _run_in_one_request(connection: Any, code: Any, args: Any, kwargs: Any) -> Any:

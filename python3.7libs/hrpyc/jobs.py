@@ -61,6 +61,7 @@ class Job(object):
         self._kept = 0
         self._news = threading.Condition()
         self._thread: Optional[int] = None  # the ident of the thread running the code, while it may be interrupted
+        self.tag = 0  # the client's name for it (see Jobs.submit)
 
     @property
     def label(self) -> str:
@@ -163,8 +164,10 @@ class Jobs(object):
         self._ids = itertools.count(1)
         self._closed = False
 
-    def submit(self, conn: Any, name: str, code: Callable[[], Any]) -> Job:
+    def submit(self, conn: Any, name: str, code: Callable[[], Any], tag: int = 0) -> Job:
+        """Start a job; `tag` is the client's own name for it, until it learns the job's id."""
         job = Job(next(self._ids), name, conn, code)
+        job.tag = tag
         with self._lock:
             closed = self._closed
             if not closed:
@@ -182,6 +185,12 @@ class Jobs(object):
         if job is None or job.conn is not conn:
             raise ValueError("no job {!r} of this connection (its result was taken already?)".format(job_id))
         return job
+
+    def tagged(self, conn: Any, tag: Any) -> Optional[Job]:
+        """`conn`'s job the client tagged `tag` (see submit), or None."""
+        if type(tag) is not int or not tag:
+            return None
+        return next((job for job in self.of(conn) if job.tag == tag), None)
 
     def forget(self, job: Job) -> None:
         with self._lock:

@@ -65,10 +65,11 @@ class HrpycService(SlaveService):
         return plain.pack_result(execute(source, name, args, kwargs), self._ship)
 
     def hrpyc_submit(
-        self, source: str, name: str, arguments: str, buffers: plain.Buffers, wait: float
+        self, source: str, name: str, arguments: str, buffers: plain.Buffers, wait: float, tag: int = 0
     ) -> Tuple[Any, ...]:
         """hrpyc.submit() and hrpyc.run(): start a job (see hrpyc.jobs) and answer as hrpyc_job_poll
-        does, after up to `wait` s, with the job's id first: a quick job is done in one round trip."""
+        does, after up to `wait` s, with the job's id first: a quick job is done in one round trip.
+        `tag`: the client's name for the job, should it have to cancel it before this answer comes."""
         if not isinstance(source, str) or not isinstance(name, str):
             raise TypeError("hrpyc_submit takes the code's source and its function's name as strings")
         args, kwargs = plain.unpack_arguments(arguments, buffers, self._unship)
@@ -77,7 +78,7 @@ class HrpycService(SlaveService):
         def code() -> plain.Answer:
             return plain.pack_result(execute(source, name, args, kwargs), ship)
 
-        job = self.jobs.submit(self._conn, identity.printable(name or "code", 80), code)
+        job = self.jobs.submit(self._conn, identity.printable(name or "code", 80), code, tag)
         return (job.id,) + self.hrpyc_job_poll(job.id, 0, wait)
 
     def hrpyc_job_poll(self, job_id: int, index: int, wait: float) -> Tuple[str, Tuple[Chunk, ...], Any]:
@@ -103,6 +104,15 @@ class HrpycService(SlaveService):
     def hrpyc_job_cancel(self, job_id: int) -> str:
         """Drop the job if queued, interrupt its Python code if running; its state afterwards."""
         return self.jobs.find(self._conn, job_id).cancel("cancelled by its client")
+
+    def hrpyc_job_cancel_tagged(self, tag: int) -> int:
+        """Cancel the job the client tagged `tag` as it submitted it (Ctrl-C before it learned the id);
+        its id, or 0 if there is none (the submit never arrived)."""
+        job = self.jobs.tagged(self._conn, tag)
+        if job is None:
+            return 0
+        job.cancel("cancelled by its client")
+        return job.id
 
     def hrpyc_undo_open(self, label: str) -> None:
         """hrpyc.undo_group(): open an undo group on the main thread, after what is queued there."""
