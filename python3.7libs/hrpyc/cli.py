@@ -209,8 +209,13 @@ class _DemoLines(logging.Formatter):
         return "{}: {}".format(DEMO_LABEL, text[len("hrpyc: ") :] if text.startswith("hrpyc: ") else text)
 
 
-SESSION_ROW = "{:<22} {:<11} {:<22} {:<10} {:<11} {:<9} {:<17} {}"
 REGISTERED_ROW = "{:<22} {}"
+
+
+def _aligned(rows: Sequence[Sequence[str]]) -> List[str]:
+    """Table rows as lines, each column as wide as its widest cell (the last one as it is)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return ["  ".join([cell.ljust(width) for cell, width in zip(row, widths)] + [row[-1]]).rstrip() for row in rows]
 
 
 def _sessions(args: argparse.Namespace) -> int:
@@ -218,24 +223,21 @@ def _sessions(args: argparse.Namespace) -> int:
         return _session_clients(args)
     if args.registry is None:
         live = sessions.live()
-        if live:
-            print(
-                SESSION_ROW.format("ADDRESS", "PROCESS", "RUNS IN", "USER", "CREDENTIAL", "DISPATCH", "SINCE", "SCENE")
+        rows = [("ADDRESS", "PROCESS", "RUNS IN", "USER", "CREDENTIAL", "DISPATCH", "SINCE", "SCENE")] + [
+            (
+                format_address(record.get("host", "?"), record.get("port", 0)),
+                "pid {}".format(record.get("pid")),
+                discovery.runs_in(record),
+                str(record.get("user", "")),
+                str(record.get("auth", "?")),
+                str(record.get("dispatch", "?")),
+                time.strftime("%Y-%m-%d %H:%M", time.localtime(record.get("started", 0))),
+                str(record.get("scene", "")),
             )
-        for record in live:
-            started = time.strftime("%Y-%m-%d %H:%M", time.localtime(record.get("started", 0)))
-            print(
-                SESSION_ROW.format(
-                    format_address(record.get("host", "?"), record.get("port", 0)),
-                    "pid {}".format(record.get("pid")),
-                    discovery.runs_in(record),
-                    record.get("user", ""),
-                    record.get("auth", "?"),
-                    record.get("dispatch", "?"),
-                    started,
-                    record.get("scene", ""),
-                ).rstrip()
-            )
+            for record in live
+        ]
+        for line in _aligned(rows) if live else []:
+            print(line)
         if not live:
             print("hrpyc: no hrpyc session of this user runs on this machine")
         return 0
@@ -283,9 +285,8 @@ def _session_clients(args: argparse.Namespace) -> int:
             )
             for client in found
         ]
-        widths = [max(len(row[i]) for row in rows) for i in range(4)]
-        for row in rows if found else []:
-            print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4])
+        for line in _aligned(rows) if found else []:
+            print("  " + line)
         if not found:
             print("  no clients connected")
     if not live:
