@@ -123,6 +123,8 @@ class Server(object):
             if exc.errno == errno.EADDRINUSE:
                 raise PortInUseError(host, port) from None
             raise BindError(host, port, exc.strerror or str(exc)) from None
+        except (UnicodeError, ValueError) as exc:  # a name the resolver cannot encode (rpyc >= 5 resolves it here)
+            raise BindError(host, port, "not a host name: {}".format(exc)) from None
         self.address: Tuple[str, int] = (self._rpyc.host, self._rpyc.port)
 
     def _dispatcher_for(self, dispatch: Optional[str]) -> Dispatcher:
