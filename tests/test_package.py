@@ -355,3 +355,11 @@ def test_hrpyc_install_works_from_a_wheel_installed_in_a_fresh_virtualenv(hfs, t
     assert autostarted_from_installed_package(hfs, prefs) == str(copy / "python3.7libs" / "hrpyc" / "__init__.py")
     gone = hrpyc("install", "--uninstall", "--houdini-version", "21")
     assert gone.returncode == 0 and not copy.exists() and not (prefs / "packages" / "hrpyc.json").exists()
+    # A folder of the user's own where the copy would go (a checkout, say) is never replaced or removed.
+    (copy / "python3.7libs").mkdir(parents=True)
+    (copy / "python3.7libs" / "hrpyc_hooks.py").write_text("# the user's own checkout\n")
+    (copy / "my_work.txt").write_text("unsaved work\n")
+    kept = hrpyc("install", "--houdini-version", "21")
+    assert "left alone" in kept.stdout and (copy / "my_work.txt").exists(), kept.stdout
+    kept = hrpyc("install", "--uninstall", "--houdini-version", "21")
+    assert "left alone" in kept.stdout and (copy / "my_work.txt").exists(), kept.stdout

@@ -114,3 +114,30 @@ def test_a_garbled_release_from_a_client_harms_nothing(gui_houdini):
         conn._send(consts.MSG_REQUEST, conn._get_seq_id(), (HANDLE_RELEASE, conn._box((pairs,))))
     assert kept.name() == "sphere1"  # still held, and the server still answers
     assert hou.node("/obj/sphere1").parm("scale").eval() == hou.node("/obj/sphere1").parm("scale").eval()
+
+
+def test_run_right_after_a_proxy_call_does_not_hold_houdinis_main_thread(gui_houdini):
+    """The main thread, serving a script's calls in a row, reads its hrpyc.run too: the job that run
+    starts runs there, so nothing may wait for it there."""
+    conn, hou = hrpyc.import_remote_module(*gui_houdini.address)
+    took = []
+    for _ in range(5):
+        hou.node("/obj/sphere1").path()
+        started = time.monotonic()
+        assert hrpyc.run(conn, "result = 1") == 1
+        took.append(time.monotonic() - started)
+    assert statistics.median(took) < 0.2, took  # it waited its whole first wait (0.5 s) on itself
+
+
+def test_a_client_that_stops_mid_message_never_holds_houdinis_main_thread(gui_houdini):
+    """A client the main thread is serving sends part of a message and no more (a dropped Wi-Fi, a
+    slow upload): only its own connection's thread waits for the rest."""
+    conn, hou = hrpyc.import_remote_module(*gui_houdini.address)
+    for _ in range(3):  # calls in a row: the main thread serves this client itself
+        hou.node("/obj/sphere1").path()
+    header = conn._channel.FRAME_HEADER
+    conn._channel.stream.sock.sendall(header.pack(1000, 0) + b"\x12")  # 1 byte of a 1000-byte message
+    _other_conn, other = hrpyc.import_remote_module(*gui_houdini.address, timeout=5)
+    started = time.monotonic()
+    assert other.node("/obj/sphere1").path() == "/obj/sphere1"
+    assert time.monotonic() - started < 1.0

@@ -268,12 +268,17 @@ def _session_clients(args: argparse.Namespace) -> int:
         print("{}  pid {}  {}".format(format_address(host, port), record.get("pid"), discovery.runs_in(record)))
         try:
             with connect(host, port, timeout=3) as conn:
-                found = [clients.from_pairs(pairs) for pairs in conn.root.hrpyc_clients()]
+                listing = getattr(conn.root, "hrpyc_clients", None)
+                if listing is None:
+                    print("  cannot list its clients: it runs an older hrpyc")
+                    continue
+                answer = listing()
+                found = [clients.from_pairs(pairs) for pairs in answer[:1000]] if type(answer) is tuple else []
         except HrpycError as exc:
             print("  does not answer: {}".format(exc))
             continue
-        except AttributeError:  # no hrpyc_clients: an hrpyc older than this listing
-            print("  cannot list its clients: it runs an older hrpyc")
+        except Exception as exc:  # whatever a peer on that port sends back: one line, then the next session
+            print("  answered oddly: {}: {}".format(type(exc).__name__, exc)[:200])
             continue
         rows = [("PROGRAM", "USER@HOST", "PID", "ADDRESS", "CONNECTED SINCE")] + [
             (

@@ -109,8 +109,13 @@ def _info(basic: Tuple[Any, ...], said: Optional[Dict[str, str]]) -> ClientInfo:
 _NUMBERS = ("id", "port", "connected_at", "requests", "objects")
 
 
+_LARGEST = {int: 2**31, float: 2.0**34}  # ids, ports and counts; times up to the year 2514
+
+
 def _number(text: Any, kind: Any) -> Any:
+    """A number a peer wrote, or 0: finite, not negative, not absurdly large (time.localtime takes it)."""
     try:
-        return kind(str(text)[:40])
+        value = kind(str(text)[:40])
     except ValueError:
         return kind()
+    return value if 0 <= value <= _LARGEST[kind] else kind()

@@ -87,6 +87,10 @@ class Dispatcher(object):
         """Run `job` (a jobs.Job) where `hou` is safe, without waiting for it."""
         _on_a_thread_of_its_own(job)
 
+    def runs_jobs_here(self) -> bool:
+        """Whether jobs run on the calling thread (so it must never wait for one)."""
+        return False
+
     # How a busy message names a client (by its connection); the server sets its own.
     who: Callable[[Any], str] = staticmethod(lambda conn: "a client")
 
@@ -276,6 +280,9 @@ class MainThreadDispatcher(Dispatcher):
             self._post(self._drain)
         return job
 
+    def runs_jobs_here(self) -> bool:
+        return threading.current_thread() is self._home
+
     def start(self, job: Any) -> None:
         if main_thread_is_parked():  # it waits in a client call: see run()
             _on_a_thread_of_its_own(job)
@@ -284,6 +291,14 @@ class MainThreadDispatcher(Dispatcher):
 
     def _drain(self) -> None:
         """On the main thread: run every queued job, oldest first."""
+        try:
+            self._drain_queue()
+        except BaseException:  # Ctrl-C in a `caller` server: what is still queued needs a new drain
+            with self._lock:
+                self._drain_posted = False
+            raise
+
+    def _drain_queue(self) -> None:
         while True:
             with self._lock:
                 if not self._queue:

@@ -35,7 +35,8 @@ HOOKS = ("pythonrc.py", "uiready.py")
 # Every Python a supported Houdini runs its start-up scripts with: 18.5/19.0 3.7, 19.5 3.9, 20.0 3.10
 # (and 21.0's alternate build), 20.5/21.0 3.11 (and 22.0's alternate build), 22.0 3.13.
 PYTHONS = ("3.7", "3.9", "3.10", "3.11", "3.13")
-IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "houdini_files")
+MARK = ".made-by-hrpyc-install"  # in the copy a pip install makes: only a folder carrying it is replaced or removed
+IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "houdini_files", MARK)
 
 
 def from_checkout() -> bool:
@@ -100,11 +101,19 @@ def install(prefs: List[str], dry_run: bool = False, uninstall: bool = False) ->
         if current == text and not stale:
             lines.append("hrpyc: {} is already installed, pointing at {}".format(target, root))
             continue
+        if stale and os.path.lexists(copy) and not _made_here(copy):
+            lines.append(
+                "hrpyc: {} exists and is not a copy hrpyc install made; left alone - move it away, then install "
+                "again".format(copy)
+            )
+            continue
         if not dry_run:
             if stale:
-                shutil.rmtree(copy, ignore_errors=True)
+                if os.path.lexists(copy):
+                    shutil.rmtree(copy)
                 shutil.copytree(SHIPPED, copy, ignore=IGNORED)
                 shutil.copytree(HERE, os.path.join(copy, "python3.7libs", "hrpyc"), ignore=IGNORED)
+                open(os.path.join(copy, MARK), "w").close()
             os.makedirs(os.path.dirname(target), exist_ok=True)
             with open(target, "w") as handle:
                 handle.write(text)
@@ -123,11 +132,18 @@ def _uninstall(target: str, copy: str, current: Optional[str], dry_run: bool) ->
         if not dry_run:
             os.remove(target)
         lines = ["hrpyc: {}removed {}".format(would, target)]
-    if os.path.isfile(os.path.join(copy, "python3.7libs", "hrpyc_hooks.py")):
+    if _made_here(copy):
         if not dry_run:
             shutil.rmtree(copy)
         lines.append("hrpyc: {}removed {}".format(would, copy))
+    elif os.path.lexists(copy):
+        lines.append("hrpyc: {} is not a copy hrpyc install made; left alone".format(copy))
     return lines
+
+
+def _made_here(copy: str) -> bool:
+    """Is `copy` a folder hrpyc install made (not a link, not someone's checkout)?"""
+    return not os.path.islink(copy) and os.path.isfile(os.path.join(copy, MARK))
 
 
 def _files(top: str) -> List[str]:

@@ -77,6 +77,11 @@ class Job(object):
         try:
             with output.captured(self._printed):
                 state, outcome = self._execute()
+        except Interrupted:
+            # A cancel that landed as the code ended, before the thread was disarmed: the job is over,
+            # cancelled. cancel() interrupts a job once, so nothing else can land after this.
+            self._disarm(threading.get_ident())
+            state, outcome = CANCELLED, None
         finally:
             if leave is not None:
                 leave()
@@ -87,6 +92,9 @@ class Job(object):
         try:
             with self._news:
                 self._thread = ident  # from here cancel() may interrupt this thread
+                cancelled = bool(self.cancelled_how)  # asked while the job was starting
+            if cancelled:
+                return CANCELLED, None
             return DONE, self._code()
         except Interrupted:
             return CANCELLED, None
@@ -135,9 +143,10 @@ class Job(object):
             if self.state is QUEUED:
                 self.state, self.cancelled_how = CANCELLED, how
                 self._news.notify_all()
-            elif self.state is RUNNING and self._thread is not None and not self.cancelled_how:
-                self.cancelled_how = how
-                _interrupt(self._thread, Interrupted)
+            elif self.state is RUNNING and not self.cancelled_how:
+                self.cancelled_how = how  # a job still starting sees it before its code runs
+                if self._thread is not None:
+                    _interrupt(self._thread, Interrupted)
             return self.state
 
     def news(self, index: int, wait: float) -> Tuple[str, Tuple[Chunk, ...]]:
@@ -157,8 +166,11 @@ def _interrupt(ident: int, exception: Optional[type]) -> None:
 class Jobs(object):
     """A server's jobs, by id, until their client takes the result or goes away."""
 
-    def __init__(self, start: Callable[[Job], None]) -> None:
+    def __init__(self, start: Callable[[Job], None], runs_here: Callable[[], bool]) -> None:
         self._start = start  # the dispatcher's: run a job where hou is safe, without waiting for it
+        # The dispatcher's: does the calling thread run jobs (the main thread)? There, nothing may wait
+        # for a job: it would wait for itself.
+        self.runs_here = runs_here
         self._lock = threading.Lock()
         self._jobs: Dict[int, Job] = {}
         self._ids = itertools.count(1)

@@ -19,6 +19,7 @@ from rpyc.core import consts
 from rpyc.utils.server import ThreadedServer
 
 from .address import is_ipv6
+from .identity import printable
 from .rpyc_wire import HANDLE_RELEASE, MAX_RELEASE, BridgingChannel, FastSocketStream, raw_socket, shutdown_socket
 
 # Requests that need neither hou nor the main thread: rpyc's bookkeeping. HANDLE_CLOSE releases what
@@ -83,7 +84,8 @@ class Request(object):
             target = self._conn._local_objects[boxed[1][0][1]]
             name = _name_of(target)
             if handler == consts.HANDLE_CALLATTR:
-                name += "." + str(boxed[1][1][1])
+                attribute = boxed[1][1][1]  # what the client sent: plain text only, and bounded
+                name += "." + (printable(attribute, 100) if type(attribute) is str else "?")
         except (TypeError, ValueError, IndexError, KeyError, AttributeError):
             return "a request"
         return "a call of " + name
@@ -235,10 +237,13 @@ class ServerConnection(rpyc.Connection):
         return not getattr(self, "_bind_threads", False) and not self.closed
 
     def serve_next(self, seconds: float) -> bool:
-        """Serve the next message if it arrives within `seconds`, on the calling thread; False if none
-        came or the connection ended (its own thread then finds it closed and cleans up)."""
+        """Serve the next message if it has arrived whole within `seconds`, on the calling thread; False
+        if none did (part of one stays for the connection's own thread to read) or the connection ended
+        (its own thread then finds it closed and cleans up)."""
         try:
-            return bool(self.serve(seconds)) and not self.closed
+            if not self._channel.frame_within(seconds):
+                return False
+            return bool(self.serve(0)) and not self.closed
         except EOFError:
             return False
         except Exception:  # a peer that broke the protocol: cut off, as serve_until_closed does

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import select
 import socket
+import time
 import zlib
 from typing import Any, Callable, NamedTuple, Optional, Tuple
 
@@ -124,6 +125,14 @@ class BridgingChannel(Channel):
     def send(self, data: bytes) -> None:  # type: ignore[override]
         super().send(self._outgoing(data) if self._outgoing is not None else data)
 
+    def frame_within(self, seconds: float) -> bool:
+        """Whether a whole frame arrives within `seconds`, read ahead without ever waiting on part of
+        one: a peer that stops mid-frame holds its own connection's thread, never the caller."""
+        stream = self.stream
+        if not isinstance(stream, FastSocketStream):
+            return False
+        return stream.frame_within(seconds, self.FRAME_HEADER, len(self.FLUSHER))
+
 
 READ_PIECE = 8 << 20
 READ_AHEAD = 64 << 10  # what one recv asks for: a whole small frame, header and all, comes in one call
@@ -185,6 +194,35 @@ class FastSocketStream(SocketStream):
         data = b"".join(pieces)
         self._ahead = data[count:]
         return data[:count]
+
+    def frame_within(self, seconds: float, header: Any, tail: int) -> bool:
+        """See BridgingChannel.frame_within: `header` is the frame header's struct (its first field the
+        body's length), `tail` the bytes after the body. Plain sockets only (TLS buffers its own)."""
+        if hasattr(self.sock, "pending"):
+            return False
+        until = time.monotonic() + seconds
+        while True:
+            have = len(self._ahead) - self._at
+            if have >= header.size and have >= header.size + header.unpack_from(self._ahead, self._at)[0] + tail:
+                return True
+            left = until - time.monotonic()
+            if left <= 0 or not self._readable(left):
+                return False
+            try:
+                data = self.sock.recv(READ_AHEAD)  # readable: returns what has come, without waiting
+            except OSError:
+                return False
+            if not data:
+                return False  # closed: its own thread finds out
+            self._ahead, self._at = self._ahead[self._at :] + data, 0
+
+    def _readable(self, seconds: float) -> bool:
+        if _POLL_IN == 0:
+            return bool(select.select([self.sock], [], [], seconds)[0])
+        if self._poller is None:
+            self._poller = select.poll()
+            self._poller.register(self.fileno(), _POLL_IN)
+        return bool(self._poller.poll(seconds * 1000))
 
     def _read_exactly(self, count: int) -> bytes:
         pieces = []

@@ -123,7 +123,10 @@ class HrpycService(SlaveService):
         self.undo.close(self._conn)
 
     def _bounded_wait(self, wait: Any) -> float:
-        """A poll's wait: at most MAX_WAIT, and half what the client waits for any answer."""
+        """A poll's wait: at most MAX_WAIT, and half what the client waits for any answer; none on the
+        thread that runs jobs (the main thread, serving a client's calls in a row: see dispatch)."""
+        if self.jobs.runs_here():
+            return 0.0
         seconds = float(wait) if isinstance(wait, (int, float)) and wait > 0 else 0.0
         timeout = self._conn.timeout
         return min(seconds, MAX_WAIT, timeout / 2 if timeout else MAX_WAIT)

@@ -8,10 +8,11 @@ touched only where they live, and nothing here touches the network from the UI t
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, Callable, NamedTuple, Optional
 
-from .. import auth, events, qtloop
+from .. import auth, discovery, events, qtloop, sessions
 from ..address import format_address
 from ..errors import HrpycError
 from ..server import restart_server, running_server, start_server, stop_server
@@ -175,6 +176,16 @@ class PanelController(QtCore.QObject):
         )
         if uses_it:
             question += " The server restarts with it: connected clients will be disconnected."
+        others = [
+            "{} (pid {})".format(discovery.runs_in(record), record.get("pid"))
+            for record in sessions.live()
+            if record.get("token_source") == "auto" and record.get("pid") != os.getpid()
+        ]
+        if others:
+            question += (
+                " Other sessions of yours use the auto token and keep the old one until they restart; this "
+                "user's clients here are refused by them meanwhile: {}.".format(", ".join(others[:5]))
+            )
         if not self._confirm(question):
             return
         try:
