@@ -131,24 +131,33 @@ except hrpyc.CancelledError as exc:
 """
 
 
-def test_ctrl_c_during_run_cancels_the_code_on_the_server(gui_houdini):
-    code = SPIN + "result = spin(30, 'finished')"
-    client = subprocess.Popen(
-        [sys.executable, "-c", CLIENT, str(gui_houdini.port), code],
+def ctrl_c_client(port, code, running, client=CLIENT):
+    """A client in its own process runs `code` with hrpyc.run; once `running(process)` says the job runs,
+    it gets Ctrl-C. Returns (stdout, stderr, when Ctrl-C was sent)."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", client, str(port), code],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=child_env(),
     )
     try:
-        assert client.stdout.readline().startswith("connected")
-        assert client.stdout.readline().startswith("spinning on MainThread")  # streamed as it was printed
+        assert process.stdout.readline().startswith("connected")
+        running(process)
         sent = time.monotonic()
-        client.send_signal(signal.SIGINT)
-        out, err = client.communicate(timeout=10)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=10)
     finally:
-        if client.poll() is None:
-            client.kill()
+        if process.poll() is None:
+            process.kill()
+    return out, err, sent
+
+
+def test_ctrl_c_during_run_cancels_the_code_on_the_server(gui_houdini):
+    def spinning(process):
+        assert process.stdout.readline().startswith("spinning on MainThread")  # streamed as it was printed
+
+    out, err, sent = ctrl_c_client(gui_houdini.port, SPIN + "result = spin(30, 'finished')", spinning)
     assert out.startswith("cancelled at"), err
     took = float(out.split()[2]) - sent
     assert took < 1.0, took  # measured 0.03-0.3 s: up to one poll (0.2 s) to notice Ctrl-C, then the cancel
@@ -159,26 +168,16 @@ def test_ctrl_c_during_run_cancels_the_code_on_the_server(gui_houdini):
 def test_ctrl_c_before_the_server_names_the_job_still_cancels_it(server_process):
     """Ctrl-C while run's first request waits (the job's id not known yet): the job is found by the
     client's own tag and cancelled."""
-    client_code = CLIENT.replace(
+    waits_long = CLIENT.replace(
         "import sys, time, hrpyc\n", "import sys, time, hrpyc, hrpyc.job\nhrpyc.job.FIRST_WAIT = 30\n"
     )
     code = "import builtins, time\nbuiltins.hrpyc_started = True\nwhile True:\n    time.sleep(0.01)\n"
-    client = subprocess.Popen(
-        [sys.executable, "-c", client_code, str(server_process.port), code],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=child_env(),
-    )
-    try:
-        assert client.stdout.readline().startswith("connected")
-        probe = hrpyc.connect(*server_process.address)
+    probe = hrpyc.connect(*server_process.address)
+
+    def started(process):
         wait_for(lambda: hrpyc.run(probe, "import builtins\nresult = hasattr(builtins, 'hrpyc_started')"))
-        client.send_signal(signal.SIGINT)
-        out, err = client.communicate(timeout=10)
-    finally:
-        if client.poll() is None:
-            client.kill()
+
+    out, err, _ = ctrl_c_client(server_process.port, code, started, waits_long)
     assert out.startswith("cancelled at"), err  # CancelledError: the job was cancelled, not just left behind
 
 
