@@ -330,6 +330,7 @@ def test_hrpyc_install_works_from_a_wheel_installed_in_a_fresh_virtualenv(hfs, t
         metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert "hrpyc/py.typed" in names and [n for n in names if n.endswith("/LICENSE")]  # dist-info[/licenses]
     assert "License: MIT" in metadata
+    assert "Project-URL: SideFX hrpyc docs, https://www.sidefx.com/docs/houdini/hom/rpc.html" in metadata
     assert "hrpyc.run(connection" in metadata and "](docs/" not in metadata  # the README, pictures as words
     for minor in range(7, 14):
         assert "Programming Language :: Python :: 3.{}".format(minor) in metadata
