@@ -19,7 +19,7 @@ import functools
 import logging
 import threading
 import time
-from typing import Any, Callable, Deque, List, NamedTuple, Optional
+from typing import Any, Callable, Deque, List, NamedTuple, Optional, Tuple
 
 from . import houdini, qtloop
 from .errors import DispatchError, HoudiniBusyError
@@ -356,22 +356,23 @@ class MainThreadDispatcher(Dispatcher):
     # on the main thread itself.
     _enter: Optional[Callable[[], Optional[Callable[[], None]]]] = None
 
-    def busy_for(self) -> float:
+    def _held(self) -> Tuple[Optional[_Job], float]:
+        """The job running on the main thread (None if none of ours is), and for how many seconds the
+        main thread has been held: since that job started, else since the oldest queued one waits."""
         with self._lock:
             running, oldest = self._running, (self._queue[0] if self._queue else None)
         since = running.started_at if running is not None else oldest.posted_at if oldest is not None else None
-        return 0.0 if since is None else time.monotonic() - since
+        return running, 0.0 if since is None else time.monotonic() - since
+
+    def busy_for(self) -> float:
+        return self._held()[1]
 
     def busy_holder(self) -> str:
-        with self._lock:
-            running, oldest = self._running, (self._queue[0] if self._queue else None)
+        running, seconds = self._held()
         if running is None:  # nothing of ours: Houdini's own work, or a dialog the user has open
-            seconds = time.monotonic() - oldest.posted_at if oldest is not None else 0.0
             return "Houdini's own work (a cook, a render, a modal dialog?) for {:.0f} s".format(seconds)
         request = running.request
-        return "{} from {} for {:.0f} s".format(
-            request.label, self.who(request.conn), time.monotonic() - running.started_at
-        )
+        return "{} from {} for {:.0f} s".format(request.label, self.who(request.conn), seconds)
 
     def running_here(self) -> Any:
         with self._lock:

@@ -166,13 +166,7 @@ class FastSocketStream(SocketStream):
     def poll(self, timeout: Any) -> bool:
         if self._at < len(self._ahead) or getattr(self.sock, "pending", _nothing)():  # TLS buffers too
             return True
-        if _POLL_IN == 0:  # no poll() on this platform (Windows): rpyc's select()
-            return bool(super().poll(timeout))
-        if self._poller is None:
-            self._poller = select.poll()
-            self._poller.register(self.fileno(), _POLL_IN)
-        left = timeout.timeleft() if isinstance(timeout, Timeout) else timeout
-        return bool(self._poller.poll(None if left is None else max(0.0, left) * 1000))
+        return self._readable(timeout.timeleft() if isinstance(timeout, Timeout) else timeout)
 
     def read(self, count: int) -> bytes:
         """`count` bytes. What is left of a frame header's 4 GB promise is read in pieces of at most
@@ -216,13 +210,14 @@ class FastSocketStream(SocketStream):
                 return False  # closed: its own thread finds out
             self._ahead, self._at = self._ahead[self._at :] + data, 0
 
-    def _readable(self, seconds: float) -> bool:
-        if _POLL_IN == 0:
-            return bool(select.select([self.sock], [], [], seconds)[0])
+    def _readable(self, seconds: Optional[float]) -> bool:
+        """Whether the socket has something to read within `seconds` (None: as long as it takes)."""
+        if _POLL_IN == 0:  # no poll() on this platform (Windows): rpyc's select()
+            return bool(super().poll(seconds))
         if self._poller is None:
             self._poller = select.poll()
             self._poller.register(self.fileno(), _POLL_IN)
-        return bool(self._poller.poll(seconds * 1000))
+        return bool(self._poller.poll(None if seconds is None else max(0.0, seconds) * 1000))
 
     def _read_exactly(self, count: int) -> bytes:
         pieces = []

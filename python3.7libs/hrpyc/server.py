@@ -258,16 +258,18 @@ class Server(object):
         shutdown(record.conn)
         return True
 
+    def _record_of(self, conn: Any) -> Optional[ClientRecord]:
+        with self._lock:
+            return next((r for r in self._clients.values() if r.conn is conn), None)
+
     def _who(self, conn: Any) -> str:
         """A client as a busy message names it: 'maya (pid 4242, td@ws042)'."""
-        with self._lock:
-            record = next((r for r in self._clients.values() if r.conn is conn), None)
+        record = self._record_of(conn)
         return record.info().who if record is not None else "hrpyc itself" if conn is None else "a client that left"
 
     def _introduce(self, conn: Any, said: Any) -> None:
         """A client's handshake said who it is: keep the first word, bounded (see hrpyc.identity)."""
-        with self._lock:
-            record = next((r for r in self._clients.values() if r.conn is conn), None)
+        record = self._record_of(conn)
         if record is not None and record.identity is None:
             record.identity = identity.read(said)
 
