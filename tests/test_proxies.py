@@ -6,6 +6,7 @@ import statistics
 import threading
 import time
 
+import pytest
 from conftest import ServerProcess, wait_for
 
 import hrpyc
@@ -141,3 +142,56 @@ def test_a_client_that_stops_mid_message_never_holds_houdinis_main_thread(gui_ho
     started = time.monotonic()
     assert other.node("/obj/sphere1").path() == "/obj/sphere1"
     assert time.monotonic() - started < 1.0
+
+
+def test_a_garbled_packed_release_harms_nothing(gui_houdini):
+    """Releases travel packed (class names in a string, numbers in bytes): a client may send any string
+    and bytes, or proxies posing as them; a malformed message releases nothing, not even its valid part."""
+    from rpyc.core import consts
+
+    from hrpyc.rpyc_wire import HANDLE_RELEASE, MAX_RELEASE, pack_releases
+
+    conn, hou = hrpyc.import_remote_module(*gui_houdini.address)
+    kept = hou.node("/obj/sphere1")
+    names, numbers = pack_releases([(object.__getattribute__(kept, "____id_pack__"), 1)])
+
+    class Posing(str):
+        pass
+
+    garbage = (
+        (names,),
+        (names, numbers, b""),
+        (names, numbers[:-1]),
+        (names + "\0" + names, numbers),
+        (Posing(names), numbers),  # travels as a proxy of the client's
+        (names, bytearray(numbers)),  # likewise
+        (names, numbers[:-8] + b"\0" * 8),  # a count of 0
+        pack_releases([(object.__getattribute__(kept, "____id_pack__"), 1)] * (MAX_RELEASE + 1)),
+    )
+    for args in garbage:
+        conn._send(consts.MSG_REQUEST, conn._get_seq_id(), (HANDLE_RELEASE, conn._box(args)))
+    assert kept.name() == "sphere1"  # still held, and the server still answers
+
+
+def test_a_script_waiting_on_a_long_call_spends_no_cpu_on_the_wait(remote):
+    """A wait for an answer polls briefly before it sleeps (a quick answer comes sooner): only briefly."""
+    conn, _hou = remote
+    server_sleep = conn.modules.time.sleep
+    server_sleep(0.001)
+    started = time.process_time()
+    server_sleep(1.0)
+    assert time.process_time() - started < 0.1
+
+
+@pytest.mark.parametrize("session", ["server_process", "gui_houdini"])
+def test_a_server_goes_quiet_as_soon_as_a_script_pauses(session, request):
+    """Between a script's calls the server polls briefly for the next (in a graphical Houdini, on its
+    main thread, between its own events), and sleeps as soon as the script pauses."""
+    server = request.getfixturevalue(session)
+    conn, hou = hrpyc.import_remote_module(*server.address)
+    for _ in range(300):
+        hou.node("/obj/sphere1").parm("scale").set(2.0)
+    cpu = conn.modules.time.process_time
+    before = cpu()
+    time.sleep(1.0)  # the measurement itself: a script pausing for a second, its connection open
+    assert cpu() - before < 0.05

@@ -19,7 +19,7 @@ from rpyc.core.service import ClassicClient
 from .errors import ConnectionLostError, HoudiniBusyError, RequestTimeoutError
 from .identity import printable
 from .parking import main_thread_parked
-from .rpyc_wire import HANDLE_RELEASE, MAX_RELEASE, FastSocketStream, request_timeout
+from .rpyc_wire import HANDLE_RELEASE, MAX_RELEASE, FastSocketStream, pack_releases, releasable, request_timeout
 
 _STABLE_KINDS = ("builtins.function", "builtins.builtin_function_or_method", "builtins.type")
 RELEASE_BATCH = 16  # dropped proxies sent in one release, at the latest with the next request ...
@@ -56,13 +56,14 @@ class ClientConnection(rpyc.Connection):
 
     def released(self, proxy: Any) -> None:
         """`proxy` was dropped (its __del__, on whichever thread collected it): tell the server."""
-        if not self.batch_releases:
+        get = object.__getattribute__
+        id_pack, count = get(proxy, "____id_pack__"), get(proxy, "____refcount__")
+        if not self.batch_releases or not releasable(id_pack, count):
             _PLAIN_NETREF_DEL(proxy)
             return
         if not self._hrpyc_released:
             self._hrpyc_released_since = time.monotonic()
-        get = object.__getattribute__
-        self._hrpyc_released.append((get(proxy, "____id_pack__"), get(proxy, "____refcount__")))
+        self._hrpyc_released.append((id_pack, count))
 
     def _send_releases(self) -> None:
         """Send the dropped proxies in one message, in the packet of the request about to be sent; the
@@ -74,7 +75,7 @@ class ClientConnection(rpyc.Connection):
         stream = self._channel.stream
         if isinstance(stream, FastSocketStream):
             stream.hold_next_write()
-        self._send(consts.MSG_REQUEST, self._get_seq_id(), (HANDLE_RELEASE, self._box((tuple(pairs),))))
+        self._send(consts.MSG_REQUEST, self._get_seq_id(), (HANDLE_RELEASE, self._box(pack_releases(pairs))))
 
     def remember_module(self, module: Any) -> Any:
         """Cache the functions and classes looked up on `module` (a proxy from conn.modules)."""

@@ -6,13 +6,14 @@ See rpyc_wire for why these internals are touched only in the rpyc_* modules.
 
 from __future__ import annotations
 
+import collections
 import errno
 import inspect
 import socket
 import sys
 import time
 import types
-from typing import Any, Callable, Dict, Optional, Set, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 import rpyc
 from rpyc.core import consts
@@ -20,7 +21,7 @@ from rpyc.utils.server import ThreadedServer
 
 from .address import is_ipv6
 from .identity import printable
-from .rpyc_wire import HANDLE_RELEASE, MAX_RELEASE, BridgingChannel, FastSocketStream, raw_socket, shutdown_socket
+from .rpyc_wire import HANDLE_RELEASE, BridgingChannel, FastSocketStream, raw_socket, shutdown_socket, unpack_releases
 
 # Requests that need neither hou nor the main thread: rpyc's bookkeeping. HANDLE_CLOSE releases what
 # the client held, exactly as a dropped socket does on the connection's thread; queued behind a busy
@@ -31,7 +32,6 @@ _OPENING_HANDLERS = frozenset((consts.HANDLE_PING, consts.HANDLE_GETROOT, consts
 SERVICE_PREFIX = "hrpyc_"
 _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 _ANSWERS = (consts.MSG_REPLY, consts.MSG_EXCEPTION)
-_UNANSWERED = (consts.HANDLE_DEL, HANDLE_RELEASE)  # the client sends them without waiting
 
 
 class Request(object):
@@ -98,8 +98,8 @@ class Request(object):
 
     @property
     def needs_no_reply(self) -> bool:
-        """A proxy's deletion, or a batch of them: the client does not wait for it, so neither need we."""
-        return self._raw_args[0] in _UNANSWERED
+        """A proxy's deletion: the client does not wait for it, so neither need we."""
+        return self._raw_args[0] == consts.HANDLE_DEL
 
     def run(self, enter: Optional[Callable[[], Optional[Callable[[], None]]]] = None) -> None:
         """Unbox, run and reply, as rpyc would (an error in the request is the client's, not ours).
@@ -159,15 +159,20 @@ def _binds_only(obj: Any, name: str) -> bool:
         return False
 
 
+def _released(boxed: Any) -> List[Tuple[Tuple[str, int, int], int]]:
+    """The pairs in HANDLE_RELEASE's arguments, boxed as plain values are: (LABEL_VALUE, (names, numbers))."""
+    if type(boxed) is tuple and len(boxed) == 2 and boxed[0] == consts.LABEL_VALUE:
+        values = boxed[1]
+        if type(values) is tuple and len(values) == 2:
+            return unpack_releases(*values)
+    return []
+
+
 def _service_call_is_light(name: str, boxed_args: Any) -> bool:
     """Our hrpyc_* methods, and getmodule() of a module already imported (what a client's connect asks)."""
     if name.startswith(SERVICE_PREFIX):
         return True
     return name == "getmodule" and boxed_args[0] == consts.LABEL_VALUE and boxed_args[1][0] in sys.modules
-
-
-def _plain_id_pack(id_pack: Tuple[Any, ...]) -> bool:
-    return len(id_pack) == 3 and type(id_pack[0]) is str and type(id_pack[1]) is int and type(id_pack[2]) is int
 
 
 class ServerConnection(rpyc.Connection):
@@ -185,47 +190,46 @@ class ServerConnection(rpyc.Connection):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.before_reply: Dict[int, Callable[[], None]] = {}  # by request seq: see Request.run
-        self._HANDLERS[HANDLE_RELEASE] = ServerConnection._handle_release
-        self._unanswered: Set[int] = set()  # seqs of releases: our client waits for no answer, so none goes
-
-    def _handle_release(self, pairs: Any) -> None:
-        """Our client's proxies, released in one message (see rpyc_wire.HANDLE_RELEASE): each pair as
-        rpyc's HANDLE_DEL handler takes it. What is not a known pair is skipped, as a stale DEL is. Only
-        plain tuples, strings and ints are touched: a proxy of the client's, posing as one, would call
-        back into the client (in a graphical Houdini, from its main thread) when read or hashed."""
-        if type(pairs) is not tuple:
-            return
-        for pair in pairs[:MAX_RELEASE]:
-            if type(pair) is not tuple or len(pair) != 2:
-                continue
-            id_pack, count = pair
-            if type(count) is int and count > 0 and type(id_pack) is tuple and _plain_id_pack(id_pack):
-                try:
-                    self._local_objects.decref(id_pack, count)
-                except KeyError:
-                    continue
+        self._releasing: Deque[Tuple[Any, int]] = collections.deque()  # see _dispatch_request
 
     def _send(self, msg, seq, args):  # type: ignore[no-untyped-def]
         # rpyc boxes a request's answer, then sends it here; seq numbers the client's request only
         # in an answer (the server's own requests to the client number their own).
-        if msg in _ANSWERS:
-            if self._unanswered and seq in self._unanswered:
-                self._unanswered.discard(seq)
-                return
-            if self.before_reply:
-                before = self.before_reply.pop(seq, None)
-                if before is not None:
-                    before()
+        answer = msg in _ANSWERS
+        if answer and self.before_reply:
+            before = self.before_reply.pop(seq, None)
+            if before is not None:
+                before()
         super()._send(msg, seq, args)
+        if answer and self._releasing:
+            self._release()
 
     def _dispatch_request(self, seq, raw_args):  # type: ignore[no-untyped-def]
         if raw_args[0] == HANDLE_RELEASE:
-            self._unanswered.add(seq)
+            # Our client's dropped proxies (rpyc_wire.HANDLE_RELEASE), never answered. Released after the
+            # answer to the request that came with them, which cannot be using them: the client's next
+            # call does not wait for it. Read as they came, unboxed: nothing in them is a proxy.
+            self._releasing.extend(_released(raw_args[1]))
+            return
         hook = self.request_hook
         if hook is None:
             super()._dispatch_request(seq, raw_args)
         else:
             hook(Request(self, seq, raw_args))
+
+    def _release(self) -> None:
+        """Each released pair as rpyc's HANDLE_DEL handler takes it; a pair not known is skipped, as a
+        stale DEL is."""
+        releasing = self._releasing
+        while releasing:
+            try:
+                id_pack, count = releasing.popleft()  # another thread may be answering, and releasing
+            except IndexError:
+                return
+            try:
+                self._local_objects.decref(id_pack, count)
+            except KeyError:
+                continue
 
     def objects_held(self) -> int:
         """How many of our objects the client holds proxies to (rpyc keeps them alive until released)."""

@@ -8,11 +8,14 @@ else. Verified against 4.1.0, 4.1.5, 5.3.1 and 6.0.2.
 
 from __future__ import annotations
 
+import os
 import select
 import socket
+import struct
+import threading
 import time
 import zlib
-from typing import Any, Callable, NamedTuple, Optional, Tuple
+from typing import Any, Callable, List, NamedTuple, Optional, Tuple
 
 import rpyc
 from rpyc.core.channel import Channel
@@ -74,11 +77,51 @@ GENERATION = GENERATIONS["rpyc 6" if RPYC_VERSION >= (6,) else "rpyc < 6"]
 
 # Our own request, understood by hrpyc servers only (they say so in the handshake): the proxies a client
 # dropped, released in one message, where rpyc sends one HANDLE_DEL (and gets one reply) per proxy.
-# Its argument: a tuple of (id_pack, refcount) pairs, each as HANDLE_DEL would have sent it. It is
-# never answered, and travels in the same packet as the request that follows it.
+# Each (id_pack, refcount) pair, as HANDLE_DEL would have sent it, travels packed: the class names
+# joined by NUL in one string, and the numbers (the id_pack's two, then the count) in one bytes. brine
+# takes a step per element of a tuple on both sides: 16 pairs as tuples cost more than a call. It is
+# never answered, travels in the same packet as the request that follows it, and is applied once the
+# server has answered that request.
 HANDLE_RELEASE = 0x48
-RELEASE_CAPABILITY = ("release", "batched")  # the handshake's pair that says a server takes them
+RELEASE_CAPABILITY = ("release", "packed")  # the handshake's pair that says a server takes them
 MAX_RELEASE = 4096  # pairs in one message, as a server accepts them
+_RELEASE_NUMBERS = struct.Struct("<QQQ")
+_NUMBER_LIMIT = 1 << 64
+
+
+def releasable(id_pack: Any, count: Any) -> bool:
+    """Whether a proxy's release fits in HANDLE_RELEASE (any real one does: the server made the id_pack)."""
+    return (
+        type(id_pack) is tuple
+        and len(id_pack) == 3
+        and type(id_pack[0]) is str
+        and "\0" not in id_pack[0]
+        and all(type(number) is int and 0 <= number < _NUMBER_LIMIT for number in (id_pack[1], id_pack[2], count))
+    )
+
+
+def pack_releases(pairs: List[Tuple[Any, int]]) -> Tuple[str, bytes]:
+    """HANDLE_RELEASE's arguments for releasable (id_pack, count) pairs."""
+    return (
+        "\0".join(id_pack[0] for id_pack, _ in pairs),
+        b"".join(_RELEASE_NUMBERS.pack(id_pack[1], id_pack[2], count) for id_pack, count in pairs),
+    )
+
+
+def unpack_releases(names: Any, numbers: Any) -> List[Tuple[Tuple[str, int, int], int]]:
+    """The (id_pack, count) pairs in HANDLE_RELEASE's arguments; none for anything malformed. Only a
+    string and a bytes are read: a client's proxy posing as one would call back into it when read."""
+    size = _RELEASE_NUMBERS.size
+    if type(names) is not str or type(numbers) is not bytes or len(numbers) % size or len(numbers) > MAX_RELEASE * size:
+        return []
+    split = names.split("\0", MAX_RELEASE)
+    if not numbers or len(split) != len(numbers) // size:
+        return []
+    return [
+        ((name, first, second), count)
+        for name, (first, second, count) in zip(split, _RELEASE_NUMBERS.iter_unpack(numbers))
+        if count
+    ]
 
 
 MAX_EXPANDED = 256 << 20  # what one compressed frame may expand to (a 100 MB upload through proxies fits)
@@ -136,6 +179,18 @@ class BridgingChannel(Channel):
 
 READ_PIECE = 8 << 20
 READ_AHEAD = 64 << 10  # what one recv asks for: a whole small frame, header and all, comes in one call
+
+
+def _nothing() -> int:
+    return 0
+
+
+# A thread asleep in poll() takes tens of microseconds to wake (more in a virtual machine), and a proxy
+# call is two such waits, one on each side: a short wait first polls without sleeping, if the answer
+# usually comes that soon on this socket. One thread per process spins at a time; the others sleep.
+SPIN = 0.0002
+_spinner = threading.Lock()
+_yield = getattr(os, "sched_yield", _nothing)
 _POLL_IN = getattr(select, "POLLIN", 0) | getattr(select, "POLLPRI", 0)
 
 
@@ -145,17 +200,19 @@ class FastSocketStream(SocketStream):
     rpyc sends a frame 8 kB at a time, re-slicing the rest after each send, and joins reads of 8 kB:
     sendall and recv_into move a 100 MB frame in one pass. rpyc reads a small frame with two recvs (its
     header, then the rest) after a poll it sets up anew each time: here one recv reads ahead what has
-    arrived, and the poll object is made once. A call is a few such frames, so this is most of what a
-    proxy call costs above the network.
+    arrived, and the poll object is made once. And a wait for the peer's next frame polls briefly
+    before it sleeps (see SPIN). A call is a few frames and two waits, so this is most of what a proxy
+    call costs above the network.
     """
 
-    __slots__ = ("_ahead", "_at", "_held", "_holding", "_poller")
+    __slots__ = ("_ahead", "_at", "_held", "_holding", "_poller", "_spins")
 
     def __init__(self, sock: Any) -> None:
         super().__init__(sock)
         self._ahead = b""  # read from the socket, not yet asked for; from index _at
         self._at = 0
         self._poller: Any = None
+        self._spins = True  # whether a wait here first polls without sleeping (see SPIN)
         self._held = b""
         self._holding = False
 
@@ -211,13 +268,33 @@ class FastSocketStream(SocketStream):
             self._ahead, self._at = self._ahead[self._at :] + data, 0
 
     def _readable(self, seconds: Optional[float]) -> bool:
-        """Whether the socket has something to read within `seconds` (None: as long as it takes)."""
+        """Whether the socket has something to read within `seconds` (None: as long as it takes); polled
+        without sleeping for up to SPIN first, while this socket's waits end that soon."""
         if _POLL_IN == 0:  # no poll() on this platform (Windows): rpyc's select()
             return bool(super().poll(seconds))
-        if self._poller is None:
-            self._poller = select.poll()
-            self._poller.register(self.fileno(), _POLL_IN)
-        return bool(self._poller.poll(None if seconds is None else max(0.0, seconds) * 1000))
+        poller = self._poller
+        if poller is None:
+            poller = self._poller = select.poll()
+            poller.register(self.fileno(), _POLL_IN)
+        spin = SPIN if seconds is None else min(SPIN, seconds)
+        if self._spins and spin > 0 and _spinner.acquire(False):
+            try:
+                until = time.perf_counter() + spin
+                while True:
+                    if poller.poll(0):
+                        return True
+                    if time.perf_counter() >= until:
+                        break
+                    _yield()  # a peer on this same CPU runs now, rather than when the spin ends
+            finally:
+                _spinner.release()
+            self._spins = False  # the peer took longer: sleep from now on, until it answers sooner
+            if seconds is not None:
+                seconds -= spin
+        started = time.perf_counter()
+        ready = bool(poller.poll(None if seconds is None else max(0.0, seconds) * 1000))
+        self._spins = ready and time.perf_counter() - started < SPIN
+        return ready
 
     def _read_exactly(self, count: int) -> bytes:
         pieces = []
@@ -259,10 +336,6 @@ class FastSocketStream(SocketStream):
         except OSError as exc:
             self.close()
             raise EOFError(exc) from None
-
-
-def _nothing() -> int:
-    return 0
 
 
 def shutdown_socket(sock: socket.socket) -> None:
