@@ -195,3 +195,22 @@ def test_a_server_goes_quiet_as_soon_as_a_script_pauses(session, request):
     before = cpu()
     time.sleep(1.0)  # the measurement itself: a script pausing for a second, its connection open
     assert cpu() - before < 0.05
+
+
+def test_what_a_script_drops_is_destroyed_on_houdinis_main_thread(gui_houdini):
+    """An object may have to be destroyed on the main thread (a Qt widget): dropped proxies are released
+    there, even when the request that carries the release is one answered off it (a look-up)."""
+    conn, _hou = hrpyc.import_remote_module(*gui_houdini.address)
+    conn.execute(
+        "import threading\n"
+        "destroyed = []\n"
+        "class Probe(object):\n"
+        "    def __del__(self):\n"
+        "        destroyed.append(threading.current_thread().name)\n"
+    )
+    probes = [conn.eval("Probe()") for _ in range(RELEASE_BATCH)]
+    del probes
+    time.sleep(0.1)  # the script pauses: the main thread goes back to Houdini's events (FOLLOW_FOR)
+    assert conn.modules.os.getcwd  # a look-up, answered on the connection's thread, takes the release
+    wait_for(lambda: conn.eval("len(destroyed)") == RELEASE_BATCH, what="the probes to be destroyed")
+    assert set(conn.eval("destroyed")) == {"MainThread"}

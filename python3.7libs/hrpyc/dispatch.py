@@ -182,6 +182,8 @@ class ThreadDispatcher(Dispatcher):
             # code: copying its time back would put back a frame older than that other request's.
             timeless = depth or request.needs_no_reply or request.light
             request.run(None if timeless else houdini.enter_main_context)
+            if not timeless:
+                request.conn.apply_releases()  # what the client dropped, destroyed where hou runs
         finally:
             self._depth.value = depth
 
@@ -321,6 +323,7 @@ class MainThreadDispatcher(Dispatcher):
     def _run_job(self, job: _Job) -> None:
         try:
             job.request.run(self._enter)
+            job.request.conn.apply_releases()  # what the client dropped, destroyed on the main thread
         except Exception:  # rpyc answers the request's own errors; this is a reply that could not be sent
             log.debug("hrpyc: a reply could not be sent", exc_info=True)
         finally:

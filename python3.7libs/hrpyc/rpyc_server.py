@@ -21,7 +21,15 @@ from rpyc.utils.server import ThreadedServer
 
 from .address import is_ipv6
 from .identity import printable
-from .rpyc_wire import HANDLE_RELEASE, BridgingChannel, FastSocketStream, raw_socket, shutdown_socket, unpack_releases
+from .rpyc_wire import (
+    HANDLE_RELEASE,
+    MAX_RELEASE,
+    BridgingChannel,
+    FastSocketStream,
+    raw_socket,
+    shutdown_socket,
+    unpack_releases,
+)
 
 # Requests that need neither hou nor the main thread: rpyc's bookkeeping. HANDLE_CLOSE releases what
 # the client held, exactly as a dropped socket does on the connection's thread; queued behind a busy
@@ -32,6 +40,9 @@ _OPENING_HANDLERS = frozenset((consts.HANDLE_PING, consts.HANDLE_GETROOT, consts
 SERVICE_PREFIX = "hrpyc_"
 _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 _ANSWERS = (consts.MSG_REPLY, consts.MSG_EXCEPTION)
+# Released pairs a client may have waiting (a few releases' worth): a client that sends more before a
+# request of its runs where hou runs keeps the rest until it disconnects.
+MAX_PENDING_RELEASES = 4 * MAX_RELEASE
 
 
 class Request(object):
@@ -112,13 +123,13 @@ class Request(object):
         leave = enter() if enter is not None else None
         if leave is None:
             rpyc.Connection._dispatch_request(conn, seq, self._raw_args)
-            return
-        conn.before_reply[seq] = leave
-        try:
-            rpyc.Connection._dispatch_request(conn, seq, self._raw_args)
-        finally:
-            if conn.before_reply.pop(seq, None) is not None:
-                leave()
+        else:
+            conn.before_reply[seq] = leave
+            try:
+                rpyc.Connection._dispatch_request(conn, seq, self._raw_args)
+            finally:
+                if conn.before_reply.pop(seq, None) is not None:
+                    leave()
 
     def refuse(self, exc: BaseException) -> None:
         """Reply with `exc` instead of running; a gone client is not an error."""
@@ -195,21 +206,19 @@ class ServerConnection(rpyc.Connection):
     def _send(self, msg, seq, args):  # type: ignore[no-untyped-def]
         # rpyc boxes a request's answer, then sends it here; seq numbers the client's request only
         # in an answer (the server's own requests to the client number their own).
-        answer = msg in _ANSWERS
-        if answer and self.before_reply:
+        if msg in _ANSWERS and self.before_reply:
             before = self.before_reply.pop(seq, None)
             if before is not None:
                 before()
         super()._send(msg, seq, args)
-        if answer and self._releasing:
-            self._release()
 
     def _dispatch_request(self, seq, raw_args):  # type: ignore[no-untyped-def]
         if raw_args[0] == HANDLE_RELEASE:
-            # Our client's dropped proxies (rpyc_wire.HANDLE_RELEASE), never answered. Released after the
-            # answer to the request that came with them, which cannot be using them: the client's next
-            # call does not wait for it. Read as they came, unboxed: nothing in them is a proxy.
-            self._releasing.extend(_released(raw_args[1]))
+            # Our client's dropped proxies (rpyc_wire.HANDLE_RELEASE), never answered: kept until a
+            # request of the client's runs where hou runs, and applied there once it has answered (see
+            # apply_releases). Read as they came, unboxed: nothing in them is a proxy.
+            if len(self._releasing) < MAX_PENDING_RELEASES:
+                self._releasing.extend(_released(raw_args[1]))
             return
         hook = self.request_hook
         if hook is None:
@@ -217,9 +226,12 @@ class ServerConnection(rpyc.Connection):
         else:
             hook(Request(self, seq, raw_args))
 
-    def _release(self) -> None:
-        """Each released pair as rpyc's HANDLE_DEL handler takes it; a pair not known is skipped, as a
-        stale DEL is."""
+    def apply_releases(self) -> None:
+        """Release what the client dropped, each pair as rpyc's HANDLE_DEL handler takes it (a pair not
+        known is skipped, as a stale DEL is). Called after an answer, on the thread where hou runs
+        (Houdini's main thread in a graphical session), where a stock client's DEL would run: an object
+        may be one that must be destroyed there (a Qt widget). The request that came with them cannot be
+        using them, and its answer does not wait for them."""
         releasing = self._releasing
         while releasing:
             try:

@@ -191,6 +191,15 @@ def _nothing() -> int:
 SPIN = 0.0002
 _spinner = threading.Lock()
 _yield = getattr(os, "sched_yield", _nothing)
+
+
+def _new_spinner() -> None:
+    global _spinner
+    _spinner = threading.Lock()  # a fork while a thread spun would leave the child's lock taken
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_new_spinner)
 _POLL_IN = getattr(select, "POLLIN", 0) | getattr(select, "POLLPRI", 0)
 
 
@@ -278,8 +287,9 @@ class FastSocketStream(SocketStream):
             poller.register(self.fileno(), _POLL_IN)
         spin = SPIN if seconds is None else min(SPIN, seconds)
         if self._spins and spin > 0 and _spinner.acquire(False):
+            started = time.perf_counter()
             try:
-                until = time.perf_counter() + spin
+                until = started + spin
                 while True:
                     if poller.poll(0):
                         return True
@@ -289,8 +299,8 @@ class FastSocketStream(SocketStream):
             finally:
                 _spinner.release()
             self._spins = False  # the peer took longer: sleep from now on, until it answers sooner
-            if seconds is not None:
-                seconds -= spin
+            if seconds is not None:  # a busy thread may have held the GIL past the spin's end
+                seconds = started + seconds - time.perf_counter()
         started = time.perf_counter()
         ready = bool(poller.poll(None if seconds is None else max(0.0, seconds) * 1000))
         self._spins = ready and time.perf_counter() - started < SPIN
