@@ -37,8 +37,9 @@ class ClientConnection(rpyc.Connection):
 
     rpyc also sends one message per dropped proxy, and the server answers each; with an hrpyc server
     (`batch_releases`), dropped proxies are sent together, in one unanswered message, in the packet of a
-    later request, which the server answers before it releases them. Until then their objects stay alive
-    on the server: a few (RELEASE_BATCH), or for a moment (RELEASE_AGE), or until the next request.
+    later request, which the server answers before it releases them where hou runs. Until then their
+    objects stay alive on the server: a few (RELEASE_BATCH), or for a moment (RELEASE_AGE), or until the
+    next request.
     """
 
     address = "?"

@@ -81,7 +81,8 @@ GENERATION = GENERATIONS["rpyc 6" if RPYC_VERSION >= (6,) else "rpyc < 6"]
 # joined by NUL in one string, and the numbers (the id_pack's two, then the count) in one bytes. brine
 # takes a step per element of a tuple on both sides: 16 pairs as tuples cost more than a call. It is
 # never answered, travels in the same packet as the request that follows it, and is applied once the
-# server has answered that request.
+# server has answered a request of that client's where hou runs (Houdini's main thread, in a graphical
+# session: where rpyc would have run each HANDLE_DEL).
 HANDLE_RELEASE = 0x48
 RELEASE_CAPABILITY = ("release", "packed")  # the handshake's pair that says a server takes them
 MAX_RELEASE = 4096  # pairs in one message, as a server accepts them
