@@ -323,7 +323,8 @@ class MainThreadDispatcher(Dispatcher):
     def _run_job(self, job: _Job) -> None:
         try:
             job.request.run(self._enter)
-            job.request.conn.apply_releases()  # what the client dropped, destroyed on the main thread
+            if job.request.conn is not None:  # a job may outlive its connection
+                job.request.conn.apply_releases()  # what the client dropped, destroyed on the main thread
         except Exception:  # rpyc answers the request's own errors; this is a reply that could not be sent
             log.debug("hrpyc: a reply could not be sent", exc_info=True)
         finally:
