@@ -214,3 +214,20 @@ def test_what_a_script_drops_is_destroyed_on_houdinis_main_thread(gui_houdini):
     assert conn.modules.os.getcwd  # a look-up, answered on the connection's thread, takes the release
     wait_for(lambda: conn.eval("len(destroyed)") == RELEASE_BATCH, what="the probes to be destroyed")
     assert set(conn.eval("destroyed")) == {"MainThread"}
+
+
+@pytest.mark.parametrize("session", ["server_process", "gui_houdini"])
+def test_what_a_script_drops_is_released_while_it_only_runs_code(session, request):
+    """A script that drops its proxies and goes on with hrpyc.run alone (no proxy call) still has them
+    released: they go with its next request, and are applied where its code runs."""
+    server = request.getfixturevalue(session)
+    observer = hrpyc.connect(*server.address)
+    conn, hou = hrpyc.import_remote_module(*server.address)
+    ((client_id, start),) = objects_held_by_others(observer).items()
+    kept = [hou.node("/obj/sphere1").parm("scale") for _ in range(4 * RELEASE_BATCH)]
+    assert objects_held_by_others(observer)[client_id] > start
+    del kept
+    wait_for(
+        lambda: (hrpyc.run(conn, "result = 1"), objects_held_by_others(observer)[client_id])[1] <= start + 2,
+        what="the dropped proxies to be released",
+    )

@@ -182,8 +182,7 @@ class ThreadDispatcher(Dispatcher):
             # code: copying its time back would put back a frame older than that other request's.
             timeless = depth or request.needs_no_reply or request.light
             request.run(None if timeless else houdini.enter_main_context)
-            if not timeless:
-                request.conn.apply_releases()  # what the client dropped, destroyed where hou runs
+            request.conn.apply_releases()  # what the client dropped, destroyed here, where hou runs
         finally:
             self._depth.value = depth
 
