@@ -123,13 +123,13 @@ class Request(object):
         leave = enter() if enter is not None else None
         if leave is None:
             rpyc.Connection._dispatch_request(conn, seq, self._raw_args)
-        else:
-            conn.before_reply[seq] = leave
-            try:
-                rpyc.Connection._dispatch_request(conn, seq, self._raw_args)
-            finally:
-                if conn.before_reply.pop(seq, None) is not None:
-                    leave()
+            return
+        conn.before_reply[seq] = leave
+        try:
+            rpyc.Connection._dispatch_request(conn, seq, self._raw_args)
+        finally:
+            if conn.before_reply.pop(seq, None) is not None:
+                leave()
 
     def refuse(self, exc: BaseException) -> None:
         """Reply with `exc` instead of running; a gone client is not an error."""

@@ -288,9 +288,9 @@ class FastSocketStream(SocketStream):
             poller.register(self.fileno(), _POLL_IN)
         spin = SPIN if seconds is None else min(SPIN, seconds)
         if self._spins and spin > 0 and _spinner.acquire(False):
-            started = time.perf_counter()
+            spun_at = time.perf_counter()
             try:
-                until = started + spin
+                until = spun_at + spin
                 while True:
                     if poller.poll(0):
                         return True
@@ -301,7 +301,7 @@ class FastSocketStream(SocketStream):
                 _spinner.release()
             self._spins = False  # the peer took longer: sleep from now on, until it answers sooner
             if seconds is not None:  # a busy thread may have held the GIL past the spin's end
-                seconds = started + seconds - time.perf_counter()
+                seconds = spun_at + seconds - time.perf_counter()
         started = time.perf_counter()
         ready = bool(poller.poll(None if seconds is None else max(0.0, seconds) * 1000))
         self._spins = ready and time.perf_counter() - started < SPIN
