@@ -582,6 +582,29 @@ def test_a_timeout_beyond_what_rpyc_can_wait_is_refused_in_one_line(monkeypatch)
 
 
 @pytest.mark.parametrize(
+    "value",
+    [["a\\", "[", 'it\'s "x"', "\\'", b"\\'\x00\"]"], {"k\\": (b"'", "(\\\\)")}, ("x", bytes(range(256)) * 64)],
+    ids=["quotes-and-backslashes", "keys", "bytes"],
+)
+def test_strings_with_quotes_backslashes_and_brackets_read_back_exactly(value):
+    from hrpyc.plain import read_literal
+
+    assert read_literal(repr(value)) == value
+
+
+def test_brackets_after_a_string_that_ends_in_a_backslash_still_count_towards_the_depth_limit():
+    """A string's end is found past its escapes (`'\\\\'` ends there): what follows is counted, not skipped."""
+    from hrpyc.plain import MAX_DEPTH, read_literal
+
+    deep = []
+    for _ in range(MAX_DEPTH + 20):
+        deep = [deep]
+    for value in (["\\", deep, "'"], [b"\\", deep, b"'"], ["\\'", deep, "'"], ['\\"', deep, '"']):
+        with pytest.raises(ValueError, match="nested more than"):
+            read_literal(repr(value))
+
+
+@pytest.mark.parametrize(
     "answer",
     ["1" + "[1]" * 100000, "f'{" + "1+" * 100000 + "1}'", "(1)" + "(2)" * 100000],
     ids=["index", "f-string", "call"],
