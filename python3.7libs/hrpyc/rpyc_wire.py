@@ -279,7 +279,7 @@ class FastSocketStream(SocketStream):
 
     def _readable(self, seconds: Optional[float]) -> bool:
         """Whether the socket has something to read within `seconds` (None: as long as it takes); polled
-        without sleeping for up to SPIN first, while this socket's waits end that soon."""
+        without sleeping for up to SPIN first, unless this socket's last wait slept for SPIN or more."""
         if _POLL_IN == 0:  # no poll() on this platform (Windows): rpyc's select()
             return bool(super().poll(seconds))
         poller = self._poller
@@ -299,12 +299,11 @@ class FastSocketStream(SocketStream):
                     _yield()  # a peer on this same CPU runs now, rather than when the spin ends
             finally:
                 _spinner.release()
-            self._spins = False  # the peer took longer: sleep from now on, until it answers sooner
             if seconds is not None:  # a busy thread may have held the GIL past the spin's end
                 seconds = spun_at + seconds - time.perf_counter()
         started = time.perf_counter()
         ready = bool(poller.poll(None if seconds is None else max(0.0, seconds) * 1000))
-        self._spins = ready and time.perf_counter() - started < SPIN
+        self._spins = ready and time.perf_counter() - started < SPIN  # a slow peer is slept on at once
         return ready
 
     def _read_exactly(self, count: int) -> bytes:
