@@ -114,6 +114,11 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument(
         "--clients", action="store_true", help="list each local session's connected clients (asks each session)"
     )
+    listing.add_argument(
+        "--token",
+        default=None,
+        help="the token to show the registry's servers (HRPYC_TOKEN is not offered to what a registry names)",
+    )
     listing.set_defaults(run=_sessions)
 
     panel = verbs.add_parser("panel", help="open the hrpyc panel, serving this Python")
@@ -246,7 +251,8 @@ def _sessions(args: argparse.Namespace) -> int:
         print(REGISTERED_ROW.format("ADDRESS", "SERVER"))
     for host, port in found:
         try:
-            with connect(host, port, timeout=3) as conn:
+            # Anyone may register an address: only a token given to this very command is shown to it.
+            with connect(host, port, timeout=3, token=args.token or "") as conn:
                 what = _describe(conn)
         except HrpycError as exc:
             what = "does not answer: {}".format(exc)
