@@ -264,7 +264,12 @@ def import_remote_module(  # type: ignore[misc]  # the overloads' _module exists
     `credentials`: token, cafile, certfile, keyfile, as for `connect`; `allow_other_users` too.
     """
     conn = connect(
-        server, port, timeout=timeout, serve_callbacks=serve_callbacks, allow_other_users=allow_other_users, **credentials
+        server,
+        port,
+        timeout=timeout,
+        serve_callbacks=serve_callbacks,
+        allow_other_users=allow_other_users,
+        **credentials,
     )
     try:
         module = conn.remember_module(conn.modules[name])

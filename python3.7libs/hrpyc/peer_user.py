@@ -46,9 +46,9 @@ def server_owner(sock: socket.socket) -> Optional[int]:
     if not can_tell():
         return None
     family, (host, port) = sock.family, sock.getpeername()[:2]
-    ends = [(_entry(family, (host, port)), _entry(family, sock.getsockname()))]
-    listeners = [(_entry(family, (listening, port)), None) for listening in (host, WILDCARDS[family])]
-    return _owner(family, ends + listeners)
+    wanted: List[Tuple[str, Optional[str]]] = [(_entry(family, (host, port)), _entry(family, sock.getsockname()))]
+    wanted += [(_entry(family, (listening, port)), None) for listening in (host, WILDCARDS[family])]
+    return _owner(family, wanted)
 
 
 def _owner(family: int, wanted: List[Tuple[str, Optional[str]]]) -> Optional[int]:
