@@ -14,7 +14,7 @@ import threading
 import pytest
 import rpyc
 from certs import make_authority
-from conftest import ServerProcess, child_env, hrpyc_cli, unavailable, wait_for
+from conftest import ServerProcess, child_env, free_port, hrpyc_cli, unavailable, wait_for
 from test_security import Squatter
 
 import hrpyc
@@ -255,6 +255,77 @@ def test_a_token_works_through_an_ssh_style_port_forward(tls, authority):
         conn.close()
     finally:
         forward.close()
+        server.stop()
+
+
+def _accepts(address):
+    try:
+        socket.create_connection(address, timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(os.name != "posix", reason="OpenSSH's sshd, run here as a test host")
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_a_token_works_through_a_real_ssh_port_forward(tls, authority, tmp_path):
+    """The README's `ssh -L PORT:localhost:18811 host`, with OpenSSH's own sshd and ssh on loopback:
+    a token (and TLS end to end) go through, the bulk lane's second socket too."""
+    import getpass
+
+    sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+    if not os.path.exists(sshd) or shutil.which("ssh") is None or shutil.which("ssh-keygen") is None:
+        unavailable("OpenSSH (sshd, ssh, ssh-keygen) is not installed: apt-get install openssh-server")
+    for name in ("host", "user"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / name)], check=True)
+    sshd_port = free_port()
+    (tmp_path / "sshd_config").write_text(
+        "\n".join(
+            [
+                "Port {}".format(sshd_port),
+                "ListenAddress 127.0.0.1",
+                "HostKey {}".format(tmp_path / "host"),
+                "AuthorizedKeysFile {}".format(tmp_path / "user.pub"),
+                "PidFile {}".format(tmp_path / "sshd.pid"),
+                "StrictModes no",
+                "UsePAM no",
+                "PermitRootLogin yes",
+                "PasswordAuthentication no",
+                "KbdInteractiveAuthentication no",
+                "AllowTcpForwarding yes",
+                "LogLevel ERROR",
+                "",
+            ]
+        )
+    )
+    if os.getuid() == 0:
+        os.makedirs("/run/sshd", exist_ok=True)  # its privilege separation folder
+    files = _tls_files(authority) if tls else {}
+    server = hrpyc.Server("127.0.0.1", 0, token="s3cret", **files).start()
+    daemon = subprocess.Popen([sshd, "-D", "-e", "-f", str(tmp_path / "sshd_config")], stderr=subprocess.PIPE)
+    forward = None
+    try:
+        wait_for(lambda: _accepts(("127.0.0.1", sshd_port)), what="sshd to listen")
+        local = free_port()
+        forward = subprocess.Popen(
+            ["ssh", "-N", "-i", str(tmp_path / "user"), "-p", str(sshd_port)]
+            + ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
+            + ["-o", "ExitOnForwardFailure=yes", "-o", "LogLevel=ERROR"]
+            + ["-L", "{}:127.0.0.1:{}".format(local, server.address[1]), "{}@127.0.0.1".format(getpass.getuser())],
+            stderr=subprocess.PIPE,
+        )
+        wait_for(lambda: forward.poll() is not None or _accepts(("127.0.0.1", local)), what="the forward")
+        assert forward.poll() is None, forward.stderr.read()
+        extra = {"cafile": authority["ca"]} if tls else {}
+        conn = hrpyc.connect("127.0.0.1", local, token="s3cret", **extra)
+        assert conn.modules.os.getpid() == os.getpid()
+        assert bytes(hrpyc.run(conn, "result = b'x' * 300000")) == b"x" * 300000
+        conn.close()
+    finally:
+        for process in (forward, daemon):
+            if process is not None:
+                process.terminate()
+                process.wait(10)
         server.stop()
 
 
