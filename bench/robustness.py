@@ -207,6 +207,117 @@ def attacks(burst):
         server.close()
 
 
+def relays(count):
+    """Issue 23's relays, re-run: another user's relay on a port the client dials (a), `localhost` with
+    someone on [::1] (b), a registry entry with HRPYC_TOKEN set (c), and sockets closed before the owner
+    look-up against a root server. The other-user cases need root (to play 'nobody')."""
+    from test_relays import NOBODY, Squatter, _relay_as_another_user
+
+    as_root = sys.platform.startswith("linux") and os.getuid() == 0
+    server = hrpyc.Server("127.0.0.1", 0, token="auto").start()
+    try:
+        if as_root:
+            pid, relay, forwarded = _relay_as_another_user(server.address)
+            try:
+                hrpyc.connect(*relay, token="auto")
+                outcome = "CONNECTED THROUGH THE RELAY"
+            except hrpyc.HrpycError as exc:
+                outcome = "{}: {}".format(type(exc).__name__, str(exc)[:70] + "...")
+            os.waitpid(pid, 0)
+            print(
+                "relay (a), another user's port, token='auto': {}; bytes the relay forwarded: {}".format(
+                    outcome, int(forwarded.readline() or 0)
+                )
+            )
+            pid, relay, _ = _relay_as_another_user(server.address)
+            try:
+                hrpyc.connect(*relay, token=hrpyc.auth.auto_token(), allow_other_users=True)
+                outcome = "the relay HOLDS AN AUTHENTICATED CONNECTION"
+            except hrpyc.HrpycError as exc:
+                outcome = "refused by the server ({})".format(type(exc).__name__)
+            os.waitpid(pid, 0)
+            print("relay (a), the client made to go on: {}; server clients: {}".format(outcome, len(server.clients())))
+        squatter = socket.socket(socket.AF_INET6)
+        squatter.bind(("::1", server.address[1]))
+        squatter.listen(1)
+        squatter.settimeout(0.2)
+        real = socket.getaddrinfo
+        socket.getaddrinfo = lambda host, *a, **k: (
+            real("::1", *a, **k) + real("127.0.0.1", *a, **k) if host == "localhost" else real(host, *a, **k)
+        )
+        try:
+            conn = hrpyc.connect("localhost", server.address[1])
+            reached = "the server" if conn.modules.os.getpid() == os.getpid() else "?"
+            conn.close()
+        finally:
+            socket.getaddrinfo = real
+        try:
+            squatter.accept()
+            dialled = "dialled"
+        except socket.timeout:
+            dialled = "never dialled"
+        squatter.close()
+        print(
+            "relay (b), localhost resolving to ::1 first, a listener on [::1]: reached {}; [::1] {}".format(
+                reached, dialled
+            )
+        )
+    finally:
+        server.stop()
+
+    from rpyc.utils.registry import TCPRegistryClient, TCPRegistryServer
+
+    registry = TCPRegistryServer(host="127.0.0.1", port=0)
+    threading.Thread(target=registry.start, daemon=True).start()
+    while not registry.active:
+        time.sleep(0.01)
+    squatter = Squatter(hrpyc.auth.PROOF + os.urandom(64))
+    TCPRegistryClient("127.0.0.1", registry.port).register(("HRPYC",), squatter.address[1])
+    os.environ["HRPYC_TOKEN"] = SECRET
+    import subprocess
+
+    subprocess.run(
+        [sys.executable, "-m", "hrpyc", "sessions", "--registry", "tcp://127.0.0.1:{}".format(registry.port)],
+        capture_output=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+    )
+    del os.environ["HRPYC_TOKEN"]
+    squatter.close()
+    registry.close()
+    print(
+        "relay (c), a registered squatter, HRPYC_TOKEN set: challenge messages it heard: {}".format(
+            squatter.heard.count(hrpyc.auth.MAGIC)
+        )
+    )
+
+    if not as_root:
+        print("(the other-user cases need root on Linux: skipped)")
+        return
+    server = hrpyc.Server("127.0.0.1", 0).start()
+    admitted = []
+    hrpyc.subscribe(lambda event: admitted.append(event) if event.kind == "connected" else None)
+    for _ in range(count):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setuid(NOBODY)
+                sock = socket.socket()
+                sock.connect(server.address)
+                sock.sendall(b"\x00\x00\x00\x10\x00")
+                sock.close()
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+    time.sleep(1)  # the measurement: let the last look-ups finish
+    print(
+        "closed at once, as another user, against a root server with no credential: {} of {} admitted".format(
+            len(admitted), count
+        )
+    )
+    server.stop()
+
+
 def main():
     logging.getLogger("hrpyc").setLevel(logging.ERROR)  # thousands of refusals are the point here
     parser = argparse.ArgumentParser()
@@ -214,6 +325,7 @@ def main():
     parser.add_argument("--silent", type=int, default=100)
     parser.add_argument("--cycles", type=int, default=200)
     parser.add_argument("--burst", type=int, default=1100)
+    parser.add_argument("--closing", type=int, default=200, help="sockets closed before the owner look-up")
     args = parser.parse_args()
     servers.private_state_dir()
     fuzz(args.cases)
@@ -221,6 +333,7 @@ def main():
     cycles(args.cycles)
     if sys.platform.startswith("linux"):
         attacks(args.burst)
+    relays(args.closing)
 
 
 if __name__ == "__main__":

@@ -4,12 +4,17 @@ before any rpyc byte is read, by a gate that is an rpyc authenticator (`sock -> 
 The token never crosses the wire. Our client and the gate run a mutual challenge on the raw socket
 (inside TLS when there is TLS) before rpyc starts, both proving they know the token, the server first:
     client: MAGIC + client nonce (32 random bytes)
-    server: PROOF + server nonce (32) + HMAC(key, "server" + both nonces)    (NO_TOKEN if it has none)
-    client: HMAC(key, "client" + both nonces) once the server's proof checks out, else 32 zero bytes
+    server: PROOF + server nonce (32) + HMAC(key, "server" + both nonces + binding)    (NO_TOKEN if it has none)
+    client: HMAC(key, "client" + both nonces + binding) once the server's proof checks out, else 32 zeros
     server: ACCEPTED, WRONG_TOKEN or FULL
 `key` is PBKDF2-SHA256 of the token (100,000 rounds), so a proof anyone can ask the server for costs
 that much per guess to brute-force offline. A port squatter, a stale or planted session record, a
 registry entry: whoever answers in the server's place learns a nonce, nothing derived from the token.
+`binding` is the TLS channel's own (tls-unique) when there is TLS, so a proof is worthless on any other
+TLS connection: a relay that ends TLS on either side cannot pass it on. Without TLS nothing binds a proof
+to its connection (an `ssh -L` forward must keep working): a relay on this machine is kept out by the
+owner checks instead (peer_user), on both ends. MAGIC_V3 (hrpyc before channel binding) is still answered,
+without a binding.
 A stock rpyc client starts with a frame header instead; such a client is served when the server needs
 no token, and refused, with its address logged, when it does.
 """
@@ -31,12 +36,20 @@ from rpyc.utils.authenticators import AuthenticationError as RpycAuthenticationE
 
 from . import config, deadlines, lane, peer_user, sessions, userdir
 from .address import format_address, is_loopback
-from .errors import AuthenticationError, ConfigError, InsecureBindError, ProtocolError, TooManyClientsError
+from .errors import (
+    AuthenticationError,
+    ConfigError,
+    InsecureBindError,
+    NotYourServerError,
+    ProtocolError,
+    TooManyClientsError,
+)
 from .rpyc_wire import shutdown_socket
 
 log = logging.getLogger(__name__)
 
-MAGIC = b"HRPYC\x03"  # the challenge (b"HRPYC\x01" was the old token preamble, refused)
+MAGIC = b"HRPYC\x04"  # the challenge, its proofs bound to the TLS channel (b"HRPYC\x01": old preamble, refused)
+MAGIC_V3 = b"HRPYC\x03"  # the challenge of hrpyc before channel binding: still answered, unbound
 NONCE = 32
 ACCEPTED, WRONG_TOKEN, FULL = b"\x01", b"\x00", b"\x02"
 PROOF, NO_TOKEN = b"\x01", b"\x00"
@@ -53,8 +66,15 @@ def _key(token: bytes) -> bytes:
     return hashlib.pbkdf2_hmac("sha256", token, b"hrpyc challenge v1", KEY_ROUNDS)
 
 
-def _proof(key: bytes, side: bytes, client_nonce: bytes, server_nonce: bytes) -> bytes:
-    return hmac.new(key, side + client_nonce + server_nonce, hashlib.sha256).digest()
+def _proof(key: bytes, side: bytes, client_nonce: bytes, server_nonce: bytes, binding: bytes = b"") -> bytes:
+    return hmac.new(key, side + client_nonce + server_nonce + binding, hashlib.sha256).digest()
+
+
+def _binding(conn: Any) -> bytes:
+    """What ties a proof to this connection: the TLS channel's tls-unique, b"" without TLS."""
+    if isinstance(conn, ssl.SSLSocket):
+        return conn.get_channel_binding("tls-unique") or b""
+    return b""
 
 
 def auto_token(create: bool = True) -> Optional[str]:
@@ -62,9 +82,11 @@ def auto_token(create: bool = True) -> Optional[str]:
     same user find it there, so token='auto' needs no configuration."""
     path = auto_token_path()
     token = (userdir.read_private(path, secret=True) or "").strip()
-    if token:
-        return token
-    return rotate_auto_token() if create else None
+    if token or not create:
+        return token or None
+    # Several servers may start at once: the first file made wins, and every one of them reads it.
+    userdir.create_private(path, secrets.token_urlsafe(32))
+    return (userdir.read_private(path, secret=True) or "").strip() or None
 
 
 def rotate_auto_token() -> str:
@@ -83,6 +105,7 @@ def auto_token_path() -> str:
 def server_context(certfile: str, keyfile: Optional[str], cafile: Optional[str]) -> ssl.SSLContext:
     """TLS for the server; with `cafile`, clients must present a certificate signed by it."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2  # not left to OpenSSL: a 1.1.1 build accepts TLS 1.0
     _load(context.load_cert_chain, "certfile", certfile, keyfile)
     if cafile:
         _load(context.load_verify_locations, "cafile", cafile)
@@ -94,6 +117,7 @@ def client_context(cafile: Optional[str], certfile: Optional[str], keyfile: Opti
     """TLS for our client: the server's certificate is checked against `cafile` (host name included),
     or, without one, against the system's trusted authorities."""
     context = ssl.create_default_context()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
     if cafile:
         _load(context.load_verify_locations, "cafile", cafile)
     if certfile:
@@ -146,8 +170,9 @@ class Security(object):
         self.allow_insecure = config.flag("HRPYC_ALLOW_INSECURE") if allow_insecure is None else allow_insecure
         self.timeout = config.auth_timeout()
         others = config.flag("HRPYC_ALLOW_OTHER_USERS") if allow_other_users is None else allow_other_users
-        # No credential: on loopback, only this user's processes (where the system says who connected).
-        self.only_owner = self.credential == "none" and not others and peer_user.can_tell()
+        # On loopback, only this user's processes, whatever the credential (where the system says who
+        # connected): a token shown by another user's process may be one it relays from ours.
+        self.only_owner = not others and peer_user.can_tell()
 
     @property
     def credential(self) -> str:
@@ -274,12 +299,13 @@ class Gate(object):
 
     @staticmethod
     def _check_owner(sock: socket.socket) -> None:
-        """Another user's process on this machine may not use a server that asks for no credential."""
-        uid = peer_user.owner(sock)
+        """Another user's process on this machine may not use the server, whatever it shows: with a
+        token it may be relaying one of our own clients' challenges."""
+        uid = peer_user.client_owner(sock)
         if uid is None:
-            raise _Refusal("cannot tell which user connected (gone already?)")
+            raise _Refusal("cannot tell which user connected (it closed its end, or is gone)")
         if uid != os.getuid():
-            raise _Refusal("a process of another user (uid {}); a token lets other users in".format(uid))
+            raise _Refusal("a process of another user (uid {}); allow_other_users lets other users in".format(uid))
 
     def _check(self, conn: Any) -> Any:
         """Read the preamble if the client sent one; return the credentials, or raise _Refusal."""
@@ -295,9 +321,10 @@ class Gate(object):
                 conn.sendall(NO_TOKEN)  # our client, given a token, will not go on with a server that has none
                 raise _Refusal("the client offered a token; this server has none")
             server_nonce = secrets.token_bytes(NONCE)
-            conn.sendall(PROOF + server_nonce + _proof(self._key, b"server", client_nonce, server_nonce))
+            binding = _binding(conn) if magic == MAGIC else b""
+            conn.sendall(PROOF + server_nonce + _proof(self._key, b"server", client_nonce, server_nonce, binding))
             offered = _read_exactly(conn, len(UNPROVEN))
-            if not hmac.compare_digest(offered, _proof(self._key, b"client", client_nonce, server_nonce)):
+            if not hmac.compare_digest(offered, _proof(self._key, b"client", client_nonce, server_nonce, binding)):
                 conn.sendall(WRONG_TOKEN)
                 raise _Refusal("wrong token")
             if not self._has_room():
@@ -318,19 +345,22 @@ class Gate(object):
             if self._key is None:
                 return b""
             magic = _read_exactly(conn, len(MAGIC))
-            if magic not in (MAGIC, lane.MAGIC):
+            if magic not in PREAMBLES:
                 raise _Refusal("no token (a stock rpyc client?)")
             return magic
         if not _starts_like_preamble(conn):
             return b""
         magic = _read_exactly(conn, len(MAGIC))
-        if magic not in (MAGIC, lane.MAGIC):
+        if magic not in PREAMBLES:
             raise _Refusal("garbage where a token or an rpyc frame should be")
         return magic
 
 
 class _Refusal(Exception):
     pass
+
+
+PREAMBLES = (MAGIC, MAGIC_V3, lane.MAGIC)
 
 
 def prove(sock: Any, token: str, address: str) -> None:
@@ -344,14 +374,14 @@ def prove(sock: Any, token: str, address: str) -> None:
         raise ProtocolError(address, "it does not understand hrpyc tokens (a stock rpyc server?)")
     answer = _exchange(sock, b"", NONCE + len(UNPROVEN), address)
     server_nonce, server_proof = answer[:NONCE], answer[NONCE:]
-    key = _key(token.encode("utf-8"))
-    if not hmac.compare_digest(server_proof, _proof(key, b"server", client_nonce, server_nonce)):
+    key, binding = _key(token.encode("utf-8")), _binding(sock)
+    if not hmac.compare_digest(server_proof, _proof(key, b"server", client_nonce, server_nonce, binding)):
         try:
             sock.sendall(UNPROVEN)  # so a real server with another token logs "wrong token"
         except OSError:
             pass
         raise AuthenticationError(address)
-    verdict = _exchange(sock, _proof(key, b"client", client_nonce, server_nonce), 1, address)
+    verdict = _exchange(sock, _proof(key, b"client", client_nonce, server_nonce, binding), 1, address)
     if verdict == WRONG_TOKEN:
         raise AuthenticationError(address)
     if verdict == FULL:
@@ -393,15 +423,27 @@ def _close(sock: socket.socket) -> None:
     sock.close()
 
 
-def client_token(token: Optional[str], host: str, port: int) -> Optional[str]:
-    """The token our client offers: `token`, else HRPYC_TOKEN / HRPYC_TOKEN_FILE, else - for a server
-    of this user on this machine whose session record says it uses token='auto' - this user's own."""
+def client_token(token: Optional[str], peer: Tuple[str, int], address: str) -> Optional[str]:
+    """The token our client offers the server it reached at `peer` (`address`: as the user named it):
+    `token`, else HRPYC_TOKEN / HRPYC_TOKEN_FILE. This user's own auto token (token='auto', or none given
+    and the session record says the server uses it) is offered only to a server one of this user's live
+    session records names: whatever else holds a port here could relay the challenge to the real one."""
     given = token if token is not None else config.token_setting()
+    if given and given != "auto":
+        return given
+    record = sessions.serving(peer)
     if given == "auto":
+        if record is None:
+            raise NotYourServerError.unrecorded(address)
         return auto_token(create=False) or ""
-    if given or not is_loopback(host):
-        return given or None
-    for record in sessions.live():
-        if record.get("port") == port and record.get("token_source") == "auto":
-            return auto_token(create=False)
+    if record is not None and record.get("token_source") == "auto":
+        return auto_token(create=False)
     return None
+
+
+def check_owner(sock: socket.socket, address: str) -> None:
+    """Our client's side of the owner check: a loopback server another user's process holds (a relay, a
+    squatter on a port of ours) gets nothing from us, where the system says who holds it."""
+    uid = peer_user.server_owner(sock) if is_loopback(sock.getpeername()[0]) else None
+    if uid is not None and uid != os.getuid():
+        raise NotYourServerError.of_user(address, uid)

@@ -94,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
         "--allow-other-users",
         action="store_true",
         default=None,
-        help="with no credential, let other users' processes on this machine in (HRPYC_ALLOW_OTHER_USERS)",
+        help="let other users' processes on this machine in, with the credential asked for (HRPYC_ALLOW_OTHER_USERS)",
     )
     serve.add_argument("-v", "--verbose", action="store_true", help="log clients coming and going")
     serve.add_argument(
@@ -113,6 +113,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     listing.add_argument(
         "--clients", action="store_true", help="list each local session's connected clients (asks each session)"
+    )
+    listing.add_argument(
+        "--token",
+        default=None,
+        help="the token to show the registry's servers (HRPYC_TOKEN is not offered to what a registry names)",
     )
     listing.set_defaults(run=_sessions)
 
@@ -142,6 +147,11 @@ def _parser() -> argparse.ArgumentParser:
         )
         verb.add_argument("--token", default=None, help="the server's token (default: HRPYC_TOKEN)")
         verb.add_argument("--cafile", default=None, help="connect over TLS, trusting this CA (HRPYC_TLS_CA)")
+        verb.add_argument(
+            "--allow-other-users",
+            action="store_true",
+            help="go on when the server on this machine belongs to another user (a colleague's, on purpose)",
+        )
         verb.set_defaults(run=run)
     return parser
 
@@ -246,7 +256,8 @@ def _sessions(args: argparse.Namespace) -> int:
         print(REGISTERED_ROW.format("ADDRESS", "SERVER"))
     for host, port in found:
         try:
-            with connect(host, port, timeout=3) as conn:
+            # Anyone may register an address: only a token given to this very command is shown to it.
+            with connect(host, port, timeout=3, token=args.token or "") as conn:
                 what = _describe(conn)
         except HrpycError as exc:
             what = "does not answer: {}".format(exc)
@@ -331,9 +342,16 @@ def _ping(args: argparse.Namespace) -> int:
 
 
 def _connect(args: argparse.Namespace) -> Any:
-    """The connection `ping` and `shell` ask for with HOST:PORT, --timeout, --token and --cafile."""
+    """The connection `ping` and `shell` ask for with HOST:PORT, --timeout, --token, --cafile and
+    --allow-other-users."""
     timeout = None if args.timeout is None else config.seconds(args.timeout, "timeout")
-    return connect(*args.address, timeout=timeout, token=args.token, cafile=args.cafile)
+    return connect(
+        *args.address,
+        timeout=timeout,
+        token=args.token,
+        cafile=args.cafile,
+        allow_other_users=args.allow_other_users,
+    )
 
 
 def _describe(conn: Any) -> str:

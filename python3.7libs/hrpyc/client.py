@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import socket
 import ssl
-from typing import TYPE_CHECKING, Any, Optional, Tuple, overload
+from typing import TYPE_CHECKING, Any, List, Optional, Tuple, overload
 
 import rpyc
 
-from . import auth, config, discovery, identity, lane
-from .address import DEFAULT_HOST, DEFAULT_PORT, format_address, is_loopback
+from . import auth, config, discovery, identity, lane, sessions
+from .address import DEFAULT_HOST, DEFAULT_PORT, format_address, is_ipv6, is_loopback
 from .errors import (
     ProtocolError,
     RemoteImportError,
@@ -43,6 +43,7 @@ def connect(
     certfile: Optional[str] = None,
     keyfile: Optional[str] = None,
     serve_callbacks: bool = False,
+    allow_other_users: bool = False,
 ) -> rpyc.Connection:
     """An rpyc connection to the hrpyc (or stock rpyc classic) server at server:port.
 
@@ -56,6 +57,8 @@ def connect(
     `serve_callbacks`: serve the server's calls into our functions (event callbacks) as they come,
     from a background thread, instead of only while we wait for an answer; close such a connection
     yourself (or use `with`), as the thread keeps it alive.
+    `allow_other_users`: go on when the server on this machine belongs to another OS user (by default
+    that is NotYourServerError before anything is sent: it may be a relay, or a squatter on your port).
     """
     seconds = config.request_timeout(timeout)
     if port is None:
@@ -64,13 +67,24 @@ def connect(
     reach = CONNECT_TIMEOUT if seconds is None else min(CONNECT_TIMEOUT, seconds)
     tls = _tls_context(cafile, certfile, keyfile)
 
+    reached: List[Tuple[str, int]] = []
+
     def dial() -> socket.socket:
-        """A socket to this server, through TLS if asked: the connection's, and each bulk lane's."""
-        return _open(server, port, address, reach, tls)
+        """A socket to this server, through TLS if asked: the connection's, and each bulk lane's - those to
+        the address the first one reached (a name may resolve to several)."""
+        sock = _open(server, reached or _addresses(server, port, address), address, reach, tls)
+        try:
+            if not allow_other_users:
+                auth.check_owner(sock, address)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
     sock = dial()
+    reached.append(sock.getpeername()[:2])
     try:
-        secret = auth.client_token(token, server, sock.getpeername()[1])
+        secret = auth.client_token(token, reached[0], address)
         if secret is not None:
             auth.prove(sock, secret, address)
     except BaseException:
@@ -138,20 +152,40 @@ def _tls_context(cafile: Optional[str], certfile: Optional[str], keyfile: Option
     return auth.client_context(cafile, certfile, keyfile) if cafile or certfile else None
 
 
-def _open(server: str, port: int, address: str, reach: float, tls: Optional[ssl.SSLContext]) -> socket.socket:
-    """A connected socket, through TLS when `tls` is given, or a one-line error."""
+def _addresses(server: str, port: int, address: str) -> List[Tuple[str, int]]:
+    """Where `server` resolves to, in the order to try. A loopback name (localhost) tries IPv4 first - or
+    first the address this user's session on that port listens on: servers listen on 127.0.0.1 by
+    default, and a refused [::1] costs 2 s on Windows, or reaches whoever else listens there."""
     try:
-        sock = socket.create_connection((server, port), timeout=reach)
-    except ConnectionRefusedError:
-        raise ServerNotFoundError(address, "connection refused") from None
-    except socket.timeout:
-        raise ServerNotFoundError(address, "no answer within {:g} s".format(reach)) from None
+        infos = socket.getaddrinfo(server, port, 0, socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise ServerNotFoundError(address, "unknown host: {}".format(exc.strerror)) from None
     except (ValueError, UnicodeError) as exc:  # a NUL byte, a label of 64 characters or more
         raise ServerNotFoundError(address, "not a host name: {}".format(exc)) from None
-    except OSError as exc:
-        raise ServerNotFoundError(address, exc.strerror or str(exc)) from None
+    found = [(str(info[4][0]), port) for info in infos]
+    if len(found) > 1 and all(is_loopback(host) for host, _ in found):
+        found.sort(key=lambda place: (sessions.serving(place) is None, is_ipv6(place[0])))
+    return list(dict.fromkeys(found))
+
+
+def _open(
+    server: str, places: List[Tuple[str, int]], address: str, reach: float, tls: Optional[ssl.SSLContext]
+) -> socket.socket:
+    """A socket connected to the first of `places` that answers, through TLS when `tls` is given, or a
+    one-line error."""
+    failed: OSError = ConnectionRefusedError()
+    for place in places:
+        try:
+            sock = socket.create_connection(place, timeout=reach)
+            break
+        except OSError as exc:
+            failed = exc
+    else:
+        if isinstance(failed, ConnectionRefusedError):
+            raise ServerNotFoundError(address, "connection refused") from None
+        if isinstance(failed, socket.timeout):
+            raise ServerNotFoundError(address, "no answer within {:g} s".format(reach)) from None
+        raise ServerNotFoundError(address, failed.strerror or str(failed)) from None
     if tls is None:
         return sock
     try:
@@ -194,6 +228,7 @@ def import_remote_module(
     *,
     timeout: Optional[config.Seconds] = ...,
     serve_callbacks: bool = ...,
+    allow_other_users: bool = ...,
     _module: _Module = _HOU,  # type: ignore[assignment]  # for type checkers only: never pass it
     **credentials: Optional[str],
 ) -> Tuple[rpyc.Connection, _Module]: ...
@@ -207,6 +242,7 @@ def import_remote_module(
     *,
     timeout: Optional[config.Seconds] = ...,
     serve_callbacks: bool = ...,
+    allow_other_users: bool = ...,
     **credentials: Optional[str],
 ) -> Tuple[rpyc.Connection, Any]: ...
 
@@ -218,15 +254,23 @@ def import_remote_module(  # type: ignore[misc]  # the overloads' _module exists
     *,
     timeout: Optional[config.Seconds] = None,
     serve_callbacks: bool = False,
+    allow_other_users: bool = False,
     **credentials: Optional[str],
 ) -> Tuple[rpyc.Connection, Any]:
     """`(connection, module)`: the server's `name` module, used as if it were local (typed as the `hou`
     module where types-houdini is installed).
 
     Keep `connection` (or the module) referenced: the link closes when both are garbage-collected.
-    `credentials`: token, cafile, certfile, keyfile, as for `connect`.
+    `credentials`: token, cafile, certfile, keyfile, as for `connect`; `allow_other_users` too.
     """
-    conn = connect(server, port, timeout=timeout, serve_callbacks=serve_callbacks, **credentials)
+    conn = connect(
+        server,
+        port,
+        timeout=timeout,
+        serve_callbacks=serve_callbacks,
+        allow_other_users=allow_other_users,
+        **credentials,
+    )
     try:
         module = conn.remember_module(conn.modules[name])
     except ImportError:

@@ -14,6 +14,7 @@ the README's troubleshooting table):
      ├── ConnectionLostError (ConnectionError)        the server went away during a call (also an EOFError)
      ├── TransferError (ConnectionError)              a bulk-lane buffer did not arrive whole
      ├── AuthenticationError (ConnectionRefusedError) the server refused our token
+     ├── NotYourServerError (ConnectionRefusedError)  what answers on this machine is not this user's session
      ├── TooManyClientsError (ConnectionRefusedError) the server is at its client limit
      ├── VersionMismatchError (ConnectionError)       the two ends' rpyc cannot talk
      ├── MultipleSessionsError                        no port given, and several local sessions to choose from
@@ -50,6 +51,7 @@ __all__ = [
     "ConnectionLostError",
     "TransferError",
     "AuthenticationError",
+    "NotYourServerError",
     "TooManyClientsError",
     "VersionMismatchError",
     "MultipleSessionsError",
@@ -222,6 +224,31 @@ class AuthenticationError(HrpycError, ConnectionRefusedError):
             why,
             Setting("token"),
             Setting("token", "auto"),
+        )
+
+
+class NotYourServerError(HrpycError, ConnectionRefusedError):
+    """What answers on this machine's loopback is not one of this user's sessions: another user's process
+    (a relay, a squatter), or a port no session record of this user names. Nothing was sent to it."""
+
+    @classmethod
+    def of_user(cls, address: str, uid: int) -> NotYourServerError:
+        return cls(
+            "{} belongs to another user (uid {}), so it is not your Houdini; nothing was sent to it: check the port "
+            "(`hrpyc sessions` lists yours), or pass {} if you mean to reach that user's server",
+            address,
+            uid,
+            Setting("allow_other_users", True),
+        )
+
+    @classmethod
+    def unrecorded(cls, address: str) -> NotYourServerError:
+        return cls(
+            "{} is not one of your hrpyc sessions (no session record of yours names it), so {} was not offered "
+            "to it: check the port (`hrpyc sessions` lists yours), or pass that server's own token as {}",
+            address,
+            Setting("token", "auto"),
+            Setting("token"),
         )
 
 

@@ -68,9 +68,10 @@ class Server(object):
         `dispatch`: where requests run (see hrpyc.dispatch). `timeout`: how long a stock client waits
         (ours say so themselves). `token`: a shared secret clients must show, or 'auto' for this user's
         own. `certfile`/`keyfile`: serve over TLS; `cafile`: and require client certificates it signed.
-        `allow_insecure`: listen beyond loopback with no credential. `allow_other_users`: with no credential,
-        let other OS users' processes on this machine in too (by default only this user's may connect,
-        where the system says who connected: Linux). `max_clients`: connected at once.
+        `allow_insecure`: listen beyond loopback with no credential. `allow_other_users`: let other OS
+        users' processes on this machine in too, with the credential asked for (by default only this user's
+        may connect from this machine, whatever they show, where the system says who connected: Linux).
+        `max_clients`: connected at once.
         `compress`: zlib for large frames; None turns it on only for peers beyond loopback."""
         self._dispatcher = self._dispatcher_for(dispatch)
         self._timeout = config.request_timeout(timeout)
@@ -152,8 +153,8 @@ class Server(object):
 
     @property
     def only_owner(self) -> bool:
-        """True when only this OS user's processes may connect from this machine: no credential is asked
-        for, and the system says who connected (Linux)."""
+        """True when only this OS user's processes may connect from this machine, whatever the credential:
+        allow_other_users was not given, and the system says who connected (Linux)."""
         return self._security.only_owner
 
     @property

@@ -9,14 +9,16 @@ NFS holds other machines' records (alive, but not here), and a pid is reused aft
 from __future__ import annotations
 
 import getpass
+import ipaddress
 import json
 import os
 import socket
 import sys
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from . import userdir
+from .address import is_loopback
 
 Record = Dict[str, Any]
 
@@ -71,6 +73,33 @@ def live() -> List[Record]:
         else:
             unregister(path)
     return sorted(records, key=lambda r: r.get("started", 0))
+
+
+def serving(peer: Tuple[str, int]) -> Optional[Record]:
+    """The live record of this user's session that listens where `peer` is (an address on loopback our
+    client reached), or None: whatever else holds a port of this machine is not one of ours."""
+    host, port = peer[0], peer[1]
+    if not is_loopback(host):
+        return None
+    for record in live():
+        if record.get("port") == port and _listens_on(str(record.get("host", "")), host):
+            return record
+    return None
+
+
+def _listens_on(listening: str, host: str) -> bool:
+    """Does a server bound to `listening` (as its record says: an address, a name or a wildcard) take
+    connections made to the address `host`?"""
+    if listening in ("", "0.0.0.0"):
+        return ":" not in host
+    if listening == "::":
+        return True  # dual-stack where the system allows it
+    try:
+        wanted = ipaddress.ip_address(host.split("%", 1)[0])
+        infos = socket.getaddrinfo(listening, None, 0, socket.SOCK_STREAM)
+    except (ValueError, OSError, UnicodeError):
+        return False
+    return any(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) == wanted for info in infos)
 
 
 def _process_started(pid: int) -> Optional[str]:

@@ -15,7 +15,7 @@ import errno
 import os
 import secrets
 import stat
-from typing import Optional
+from typing import Callable, Optional
 
 from . import config
 from .errors import UnsafeFileError
@@ -65,18 +65,36 @@ def read_private(path: str, secret: bool = False) -> Optional[str]:
 def write_private(path: str, text: str) -> None:
     """Write a file only its owner can read: to a new, unguessable name first (never following a
     planted link), then moved over `path` in one step."""
+    _publish(path, text, os.replace)
+
+
+def create_private(path: str, text: str) -> bool:
+    """write_private, unless `path` exists already: False then, and it is left as it is. Whole or not at
+    all, and exclusive: of several processes creating it at once, exactly one succeeds."""
+    try:
+        _publish(path, text, os.link)  # a hard link fails if the name exists; the rename would replace it
+    except FileExistsError:
+        return False
+    except OSError:  # a file system without hard links: the last writer wins, as with write_private
+        if os.path.lexists(path):
+            return False
+        write_private(path, text)
+    return True
+
+
+def _publish(path: str, text: str, place: Callable[[str, str], None]) -> None:
+    """Write `text` to a new, unguessable name (never following a planted link), `place` it at `path`."""
     temporary = "{}.{}.tmp".format(path, secrets.token_hex(8))
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
+        place(temporary, path)
+    finally:
         try:
             os.remove(temporary)
         except OSError:
-            pass
-        raise
+            pass  # moved into place already
 
 
 def _check(status: os.stat_result, path: str, folder: bool, secret: bool = False) -> None:

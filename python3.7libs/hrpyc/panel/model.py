@@ -153,8 +153,10 @@ def status(server: Any, error: str) -> Tuple[str, str]:
         host, port = server.address
         exposure = "reachable from other machines" if not is_loopback(host) else "this machine only"
         credential = {"token": "token required", "certificate": "client certificate required"}.get(
-            server.credential, "no credential, this user's processes only" if server.only_owner else "no credential"
+            server.credential, "no credential"
         )
+        if server.only_owner:  # on loopback, whatever the credential
+            credential += ", this user's processes only"
         if dict(server.describe()).get("tls") == "yes":
             credential += ", over TLS"
         text = "Listening on {} - {}, {}, requests run on the {} thread".format(
