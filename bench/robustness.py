@@ -237,7 +237,7 @@ def terminal():
             sessions.unregister(record)
         registry.close()
         rogues.close()
-    outputs = [run.stdout + run.stderr for run in runs]
+    outputs = [rogue.shell_output(run) for run in runs]  # what IPython 7 adds of its own left out
     print(
         "terminal: {} rogue answers, {} runs of the hrpyc command in {:.1f} s: {} raw control bytes reached the "
         "output, {} raw tracebacks, exit codes {}; largest output {:,} bytes (largest answer {:,} characters)".format(

@@ -2,6 +2,7 @@
 command run against them with its output kept as bytes. The tests and bench/robustness.py share them.
 """
 
+import re
 import socket
 import subprocess
 import sys
@@ -134,6 +135,16 @@ def hrpyc_bytes(*args, stdin=b"", **env):
     return subprocess.run(
         [sys.executable, "-m", "hrpyc", *args], input=stdin, capture_output=True, env=child_env(**env), timeout=120
     )
+
+
+# IPython 7 titles the terminal as it starts ("IPython: <folder>") and restores the title at exit, whether
+# or not its output is a terminal: its own sequences, not the server's.
+IPYTHON_TITLE = re.compile(rb"\x1b\[2[23];0t|\x1b\]0;IPython: [^\x00-\x1f]*\x07")
+
+
+def shell_output(result):
+    """What `hrpyc shell` printed, IPython's own title sequences left out."""
+    return IPYTHON_TITLE.sub(b"", result.stdout) + result.stderr
 
 
 def raw_controls(data):

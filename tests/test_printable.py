@@ -17,6 +17,7 @@ from rogue import (
     RogueServers,
     hrpyc_bytes,
     raw_controls,
+    shell_output,
 )
 
 from hrpyc import sessions, userdir
@@ -52,9 +53,9 @@ def test_what_a_peer_says_is_escaped_bounded_and_odd_values_are_a_question_mark(
     assert traceback == "Traceback\n  File x\\x1b[2J\\r\nValueError: \\u202e"
 
 
-def assert_clean(result, bound=BOUND):
+def assert_clean(result, bound=BOUND, output=None):
     """The command's output holds no raw control character, stays bounded, and shows no traceback."""
-    output = result.stdout + result.stderr
+    output = result.stdout + result.stderr if output is None else output
     assert raw_controls(output) == 0, output[:2000]
     assert len(output) < bound, output[:2000]
     assert b"Traceback (most recent call last)" not in result.stderr, result.stderr[-2000:]
@@ -87,9 +88,10 @@ def test_the_shell_banner_and_a_servers_traceback_are_escaped_and_bounded(rogue)
     port = rogue.start(ODD_FIELDS["escapes"])
     result = hrpyc_bytes("shell", "127.0.0.1:{}".format(port), stdin=b"connection.root.boom()\nprint('after')\n")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert_clean(result, bound=30_000)  # the traceback's share: 20,000 characters
-    assert b"hrpyc shell: this prompt runs here" in result.stdout + result.stderr
-    assert b"hrpyc\\x1b[2J" in result.stdout + result.stderr  # the banner's description of the server
+    output = shell_output(result)
+    assert_clean(result, bound=30_000, output=output)  # the traceback's share: 20,000 characters
+    assert b"hrpyc shell: this prompt runs here" in output
+    assert b"hrpyc\\x1b[2J" in output  # the banner's description of the server
     assert b"Traceback in the server" in result.stderr and b'File "<\\x1b[2J' in result.stderr
     assert b"ValueError: \\x1b[2J" in result.stderr and b"after" in result.stdout
 
