@@ -59,6 +59,9 @@ class Rogue(rpyc.SlaveService):
     def hrpyc_clients(self):
         return self.clients
 
+    def hrpyc_submit(self, *request):
+        return (1, "cancelled", (), HOSTILE * 1000)  # job 1 was cancelled, and this is how
+
     def boom(self):
         code = compile("raise ValueError(text)", "<{}>".format(HOSTILE), "exec")
         exec(code, {"text": HOSTILE + "x" * MEGABYTE})

@@ -20,6 +20,7 @@ from rogue import (
     shell_output,
 )
 
+import hrpyc
 from hrpyc import sessions, userdir
 from hrpyc.printable import printable
 
@@ -51,6 +52,15 @@ def test_what_a_peer_says_is_escaped_bounded_and_odd_values_are_a_question_mark(
         assert printable(odd) == "?"
     traceback = printable("Traceback\n  File x\x1b[2J\r\nValueError: \u202e", 1000, lines=True)
     assert traceback == "Traceback\n  File x\\x1b[2J\\r\nValueError: \\u202e"
+
+
+def test_how_a_rogue_server_says_a_job_was_cancelled_is_escaped_in_the_error(rogue):
+    connection = hrpyc.connect("127.0.0.1", rogue.start((("hrpyc", "rogue"),)))
+    with pytest.raises(hrpyc.CancelledError) as raised:
+        hrpyc.run(connection, "result = 1")
+    connection.close()
+    said = str(raised.value)
+    assert said.isprintable() and "\\x1b[2J" in said and len(said) < 1000
 
 
 def assert_clean(result, bound=BOUND, output=None):
