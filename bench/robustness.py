@@ -2,8 +2,11 @@
 a legitimate client keeps working, silent sockets, stop/start cycles on one port, and the attacks of a
 local user without credentials on a server allowed 256 open files (a burst past that limit, drips,
 a zlib bomb): the server's peak memory, descriptors and threads before and after, and time to recover.
+With --terminal, only this: rogue servers, registry entries and session records run through the `hrpyc`
+command, and how many raw control bytes reach its output.
 
     python bench/robustness.py [--cases 10000] [--cycles 200] [--burst 1100]
+    python bench/robustness.py --terminal
 """
 
 import argparse
@@ -22,11 +25,13 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "python3.7libs"))
 
+import rogue  # noqa: E402
 import servers  # noqa: E402
 from test_security import garbage_cases  # noqa: E402 (the same generators the tests use, at scale)
 
 import hrpyc  # noqa: E402
 import hrpyc.auth  # noqa: E402
+from hrpyc import sessions  # noqa: E402
 
 SECRET = "bench-secret"
 
@@ -317,6 +322,46 @@ def relays(count):
     )
     server.stop()
 
+def terminal():
+    """Every rogue handshake answer through `hrpyc ping`, one through the shell (banner and a hostile
+    traceback), all of them and odd ports through `hrpyc sessions --registry`, and a hostile session record
+    through `hrpyc sessions` and `--clients` on an ASCII console."""
+    started = time.perf_counter()
+    rogues, registry, runs = rogue.RogueServers(), rogue.Registry(), []
+    record = None
+    try:
+        for answer in rogue.ANSWERS.values():
+            port = rogues.start(answer, clients=rogue.HOSTILE_CLIENTS)
+            registry.register(port)
+            runs.append(rogue.hrpyc_bytes("ping", "127.0.0.1:{}".format(port)))
+        registry.register(rogue.HOSTILE)
+        port = rogues.start(rogue.ANSWERS["escapes"], clients=rogue.HOSTILE_CLIENTS)
+        runs.append(rogue.hrpyc_bytes("shell", "127.0.0.1:{}".format(port), stdin=b"connection.root.boom()\n"))
+        runs.append(rogue.hrpyc_bytes("sessions", "--registry", registry.address))
+        scene = rogue.HOSTILE + "x" * rogue.MEGABYTE
+        record = sessions.register(dict(port=port, host="127.0.0.1", scene=scene, houdini=rogue.HOSTILE))
+        for args in (("sessions",), ("sessions", "--clients")):
+            runs.append(rogue.hrpyc_bytes(*args, PYTHONIOENCODING="ascii"))
+    finally:
+        if record is not None:
+            sessions.unregister(record)
+        registry.close()
+        rogues.close()
+    outputs = [rogue.shell_output(run) for run in runs]  # what IPython 7 adds of its own left out
+    print(
+        "terminal: {} rogue answers, {} runs of the hrpyc command in {:.1f} s: {} raw control bytes reached the "
+        "output, {} raw tracebacks, exit codes {}; largest output {:,} bytes (largest answer {:,} characters)".format(
+            len(rogue.ANSWERS),
+            len(runs),
+            time.perf_counter() - started,
+            sum(rogue.raw_controls(output) for output in outputs),
+            sum(b"Traceback (most recent call last)" in run.stderr for run in runs),
+            "/".join(sorted({str(run.returncode) for run in runs})),
+            max(len(output) for output in outputs),
+            rogue.MEGABYTE + len(rogue.HOSTILE),
+        )
+    )
+
 
 def main():
     logging.getLogger("hrpyc").setLevel(logging.ERROR)  # thousands of refusals are the point here
@@ -326,8 +371,12 @@ def main():
     parser.add_argument("--cycles", type=int, default=200)
     parser.add_argument("--burst", type=int, default=1100)
     parser.add_argument("--closing", type=int, default=200, help="sockets closed before the owner look-up")
+    parser.add_argument("--terminal", action="store_true", help="only the rogue answers through the hrpyc command")
     args = parser.parse_args()
     servers.private_state_dir()
+    if args.terminal:
+        terminal()
+        return
     fuzz(args.cases)
     silent(args.silent)
     cycles(args.cycles)

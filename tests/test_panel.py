@@ -15,6 +15,7 @@ from hrpyc import auth
 need("Qt", "the panel's tests need Qt.py and a Qt binding (CI installs them)")
 
 from hrpyc import panel  # noqa: E402 (needs Qt)
+from hrpyc.panel import model  # noqa: E402
 from hrpyc.panel.model import Settings  # noqa: E402
 
 
@@ -504,3 +505,11 @@ def test_the_self_test_checks_the_main_thread_and_houdinis_time_in_a_houdini(gui
     assert [step["ok"] for step in steps.values()] == [True] * 5
     assert "main thread (dispatch: main)" in steps["main thread"]["detail"]
     assert "then put back" in steps["time sync"]["detail"]
+
+
+def test_the_event_log_shows_what_a_client_said_escaped():
+    hostile = "\x1b[2J\r\nhrpyc: fake\u202e"
+    client = hrpyc.ClientInfo(1, ("127.0.0.1", 5000), 0.0, 0, None, program=hostile, user=hostile, host="ws")
+    event = hrpyc.ServerEvent("disconnected", ("127.0.0.1", 18811), client, message=hostile * 1000)
+    line = model.event_line(event)
+    assert line.isprintable() and len(line) < 1000 and "\\x1b[2J\\r\\nhrpyc: fake\\u202e" in line

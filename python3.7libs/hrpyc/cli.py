@@ -13,13 +13,15 @@ from . import clients, config, discovery, houdini, install, sessions, shell
 from .address import format_address, parse_address
 from .client import connect
 from .config import DEFAULT_HOST, DEFAULT_PORT, DISPATCH_MODES
-from .errors import HrpycError, Setting
+from .errors import HrpycError, ProtocolError, Setting
 from .identity import STOCK
+from .printable import printable, printable_error
 from .rpyc_wire import RPYC_VERSION_STRING
 from .server import start_server
 from .version import __version__
 
 BUSY_REPORT = 1.0  # seconds of main-thread work before ping calls Houdini busy
+MESSAGE = 4000  # characters of an error message shown: it may quote what a server said
 DEMO_LABEL = "hrpyc (demo, not Houdini)"  # what starts every line `hrpyc serve --demo` prints
 
 
@@ -40,6 +42,7 @@ ADDRESS_VERBS = ("ping", "shell")  # they take the port in HOST:PORT, not as --p
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    _never_unencodable()
     parser = _parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv:  # bare `hrpyc`: what it can do
@@ -54,8 +57,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return args.run(args)
     except HrpycError as exc:
         label = DEMO_LABEL if getattr(args, "demo", False) else "hrpyc"
-        print("{}: {}".format(label, exc.worded(lambda setting: flag(setting, args.verb))), file=sys.stderr)
+        message = exc.worded(lambda setting: flag(setting, args.verb))
+        print("{}: {}".format(label, printable(message, MESSAGE)), file=sys.stderr)
         return 1
+
+
+def _never_unencodable() -> None:
+    """What the CLI prints can always be written: a character the console's encoding lacks (a scene
+    name in Japanese on a cp1252 console, a `\\u202e` a server sent) shows as its `\\u....` escape
+    instead of raising UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)  # io.TextIOWrapper's, Python 3.7 on
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
 
 
 def flag(setting: Setting, verb: str) -> str:
@@ -228,6 +242,14 @@ def _aligned(rows: Sequence[Sequence[str]]) -> List[str]:
     return ["  ".join([cell.ljust(width) for cell, width in zip(row, widths)] + [row[-1]]).rstrip() for row in rows]
 
 
+def _when(stamp: Any, form: str) -> str:
+    """A time a record or a server wrote (seconds since the epoch) as `form`, or '?'."""
+    try:
+        return time.strftime(form, time.localtime(stamp)) if type(stamp) in (int, float) else "?"
+    except (OverflowError, OSError, ValueError):  # beyond the platform's years, NaN
+        return "?"
+
+
 def _sessions(args: argparse.Namespace) -> int:
     if args.clients:
         return _session_clients(args)
@@ -235,14 +257,14 @@ def _sessions(args: argparse.Namespace) -> int:
         live = sessions.live()
         rows = [("ADDRESS", "PROCESS", "RUNS IN", "USER", "CREDENTIAL", "DISPATCH", "SINCE", "SCENE")] + [
             (
-                format_address(record.get("host", "?"), record.get("port", 0)),
-                "pid {}".format(record.get("pid")),
+                format_address(printable(record.get("host", "?"), 64), record["port"]),
+                "pid {}".format(record["pid"]),
                 discovery.runs_in(record),
-                str(record.get("user", "")),
-                str(record.get("auth", "?")),
-                str(record.get("dispatch", "?")),
-                time.strftime("%Y-%m-%d %H:%M", time.localtime(record.get("started", 0))),
-                str(record.get("scene", "")),
+                printable(record.get("user", ""), 64),
+                printable(record.get("auth", "?"), 20),
+                printable(record.get("dispatch", "?"), 20),
+                _when(record.get("started"), "%Y-%m-%d %H:%M"),
+                printable(record.get("scene", "")),
             )
             for record in live
         ]
@@ -251,7 +273,7 @@ def _sessions(args: argparse.Namespace) -> int:
         if not live:
             print("hrpyc: no hrpyc session of this user runs on this machine")
         return 0
-    found = discovery.registered(args.registry or None)
+    found, odd = discovery.registered(args.registry or None)
     if found:
         print(REGISTERED_ROW.format("ADDRESS", "SERVER"))
     for host, port in found:
@@ -260,9 +282,13 @@ def _sessions(args: argparse.Namespace) -> int:
             with connect(host, port, timeout=3, token=args.token or "") as conn:
                 what = _describe(conn)
         except HrpycError as exc:
-            what = "does not answer: {}".format(exc)
+            what = "does not answer: {}".format(printable(str(exc), MESSAGE))
+        except Exception as exc:  # whatever a peer on that port sends back: one line, then the next server
+            what = "answered oddly: {}".format(printable_error(exc))
         print(REGISTERED_ROW.format(format_address(host, port), what))
-    if not found:
+    if odd:
+        print("hrpyc: the registry holds {} entries that are not an address and port; they are left out".format(odd))
+    elif not found:
         print("hrpyc: the registry knows no hrpyc session")
     return 0
 
@@ -274,9 +300,11 @@ def _session_clients(args: argparse.Namespace) -> int:
         return 2
     live = sessions.live()
     for record in live:
-        host, port = str(record.get("host") or "127.0.0.1"), int(record.get("port") or 0)
+        said, port = record.get("host"), record["port"]
+        host = said if type(said) is str else ""
         host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
-        print("{}  pid {}  {}".format(format_address(host, port), record.get("pid"), discovery.runs_in(record)))
+        where = printable(format_address(host, port), 80)
+        print("{}  pid {}  {}".format(where, record["pid"], discovery.runs_in(record)))
         try:
             with connect(host, port, timeout=3) as conn:
                 listing = getattr(conn.root, "hrpyc_clients", None)
@@ -286,10 +314,10 @@ def _session_clients(args: argparse.Namespace) -> int:
                 answer = listing()
                 found = [clients.from_pairs(pairs) for pairs in answer[:1000]] if type(answer) is tuple else []
         except HrpycError as exc:
-            print("  does not answer: {}".format(exc))
+            print("  does not answer: {}".format(printable(str(exc), MESSAGE)))
             continue
         except Exception as exc:  # whatever a peer on that port sends back: one line, then the next session
-            print("  answered oddly: {}: {}".format(type(exc).__name__, exc)[:200])
+            print("  answered oddly: {}".format(printable_error(exc)))
             continue
         rows = [("PROGRAM", "USER@HOST", "PID", "ADDRESS", "CONNECTED SINCE")] + [
             (
@@ -297,7 +325,7 @@ def _session_clients(args: argparse.Namespace) -> int:
                 "{}@{}".format(client.user or "?", client.host or "?") if client.who != STOCK else "-",
                 str(client.pid or "-"),
                 format_address(*client.address),
-                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(client.connected_at)),
+                _when(client.connected_at, "%Y-%m-%d %H:%M:%S"),
             )
             for client in found
         ]
@@ -328,10 +356,15 @@ def _ping(args: argparse.Namespace) -> int:
     with _connect(args) as conn:
         connected = time.perf_counter() - started
         rtts: List[float] = []
-        for _ in range(10):
-            t0 = time.perf_counter()
-            conn.ping()
-            rtts.append(time.perf_counter() - t0)
+        try:
+            for _ in range(10):
+                t0 = time.perf_counter()
+                conn.ping()
+                rtts.append(time.perf_counter() - t0)
+        except HrpycError:
+            raise
+        except Exception as exc:  # rpyc's echo that came back different, or whatever a rogue server raised
+            raise ProtocolError(conn.address, printable_error(exc)) from None
         what = _describe(conn)
     print(
         "hrpyc: {} is alive: {}; connect {:.1f} ms, round trip {:.2f} ms (median of {})".format(
@@ -355,24 +388,38 @@ def _connect(args: argparse.Namespace) -> Any:
 
 
 def _describe(conn: Any) -> str:
-    """What the server is, from its handshake, or from its modules if it is a stock server."""
+    """What the server is, from its handshake (its fields as the client read them: escaped, `?` where
+    odd), or from its modules if it is a stock server."""
     info = conn.server_info
     if not info:
-        rpyc_version = conn.modules.rpyc.version.version
-        return "a stock rpyc classic server (rpyc {}, Python {})".format(
-            ".".join(str(p) for p in rpyc_version[:3]), conn.modules.sys.version.split()[0]
-        )
+        return _describe_stock(conn)
     if info.get("demo"):
         where = "a plain Python serving a demo scene, not Houdini"
     else:
         where = "Houdini {}".format(info["houdini"]) if info.get("houdini") else "plain Python"
-    text = "hrpyc {} in {} (pid {}), Python {}, rpyc {}, dispatch {}".format(
-        info["hrpyc"], where, info["pid"], info["python"], info["rpyc"], info.get("dispatch", "?")
+    said = {key: info.get(key, "?") for key in ("hrpyc", "pid", "python", "rpyc", "dispatch")}
+    text = "hrpyc {hrpyc} in {where} (pid {pid}), Python {python}, rpyc {rpyc}, dispatch {dispatch}".format(
+        where=where, **said
     )
-    busy = float(info.get("busy_for", 0))
+    try:
+        busy = float(info.get("busy_for", 0))
+    except ValueError:  # '?': not a number
+        busy = 0.0
     if busy >= BUSY_REPORT:
         text += "; main thread busy for {:.0f} s".format(busy)
     return text
+
+
+def _describe_stock(conn: Any) -> str:
+    """A stock rpyc server, with the versions its modules say (any server can answer anything there)."""
+    try:
+        rpyc_version = ".".join(str(part) for part in conn.modules.rpyc.version.version[:3])
+        versions = "rpyc {}, Python {}".format(rpyc_version, conn.modules.sys.version.split()[0])
+    except HrpycError:
+        raise
+    except Exception:  # not rpyc's modules after all: a rogue server's answer
+        versions = "versions unknown"
+    return "a stock rpyc classic server ({})".format(printable(versions, 80))
 
 
 def _shell(args: argparse.Namespace) -> int:

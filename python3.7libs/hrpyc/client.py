@@ -18,6 +18,7 @@ from .errors import (
     Setting,
     VersionMismatchError,
 )
+from .printable import printable_error, printable_pairs
 from .rpyc_client import ClientService
 from .rpyc_wire import (
     GENERATION,
@@ -100,7 +101,7 @@ def connect(
                 answer = conn.root.hrpyc_hello(seconds, identity.own())
             except TypeError:  # an hrpyc server older than client identity
                 answer = conn.root.hrpyc_hello(seconds)
-            conn.server_info = dict(answer)
+            conn.server_info = printable_pairs(answer)  # odd fields '?'; an odd answer: ValueError, one line
             conn.lane_key = bytes.fromhex(conn.server_info.pop(lane.HANDSHAKE_KEY, ""))
             conn.batch_releases = conn.server_info.get(RELEASE_CAPABILITY[0]) == RELEASE_CAPABILITY[1]
         except AttributeError:  # a stock rpyc server
@@ -122,12 +123,12 @@ def connect(
             "another rpyc generation (rpyc 6 and rpyc < 6 cannot talk unless the server is hrpyc)",
             Setting("token"),
         ) from None
-    except (OSError, ValueError) as exc:  # ValueError: brine could not read its frames
+    except Exception as exc:  # ValueError: brine could not read its frames; or whatever a rogue server raised
         sock.close()
         mismatch = _other_generation(exc)
         if mismatch is not None:
             raise VersionMismatchError(address, *mismatch) from None
-        raise ProtocolError(address, "{}: {}".format(type(exc).__name__, exc)) from None
+        raise ProtocolError(address, printable_error(exc)) from None
     conn.address = address
     conn.dial = dial
     set_request_timeout(conn, seconds)

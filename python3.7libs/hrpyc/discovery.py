@@ -6,13 +6,15 @@ A registry address is always explicit: rpyc's UDP client would otherwise broadca
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any, List, Optional, Tuple
 
 from rpyc.utils.registry import TCPRegistryClient, UDPRegistryClient
 
 from . import config, sessions
 from .address import is_loopback, parse_address
-from .errors import ConfigError, MultipleSessionsError
+from .errors import ConfigError, HrpycError, MultipleSessionsError
+from .printable import printable
 
 SERVICE_NAME = "HRPYC"  # what the server registers: rpyc names a service after its class, less "Service"
 REGISTRY_PORT = 18811  # rpyc's default registry port (UDP, or TCP with tcp://)
@@ -35,12 +37,34 @@ def registrar(text: Optional[str] = None) -> Optional[Any]:
     return client(ip=host, port=port, timeout=2)
 
 
-def registered(text: Optional[str] = None) -> List[Tuple[str, int]]:
-    """The (host, port) of every hrpyc server the registry knows."""
+def registered(text: Optional[str] = None) -> Tuple[List[Tuple[str, int]], int]:
+    """The (host, port) of every hrpyc server the registry knows, and how many of its entries are not
+    an IP address and a port (anyone can register anything; rpyc's registry records addresses only)."""
     client = registrar(text)
     if client is None:
-        return []
-    return sorted({(str(host), int(port)) for host, port in client.discover(SERVICE_NAME)})
+        return [], 0
+    where = printable("{}:{}".format(client.ip, client.port), 80)
+    try:
+        entries = client.discover(SERVICE_NAME)
+    except OSError as exc:  # a TCP registry that is not there
+        raise HrpycError("the registry at {} does not answer ({}); is it running?".format(where, exc.strerror or exc))
+    except Exception:  # rpyc could not read what came back
+        entries = None
+    if type(entries) is not tuple:
+        raise HrpycError("the registry at {} answered with something else than a registry's list".format(where))
+    found = [entry for entry in entries if _is_address(entry)]
+    return sorted(set(found)), len(entries) - len(found)
+
+
+def _is_address(entry: Any) -> bool:
+    """Is this registry entry an (IP address, port) pair?"""
+    if type(entry) is not tuple or len(entry) != 2 or type(entry[0]) is not str or type(entry[1]) is not int:
+        return False
+    try:
+        ipaddress.ip_address(entry[0].split("%", 1)[0])  # an IPv6 address may name its interface: fe80::1%eth0
+    except ValueError:
+        return False
+    return 0 < entry[1] < 65536
 
 
 def local_port(host: str) -> Optional[int]:
@@ -57,13 +81,15 @@ def local_port(host: str) -> Optional[int]:
 def runs_in(record: sessions.Record) -> str:
     """'Houdini 20.5.370' for a Houdini session, 'the demo scene (Python 3.11.7), not Houdini' for
     `hrpyc serve --demo`, else 'Python 3.11.7'."""
+    python = printable(record.get("python", "?"), 40)
     if record.get("demo"):
-        return "the demo scene (Python {}), not Houdini".format(record.get("python", "?"))
+        return "the demo scene (Python {}), not Houdini".format(python)
     if record.get("houdini"):
-        return "Houdini {}".format(record["houdini"])
-    return "Python {}".format(record.get("python", "?"))
+        return "Houdini {}".format(printable(record["houdini"], 40))
+    return "Python {}".format(python)
 
 
 def describe(record: sessions.Record) -> str:
-    scene = " {}".format(record["scene"]) if record.get("scene") else ""
+    """A session in a sentence: 'port 18811 (pid 4242, Houdini 20.5.370 /proj/shot.hip)'."""
+    scene = " {}".format(printable(record["scene"])) if record.get("scene") else ""
     return "port {} (pid {}, {}{})".format(record.get("port"), record.get("pid"), runs_in(record), scene)

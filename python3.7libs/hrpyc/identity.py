@@ -13,6 +13,8 @@ import socket
 import sys
 from typing import Any, Dict, Tuple
 
+from .printable import printable
+
 STOCK = "stock rpyc client"
 # What a peer may say, and how much of it is kept: anything longer is cut, other keys are ignored.
 LIMITS = {"program": 64, "pid": 10, "user": 64, "host": 128}
@@ -41,9 +43,10 @@ def program() -> str:
 
 
 def read(pairs: Any) -> Dict[str, str]:
-    """The identity in what a peer sent: known keys only, the first of each, its value cut to its limit and stripped of
-    anything unprintable (control characters never reach a log or a panel). Never raises, never calls
-    back into the peer: only real tuples of real strings are looked at (a proxy is ignored)."""
+    """The identity in what a peer sent: known keys only, the first of each, its value cut to its limit with
+    anything unprintable escaped (see hrpyc.printable: control characters never reach a log or a panel).
+    Never raises, never calls back into the peer: only real tuples of real strings are looked at (a
+    proxy is ignored)."""
     found: Dict[str, str] = {}
     if type(pairs) is not tuple:
         return found
@@ -53,14 +56,9 @@ def read(pairs: Any) -> Dict[str, str]:
         key, value = pair
         if type(key) is not str or type(value) is not str or key not in LIMITS or key in found:
             continue
-        text = printable(value, LIMITS[key])
+        text = printable(value, LIMITS[key]).strip()
         if key == "pid" and not (text.isdigit() and text.isascii()):
             continue
         if text:
             found[key] = text
     return found
-
-
-def printable(text: str, limit: int) -> str:
-    """`text` cut to `limit` characters, without what is not printable: what a peer says, fit for a log."""
-    return "".join(c for c in text[:limit] if c.isprintable()).strip()

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple, Union
 from . import lane, plain
 from .errors import CancelledError, HrpycError, JobTimeoutError, ProtocolError
 from .fastpath import service_of
+from .printable import printable
 
 __all__ = ["Job", "run", "submit", "undo_group"]
 
@@ -135,7 +136,7 @@ class Job(object):
 
     def _fetch(self) -> Any:
         if self._state == CANCELLED:
-            raise CancelledError(self._label(), self._conn.address, str(self._outcome or "cancelled"))
+            raise CancelledError(self._label(), self._conn.address, printable(self._outcome or "cancelled"))
         if self._state == FAILED:
             self._service.hrpyc_job_result(self.id)  # raises the code's error, as hrpyc.run does
             raise ProtocolError(self._conn.address, "it said a job failed, then gave no error")

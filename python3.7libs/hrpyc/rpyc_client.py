@@ -17,8 +17,8 @@ from rpyc.core import consts, netref
 from rpyc.core.service import ClassicClient
 
 from .errors import ConnectionLostError, HoudiniBusyError, RequestTimeoutError
-from .identity import printable
 from .parking import main_thread_parked
+from .printable import printable
 from .rpyc_wire import HANDLE_RELEASE, MAX_RELEASE, FastSocketStream, pack_releases, releasable, request_timeout
 
 _STABLE_KINDS = ("builtins.function", "builtins.builtin_function_or_method", "builtins.type")

@@ -20,7 +20,7 @@ from rpyc.core import consts
 from rpyc.utils.server import ThreadedServer
 
 from .address import is_ipv6
-from .identity import printable
+from .printable import printable
 from .rpyc_wire import (
     HANDLE_RELEASE,
     MAX_RELEASE,
@@ -96,7 +96,7 @@ class Request(object):
             name = _name_of(target)
             if handler == consts.HANDLE_CALLATTR:
                 attribute = boxed[1][1][1]  # what the client sent: plain text only, and bounded
-                name += "." + (printable(attribute, 100) if type(attribute) is str else "?")
+                name += "." + printable(attribute, 100)
         except (TypeError, ValueError, IndexError, KeyError, AttributeError):
             return "a request"
         return "a call of " + name

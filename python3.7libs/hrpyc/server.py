@@ -24,6 +24,7 @@ from .errors import BindError, PortInUseError, ServerAlreadyRunningError
 from .jobs import Jobs
 from .jobs import describe as describe_job
 from .lane import Lanes
+from .printable import printable_error
 from .refusals import RefusalLog
 from .rpyc_server import ListeningServer, Request
 from .rpyc_wire import RELEASE_CAPABILITY, RPYC_VERSION_STRING, peer_address, set_compression, shutdown
@@ -340,7 +341,7 @@ class Server(object):
         try:
             conn.serve_until_closed()  # type: ignore[attr-defined]
         except Exception as exc:  # bad bytes or a broken socket end this client only, never the server
-            reason = "connection dropped: {}: {}".format(type(exc).__name__, exc)
+            reason = "connection dropped: " + printable_error(exc, 300)
         finally:
             if not announced:
                 announce()

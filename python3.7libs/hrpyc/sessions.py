@@ -63,9 +63,11 @@ def live() -> List[Record]:
         path = os.path.join(where, name)
         try:
             record = json.loads(userdir.read_private(path) or "")
-            pid = int(record.get("pid", 0))
+            pid, port = record.get("pid"), record.get("port")
         except (ValueError, TypeError, AttributeError):
             continue  # not a record of ours (a half-written file, a stranger's format)
+        if type(pid) is not int or type(port) is not int or not 0 < port < 65536:
+            continue  # not ours either: a server's record names its pid and port as numbers
         if record.get("machine", here) != here:
             continue  # another machine's, on a shared home: not for us to judge, nor to reach as local
         if _alive(pid) and record.get("process_started") == _process_started(pid):

@@ -2,7 +2,8 @@
 
 IPython's when it is installed, else the standard library's. A server that stops or a connection that
 drops ends the shell with one line and exit status 1, rather than leaving it on a dead connection; an
-error raised in the server prints as the server's traceback alone, without rpyc's frames or ours.
+error raised in the server prints as the server's traceback alone, without rpyc's frames or ours, and
+escaped (see hrpyc.printable): it is the server's text.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import re
 import sys
 from typing import Any, Dict, Optional
 
-from .errors import ConnectionLostError
+from .errors import ConnectionLostError, HrpycError
+from .printable import printable
 
 LOST = 1  # the exit status when the connection is lost
+TRACEBACK = 20_000  # characters of a server's traceback shown (a legitimate one is a few thousand)
 # A frame of a formatted traceback: its `File "...", line N, in f` line and the indented lines under it.
 _FRAME = re.compile(r'^  File "(?P<file>[^"]*)", line \d+.*\n(?:    .*\n)*', re.MULTILINE)
 _PLUMBING = re.compile(r"[/\\](rpyc|hrpyc)[/\\]")  # frames of rpyc's and hrpyc's own code, on either side
@@ -27,7 +30,10 @@ def run(conn: Any, about: str) -> int:
     try:
         namespace["hou"] = conn.modules["hou"]
         theirs = "`hou` and `connection` are the server's"
-    except ImportError:
+    except HrpycError:  # the connection failed: the CLI says so in one line
+        conn.close()
+        raise
+    except Exception:  # ImportError: not a Houdini (or a server that answers oddly)
         theirs = "`connection` is the server's (it has no `hou`: not a Houdini)"
     banner = "hrpyc shell: this prompt runs here, in this Python (pid {}); {}, at {}: {}. Ctrl-D leaves.".format(
         os.getpid(), theirs, conn.address, about
@@ -40,15 +46,14 @@ def run(conn: Any, about: str) -> int:
 
 
 def remote_traceback(exc: BaseException) -> Optional[str]:
-    """The server's traceback of an error rpyc brought over, without rpyc's and hrpyc's frames; None for
-    an error raised here."""
+    """The server's traceback of an error rpyc brought over, without rpyc's and hrpyc's frames, escaped
+    and bounded; None for an error raised here."""
     text = getattr(exc, "_remote_tb", None)  # rpyc (4.1 - 6.0) keeps the server's traceback here
     if not isinstance(text, str):
         return None
     text = _FRAME.sub(lambda frame: "" if _PLUMBING.search(frame.group("file")) else frame.group(0), text)
-    return text.replace(
-        "Traceback (most recent call last):", "Traceback in the server (most recent call last):", 1
-    ).rstrip()
+    text = text.replace("Traceback (most recent call last):", "Traceback in the server (most recent call last):", 1)
+    return printable(text.rstrip(), TRACEBACK, lines=True)
 
 
 def _lost(exc: BaseException) -> bool:
@@ -64,7 +69,7 @@ class _Console(code.InteractiveConsole):
     def showtraceback(self) -> None:
         exc = sys.exc_info()[1]
         if exc is not None and _lost(exc):
-            print("hrpyc: {}".format(exc), file=sys.stderr)
+            print("hrpyc: {}".format(printable(str(exc), 1000)), file=sys.stderr)
             raise _Ended
         remote = remote_traceback(exc) if exc is not None else None
         if remote is None:
@@ -95,7 +100,7 @@ def _ipython(shell_class: Any, namespace: Dict[str, Any], banner: str) -> int:
 
     def handle(shell: Any, kind: type, exc: BaseException, tb: Any, tb_offset: Optional[int] = None) -> None:
         if _lost(exc):
-            print("hrpyc: {}".format(exc), file=sys.stderr)
+            print("hrpyc: {}".format(printable(str(exc), 1000)), file=sys.stderr)
             status.append(LOST)
             shell.ask_exit()
             return

@@ -14,6 +14,7 @@ from .. import config, discovery, houdini, sessions, userdir
 from ..address import format_address, is_loopback
 from ..errors import BindError, ConfigError, InsecureBindError, PortInUseError, UnsafeFileError
 from ..events import ServerEvent
+from ..printable import printable
 
 LOOPBACK, ALL_INTERFACES = "127.0.0.1", "0.0.0.0"
 HOST_CHOICES = (("This machine only", LOOPBACK), ("All interfaces", ALL_INTERFACES), ("An address...", ""))
@@ -143,8 +144,9 @@ def next_free_port(host: str, port: int, tries: int = 100) -> Optional[int]:
 
 
 def client_name(client: Any) -> str:
-    """A client's address and who it is (ClientInfo.who: program, pid, user@host, or 'stock rpyc client')."""
-    return "{} {}".format(format_address(*client.address), client.who)
+    """A client's address and who it is (ClientInfo.who: program, pid, user@host, or 'stock rpyc client'),
+    as the client said it: escaped."""
+    return printable("{} {}".format(format_address(*client.address), client.who), 400)
 
 
 def status(server: Any, error: str) -> Tuple[str, str]:
@@ -185,10 +187,11 @@ def snippet(server: Any) -> str:
 
 
 def event_line(event: ServerEvent) -> str:
+    """One line of the event log; what a client said in it (who it is, why it left) is escaped."""
     stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
     who = client_name(event.client) if event.client is not None else format_address(*event.server)
     text = "{} {:<12} {}".format(stamp, event.kind, who)
-    return text + (" - " + event.message if event.message else "")
+    return text + (" - " + printable(event.message, 400) if event.message else "")
 
 
 class Settings(object):
