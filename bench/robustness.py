@@ -322,6 +322,7 @@ def relays(count):
     )
     server.stop()
 
+
 def terminal():
     """Every rogue handshake answer through `hrpyc ping`, one through the shell (banner and a hostile
     traceback), all of them and odd ports through `hrpyc sessions --registry`, and a hostile session record
