@@ -2,11 +2,14 @@
 a legitimate client keeps working, silent sockets, stop/start cycles on one port, and the attacks of a
 local user without credentials on a server allowed 256 open files (a burst past that limit, drips,
 a zlib bomb): the server's peak memory, descriptors and threads before and after, and time to recover.
+`--flood` runs only issue 23's flood of silent sockets, while legitimate clients connect.
 
     python bench/robustness.py [--cases 10000] [--cycles 200] [--burst 1100]
+    python bench/robustness.py --flood [--flood-seconds 20] [--flood-rate 26] [--flood-sources 1]
 """
 
 import argparse
+import itertools
 import logging
 import os
 import random
@@ -42,6 +45,20 @@ def send(address, payload, authenticate):
                 pass
         except OSError:
             pass
+
+
+def dial(address, other=0):
+    """A socket connected to `address` from 127.0.0.1, or from 127.0.0.(1 + `other`): Linux answers on all
+    of 127/8, and the server lets one address have only 16 sockets still authenticating."""
+    sock = socket.socket()
+    try:
+        sock.bind(("127.0.0.{}".format(1 + other), 0))
+        sock.settimeout(2)
+        sock.connect(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def fuzz(cases):
@@ -149,7 +166,7 @@ def attacks(burst):
         sockets, started = [], time.monotonic()
         for _ in range(burst):
             try:
-                sockets.append(socket.create_connection(server.address, timeout=2))
+                sockets.append(dial(server.address, len(sockets) % 250))  # 16 from one address at most
             except OSError:
                 break
         during = _status(pid)
@@ -207,6 +224,67 @@ def attacks(burst):
         server.close()
 
 
+def flood(seconds, rate=26, tries=25, sources=1):
+    """Issue 23's flood: `rate` new silent sockets a second (from `sources` addresses, 127.0.0.1 and up) for `seconds`
+    against a token server with the default 10 s to authenticate, while `tries` legitimate clients connect,
+    spread over the time after the first 10 s (when the flood alone would hold 260 places): how many got in,
+    what the others were told, and how many `refused` events (the panel's log) stood for how many refusals."""
+    server = hrpyc.Server("127.0.0.1", 0, token=SECRET).start()
+    events = []
+    hrpyc.subscribe(events.append)
+    stop, held = threading.Event(), []
+
+    def attack():
+        started = time.monotonic()
+        for n in itertools.count():
+            if stop.wait(max(0.0, started + n / rate - time.monotonic())):
+                return
+            try:
+                held.append(dial(server.address, n % sources))  # silent; closed at the end
+            except OSError:
+                continue
+
+    attacker = threading.Thread(target=attack, daemon=True)
+    attacker.start()
+    got_in, told, waits = 0, {}, []
+    started, filled = time.monotonic(), min(10.0, seconds / 2)
+    for i in range(tries):
+        at = started + filled + (i + 0.5) * (seconds - filled) / tries
+        time.sleep(max(0.0, at - time.monotonic()))  # the schedule, not a wait for something
+        began = time.perf_counter()
+        try:
+            conn = hrpyc.connect(*server.address, token=SECRET, timeout=5)
+            assert conn.modules.os.getpid() == os.getpid()
+            conn.close()
+            got_in += 1
+            waits.append(time.perf_counter() - began)
+        except hrpyc.HrpycError as exc:
+            told[str(exc)] = told.get(str(exc), 0) + 1
+    stop.set()
+    attacker.join()
+    server.stop()
+    hrpyc.unsubscribe(events.append)
+    for sock in held:
+        sock.close()
+    refused = [e for e in events if e.kind == "refused"]
+    print(
+        "flood: {} silent sockets in {:.0f} s ({}/s from {} address{}) against a token server: legitimate "
+        "clients got in {} of {} (slowest {:.0f} ms){}; {} refused events for {} refusals".format(
+            len(held),
+            seconds,
+            rate,
+            sources,
+            "es" if sources > 1 else "",
+            got_in,
+            tries,
+            max(waits or [0]) * 1e3,
+            "".join("; told {!r} x{}".format(message, count) for message, count in told.items()),
+            len(refused),
+            sum(e.count for e in refused),
+        )
+    )
+
+
 def main():
     logging.getLogger("hrpyc").setLevel(logging.ERROR)  # thousands of refusals are the point here
     parser = argparse.ArgumentParser()
@@ -214,8 +292,15 @@ def main():
     parser.add_argument("--silent", type=int, default=100)
     parser.add_argument("--cycles", type=int, default=200)
     parser.add_argument("--burst", type=int, default=1100)
+    parser.add_argument("--flood", action="store_true", help="only issue 23's flood of silent sockets (~20 s)")
+    parser.add_argument("--flood-seconds", type=float, default=20.0)
+    parser.add_argument("--flood-rate", type=int, default=26, help="new silent sockets a second")
+    parser.add_argument("--flood-sources", type=int, default=1, help="127.0.0.x addresses the flood comes from")
     args = parser.parse_args()
     servers.private_state_dir()
+    if args.flood:
+        flood(args.flood_seconds, args.flood_rate, sources=args.flood_sources)
+        return
     fuzz(args.cases)
     silent(args.silent)
     cycles(args.cycles)
