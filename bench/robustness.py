@@ -7,9 +7,14 @@ command, and how many raw control bytes reach its output.
 
     python bench/robustness.py [--cases 10000] [--cycles 200] [--burst 1100]
     python bench/robustness.py --terminal
+`--flood` runs only issue 23's flood of silent sockets, while legitimate clients connect.
+
+    python bench/robustness.py [--cases 10000] [--cycles 200] [--burst 1100]
+    python bench/robustness.py --flood [--flood-seconds 20] [--flood-rate 26] [--flood-sources 1]
 """
 
 import argparse
+import itertools
 import logging
 import os
 import random
@@ -47,6 +52,20 @@ def send(address, payload, authenticate):
                 pass
         except OSError:
             pass
+
+
+def dial(address, other=0):
+    """A socket connected to `address` from 127.0.0.1, or from 127.0.0.(1 + `other`): Linux answers on all
+    of 127/8, and the server lets one address have only 16 sockets still authenticating."""
+    sock = socket.socket()
+    try:
+        sock.bind(("127.0.0.{}".format(1 + other), 0))
+        sock.settimeout(2)
+        sock.connect(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def fuzz(cases):
@@ -154,7 +173,7 @@ def attacks(burst):
         sockets, started = [], time.monotonic()
         for _ in range(burst):
             try:
-                sockets.append(socket.create_connection(server.address, timeout=2))
+                sockets.append(dial(server.address, len(sockets) % 250))  # 16 from one address at most
             except OSError:
                 break
         during = _status(pid)
@@ -364,6 +383,67 @@ def terminal():
     )
 
 
+def flood(seconds, rate=26, tries=25, sources=1):
+    """Issue 23's flood: `rate` new silent sockets a second (from `sources` addresses, 127.0.0.1 and up) for `seconds`
+    against a token server with the default 10 s to authenticate, while `tries` legitimate clients connect,
+    spread over the time after the first 10 s (when the flood alone would hold 260 places): how many got in,
+    what the others were told, and how many `refused` events (the panel's log) stood for how many refusals."""
+    server = hrpyc.Server("127.0.0.1", 0, token=SECRET).start()
+    events = []
+    hrpyc.subscribe(events.append)
+    stop, held = threading.Event(), []
+
+    def attack():
+        started = time.monotonic()
+        for n in itertools.count():
+            if stop.wait(max(0.0, started + n / rate - time.monotonic())):
+                return
+            try:
+                held.append(dial(server.address, n % sources))  # silent; closed at the end
+            except OSError:
+                continue
+
+    attacker = threading.Thread(target=attack, daemon=True)
+    attacker.start()
+    got_in, told, waits = 0, {}, []
+    started, filled = time.monotonic(), min(10.0, seconds / 2)
+    for i in range(tries):
+        at = started + filled + (i + 0.5) * (seconds - filled) / tries
+        time.sleep(max(0.0, at - time.monotonic()))  # the schedule, not a wait for something
+        began = time.perf_counter()
+        try:
+            conn = hrpyc.connect(*server.address, token=SECRET, timeout=5)
+            assert conn.modules.os.getpid() == os.getpid()
+            conn.close()
+            got_in += 1
+            waits.append(time.perf_counter() - began)
+        except hrpyc.HrpycError as exc:
+            told[str(exc)] = told.get(str(exc), 0) + 1
+    stop.set()
+    attacker.join()
+    server.stop()
+    hrpyc.unsubscribe(events.append)
+    for sock in held:
+        sock.close()
+    refused = [e for e in events if e.kind == "refused"]
+    print(
+        "flood: {} silent sockets in {:.0f} s ({}/s from {} address{}) against a token server: legitimate "
+        "clients got in {} of {} (slowest {:.0f} ms){}; {} refused events for {} refusals".format(
+            len(held),
+            seconds,
+            rate,
+            sources,
+            "es" if sources > 1 else "",
+            got_in,
+            tries,
+            max(waits or [0]) * 1e3,
+            "".join("; told {!r} x{}".format(message, count) for message, count in told.items()),
+            len(refused),
+            sum(e.count for e in refused),
+        )
+    )
+
+
 def main():
     logging.getLogger("hrpyc").setLevel(logging.ERROR)  # thousands of refusals are the point here
     parser = argparse.ArgumentParser()
@@ -373,10 +453,21 @@ def main():
     parser.add_argument("--burst", type=int, default=1100)
     parser.add_argument("--closing", type=int, default=200, help="sockets closed before the owner look-up")
     parser.add_argument("--terminal", action="store_true", help="only the rogue answers through the hrpyc command")
+    parser.add_argument("--relays", action="store_true", help="only issue 23's relays and closed sockets")
+    parser.add_argument("--flood", action="store_true", help="only issue 23's flood of silent sockets (~20 s)")
+    parser.add_argument("--flood-seconds", type=float, default=20.0)
+    parser.add_argument("--flood-rate", type=int, default=26, help="new silent sockets a second")
+    parser.add_argument("--flood-sources", type=int, default=1, help="127.0.0.x addresses the flood comes from")
     args = parser.parse_args()
     servers.private_state_dir()
     if args.terminal:
         terminal()
+        return
+    if args.relays:
+        relays(args.closing)
+        return
+    if args.flood:
+        flood(args.flood_seconds, args.flood_rate, sources=args.flood_sources)
         return
     fuzz(args.cases)
     silent(args.silent)
