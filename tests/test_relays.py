@@ -409,10 +409,10 @@ def _table(path, *rows):
 
 
 @linux_only
-def test_only_a_socket_some_process_holds_names_its_owner(tmp_path, monkeypatch):
-    """/proc/net/tcp's lines, as Linux writes them: the client's end, a TIME_WAIT left-over and an
-    orphaned FIN_WAIT2 (uid 0, inode 0) mean 'cannot tell'; the listener answers for the server's end
-    while it has not been accepted yet."""
+def test_only_a_socket_some_process_holds_names_its_owner_in_proc_net_tcp(tmp_path, monkeypatch):
+    """Where netlink is not allowed, /proc/net/tcp's lines, as Linux writes them: the client's end, a
+    TIME_WAIT left-over and an orphaned FIN_WAIT2 (uid 0, inode 0) mean 'cannot tell'; the listener answers
+    for the server's end while it has not been accepted yet."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)
@@ -427,6 +427,11 @@ def test_only_a_socket_some_process_holds_names_its_owner(tmp_path, monkeypatch)
         "time-wait": [live.replace(" 01 ", " 06 ").format(ours, theirs, uid=0, inode=0)],
         "orphaned": [live.replace(" 01 ", " 05 ").format(ours, theirs, uid=0, inode=0)],
     }
+
+    def no_netlink(*args):
+        raise PermissionError("netlink is not allowed here")  # as in some sandboxes: /proc is read instead
+
+    monkeypatch.setattr(hrpyc.peer_user, "_ask_netlink", no_netlink)
     for name, rows in tables.items():
         monkeypatch.setitem(hrpyc.peer_user.TABLES, socket.AF_INET, _table(tmp_path / name, *rows))
         assert hrpyc.peer_user.client_owner(accepted) == (1002 if name == "held" else None), name
@@ -554,3 +559,22 @@ def test_servers_started_at_once_agree_on_the_auto_token(tmp_path, monkeypatch):
             thread.join()
         assert len(set(tokens)) == 1 and tokens[0], round_
         assert tokens[0] == hrpyc.auth.auto_token(create=False)
+
+
+@linux_only
+def test_the_kernel_names_the_owner_of_each_end_while_a_process_holds_it():
+    """netlink's answer, for real sockets: both ends of a live connection are ours; the server's end
+    before it is accepted answers through its listener; once the client has closed its end, nobody holds
+    it ("cannot tell"), whatever uid the kernel prints for it."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    client = socket.create_connection(listener.getsockname())
+    assert hrpyc.peer_user.server_owner(client) == os.getuid()  # not accepted yet: the listener's
+    accepted, _ = listener.accept()
+    assert hrpyc.peer_user.client_owner(accepted) == os.getuid()
+    assert hrpyc.peer_user.server_owner(client) == os.getuid()
+    client.close()
+    wait_for(lambda: hrpyc.peer_user.client_owner(accepted) is None, what="the closed end to have no owner")
+    accepted.close()
+    listener.close()
