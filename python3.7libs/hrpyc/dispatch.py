@@ -390,6 +390,8 @@ class MainThreadDispatcher(Dispatcher):
         with self._lock:
             self._closed = True
             dropped, self._queue = list(self._queue), collections.deque()
+            for job in dropped:
+                job.state = DROPPED  # now: a request that times out meanwhile must not look for it in the queue
             idle = self._running is None
         for job in dropped:
             job.settle(DROPPED)
