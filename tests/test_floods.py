@@ -204,6 +204,27 @@ def test_an_upload_that_declares_8_gb_and_drips_reserves_nothing_and_is_cut_at_t
         server.stop()
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_uploads_declaring_4_gb_between_them_reserve_at_most_1_gb(monkeypatch):
+    """Below 16 GiB an upload may be read straight into one buffer, taken before its bytes arrive: only
+    while the uploads under way declare 1 GiB or less between them."""
+    monkeypatch.setattr(hrpyc.lane, "STALL", 1.0)
+    server = hrpyc.Server("127.0.0.1", 0).start()
+    owners = [hrpyc.connect(*server.address) for _ in range(2)]
+    try:
+        peak = _vm_peak_mb()
+        lanes = [_put(server.address, owner.lane_key, 512 << 20) for owner in owners for _ in range(4)]
+        for sock in lanes:
+            sock.settimeout(5)
+            assert sock.recv(1) == b""  # cut at the deadline
+        # 1 GiB, and the address space of the 8 threads that served them (stacks, malloc arenas: 0.6 GB)
+        assert _vm_peak_mb() - peak < 2560
+    finally:
+        for owner in owners:
+            owner.close()
+        server.stop()
+
+
 def _put(address, key, size):
     """A lane socket that has asked to upload `size` bytes, its bytes not sent yet."""
     sock = socket.create_connection(address, timeout=5)

@@ -14,14 +14,16 @@ connection (TLS first, if any), then says in one go:
 Each parcel is fetched once; what a connection leaves on its lane goes when the connection closes.
 
 Bounds on the server: MAX_LANES transfers of a connection at once (beyond, BUSY at once; our client
-keeps to it); an upload of at most MAX_PARCEL bytes (beyond, TOO_LARGE before anything is read), taken
-in pieces as its bytes arrive, so a declared size reserves no memory; and a transfer must keep up with
-a deadline that only moved bytes extend (see _Pace), so a drip is cut STALL seconds in.
+keeps to it); an upload of at most MAX_PARCEL bytes (beyond, TOO_LARGE before anything is read), for
+which the server takes memory before the bytes arrive only within RESERVED bytes for all uploads at
+once, and beyond that as they arrive (see Lanes._upload); and a transfer must keep up with a deadline
+that only moved bytes extend (see _PacedSocket), so a drip is cut STALL seconds in.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import itertools
 import secrets
 import socket
@@ -48,9 +50,8 @@ MIN_RATE = 1 << 20  # bytes a second a transfer must average, beyond STALL, befo
 # parallel gain nothing there; each holds a socket and a thread of the server.
 MAX_LANES = 4
 MAX_PARCEL = 16 << 30  # bytes one upload may declare
-# The server reads an upload in pieces, taking memory as bytes arrive: the first FIRST_PIECE bytes, then
-# pieces as large as what has arrived, up to PIECE.
-FIRST_PIECE, PIECE = 64 << 10, 1 << 20
+RESERVED = 1 << 30  # bytes the server may take for uploads before they arrive, all lanes together
+FIRST_PIECE, PIECE = 64 << 10, 1 << 20  # beyond RESERVED, an upload is read in pieces (see _read_in_pieces)
 
 _NUMBER = struct.Struct(">Q")
 
@@ -89,6 +90,7 @@ class Lanes(object):
         self._lock = threading.Lock()
         self._by_owner: Dict[Any, _Lane] = {}
         self._by_key: Dict[bytes, _Lane] = {}
+        self._reserved = 0  # bytes of uploads under way taken before they arrived (see _upload)
 
     def open(self, owner: Any) -> bytes:
         """The key of `owner`'s lane, made on first ask; b"" when this server offers no lanes."""
@@ -149,7 +151,7 @@ class Lanes(object):
             if busy:
                 sock.sendall(BUSY)
             else:
-                _transfer(sock, credentials, _Pace(sock))
+                self._transfer(sock, credentials)
         except (OSError, EOFError, ValueError, OverflowError, MemoryError):
             pass  # a hang-up, a stall, memory short: that transfer is lost, nothing else
         finally:
@@ -158,73 +160,93 @@ class Lanes(object):
                     credentials.busy -= 1
         return True
 
+    def _transfer(self, sock: socket.socket, lane: _Lane) -> None:
+        pace = _PacedSocket(sock)
+        with io.BufferedReader(pace) as reader:
+            head = _read_exactly(reader, 1 + _NUMBER.size)
+            op, number = head[:1], _NUMBER.unpack(head[1:])[0]
+            if op == GET:
+                parcel = lane.take(number)
+                if parcel is None:
+                    sock.sendall(MISSING)
+                else:
+                    sock.sendall(OK + _NUMBER.pack(parcel.nbytes))
+                    _send_buffer(sock, parcel, pace)
+            elif op == PUT:
+                if number > MAX_PARCEL:
+                    sock.sendall(TOO_LARGE)
+                else:
+                    data = self._upload(reader, number)
+                    pace.step()
+                    sock.sendall(OK + _NUMBER.pack(lane.file(data)))
 
-def _transfer(sock: socket.socket, lane: _Lane, pace: _Pace) -> None:
-    op, number = _read_request(sock, pace)
-    if op == GET:
-        parcel = lane.take(number)
-        if parcel is None:
-            sock.sendall(MISSING)
-        else:
-            sock.sendall(OK + _NUMBER.pack(parcel.nbytes))
-            _send_buffer(sock, parcel, pace)
-    elif op == PUT:
-        if number > MAX_PARCEL:
-            sock.sendall(TOO_LARGE)
-        else:
-            data = _receive(sock, number, pace)
-            pace.step(number)
-            sock.sendall(OK + _NUMBER.pack(lane.file(data)))
+    def _upload(self, reader: io.BufferedIOBase, size: int) -> bytes:
+        """An upload's bytes: read straight into one bytes object while the uploads under way have
+        RESERVED bytes or less between them (memory taken before the bytes arrive), else into pieces as
+        they arrive, joined at the end (one copy): what declared sizes reserve is bounded."""
+        with self._lock:
+            reserved = self._reserved + size <= RESERVED
+            if reserved:
+                self._reserved += size
+        try:
+            return _read_exactly(reader, size) if reserved else _read_in_pieces(reader, size)
+        finally:
+            if reserved:
+                with self._lock:
+                    self._reserved -= size
 
 
-class _Pace(object):
-    """A transfer's deadline on the server: STALL seconds, and one more for every MIN_RATE bytes moved so
-    far. Only bytes that move buy time, so a peer that drips (a byte every few seconds), whatever size it
-    declared, is cut STALL seconds in; a transfer at MIN_RATE or faster never is."""
+class _PacedSocket(io.RawIOBase):
+    """A lane socket as a file, with its transfer's deadline: STALL seconds, and one more for every
+    MIN_RATE bytes moved so far. Only bytes that move buy time, so a peer that drips (a byte every few
+    seconds), whatever size it declared, is cut STALL seconds in; a transfer at MIN_RATE or faster never is."""
 
     def __init__(self, sock: socket.socket) -> None:
-        self._sock, self._started = sock, time.monotonic()
+        super().__init__()
+        self._sock, self._started, self.moved = sock, time.monotonic(), 0
 
-    def step(self, moved: int) -> None:
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self.step()
+        count = self._sock.recv_into(buffer)
+        self.moved += count
+        return count
+
+    def step(self) -> None:
         """Before each read or write: the socket waits no longer than the deadline."""
-        left = self._started + STALL + moved / MIN_RATE - time.monotonic()
+        left = self._started + STALL + self.moved / MIN_RATE - time.monotonic()
         if left <= 0:
             raise socket.timeout("the transfer fell behind its deadline")
         self._sock.settimeout(left)
 
 
-def _read_request(sock: socket.socket, pace: _Pace) -> Tuple[bytes, int]:
-    head = _receive(sock, 1 + _NUMBER.size, pace)
-    return head[:1], _NUMBER.unpack(head[1:])[0]
-
-
-def _receive(sock: socket.socket, size: int, pace: _Pace) -> bytes:
-    """`size` bytes from `sock`, read into pieces as they arrive and joined (one copy): memory follows
-    what arrived, not what was declared."""
+def _read_in_pieces(reader: io.BufferedIOBase, size: int) -> bytes:
+    """`size` bytes, read into pieces as they arrive (FIRST_PIECE, then as large as what arrived, up to
+    PIECE) and joined: memory follows what arrived, not what was declared."""
     pieces: List[bytearray] = []
     got = 0
     while got < size:
         piece = bytearray(min(size - got, PIECE, max(FIRST_PIECE, got)))
-        view, filled = memoryview(piece), 0
-        while filled < len(piece):
-            pace.step(got + filled)
-            count = sock.recv_into(view[filled:])
-            if not count:
-                raise EOFError("the lane's message broke off")
-            filled += count
+        if reader.readinto(piece) != len(piece):
+            raise EOFError("the lane's message broke off")
         pieces.append(piece)
-        got += filled
+        got += len(piece)
     return b"".join(pieces)
 
 
-def _send_buffer(sock: socket.socket, view: memoryview, pace: Optional[_Pace] = None) -> None:
+def _send_buffer(sock: socket.socket, view: memoryview, pace: Optional[_PacedSocket] = None) -> None:
     """All of `view`, without copying it; `pace` (the server's) bounds the whole, else the socket's
     timeout bounds each step."""
     sent, total = 0, view.nbytes
     while sent < total:
         if pace is not None:
-            pace.step(sent)
-        sent += sock.send(view[sent:])
+            pace.step()
+        count = sock.send(view[sent:])
+        sent += count
+        if pace is not None:
+            pace.moved += count
 
 
 def _bytes_view(data: Buffer) -> memoryview:
