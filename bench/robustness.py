@@ -11,6 +11,12 @@ command, and how many raw control bytes reach its output.
 
     python bench/robustness.py [--cases 10000] [--cycles 200] [--burst 1100]
     python bench/robustness.py --flood [--flood-seconds 20] [--flood-rate 26] [--flood-sources 1]
+`--admitted`: instead, the attacks of a client the server admitted (thousands of jobs, a job printing
+millions of single characters, bulk-lane uploads that declare 8 GB and drip): threads, memory, address
+space, and how long a drip holds a lane.
+
+    python bench/robustness.py [--cases 10000] [--cycles 200] [--burst 1100]
+    python bench/robustness.py --admitted [--submits 3000] [--prints 3000000] [--lanes 200]
 """
 
 import argparse
@@ -18,6 +24,7 @@ import itertools
 import logging
 import os
 import random
+import select
 import socket
 import struct
 import sys
@@ -444,6 +451,166 @@ def flood(seconds, rate=26, tries=25, sources=1):
     )
 
 
+def _memory(pid):
+    """(resident, peak resident, address space) of process `pid`, in MB, from /proc."""
+    with open("/proc/{}/status".format(pid)) as handle:
+        fields = dict(line.split(":", 1) for line in handle)
+    return tuple(int(fields[name].split()[0]) // 1024 for name in ("VmRSS", "VmHWM", "VmSize"))
+
+
+HOLD = "import builtins, threading\nbuiltins.__dict__.setdefault({!r}, threading.Event()).wait()\n"
+
+
+def _submit_all(address, pid, submits, per_connection):
+    """`submits` jobs that wait, `per_connection` a connection, submitted as fast as a client can (the
+    service's call without its first wait); then they are let go. (refused, a refusal, peak threads, s)."""
+    conns = [hrpyc.connect(*address) for _ in range(-(-submits // per_connection))]
+    gate = "hrpyc_bench_gate_{}".format(per_connection)
+    hold = HOLD.format(gate)
+    refused, said, peak, started = 0, "", 0, time.monotonic()
+    for index in range(submits):
+        try:
+            answer = conns[index // per_connection].root.hrpyc_submit(hold, "", "((), {})", (), 0, 0)
+            if not answer[0]:  # not taken: its reason comes as a cancelled job's outcome
+                refused, said = refused + 1, answer[3]
+        except Exception as exc:  # how a server of another version might refuse
+            refused, said = refused + 1, str(exc).splitlines()[0]
+        if index % 50 == 0:
+            peak = max(peak, _status(pid)[1])
+    peak, took = max(peak, _status(pid)[1]), time.monotonic() - started
+    conns[0].modules.builtins.__dict__.setdefault(gate, conns[0].modules.threading.Event()).set()
+    for conn in conns:
+        conn.close()
+    return refused, said, peak, took
+
+
+def admitted(submits, prints, lanes):
+    server = servers.hrpyc_server()  # `hrpyc serve`: thread dispatch, each job off the main thread
+    pid = server.proc.pid
+    try:
+        print("an admitted client against `hrpyc serve` (thread dispatch): before: {} threads".format(_status(pid)[1]))
+        refused, said, peak, took = _submit_all(server.address, pid, submits, submits)
+        print(
+            "  {:,} waiting jobs submitted on one connection in {:.1f} s: {:,} refused; peak {} threads".format(
+                submits, took, refused, peak
+            )
+        )
+        if said:
+            print("    refused with: {}".format(said))
+        refused, _, peak, took = _submit_all(server.address, pid, submits, 500)
+        print(
+            "  {:,} waiting jobs submitted on {} connections in {:.1f} s: {:,} refused; peak {} threads".format(
+                submits, -(-submits // 500), took, refused, peak
+            )
+        )
+
+        conn = hrpyc.connect(*server.address)
+        for polling in (True, False):
+            code = (
+                "import builtins, sys\nwrite = sys.stdout.write\nfor _ in range({}):\n    write('x')\n"
+                "builtins.hrpyc_bench_written_{} = True\n".format(prints, polling)
+            )
+            before = _memory(pid)
+            started = time.monotonic()
+            job = hrpyc.submit(conn, code)
+            if not polling:  # all of it waits unread on the server: watch for its end by a proxy
+                while not getattr(conn.modules.builtins, "hrpyc_bench_written_False", False):
+                    time.sleep(0.2)
+                after = _memory(pid)
+            try:
+                job.result()
+                got = "its client got {:,} characters".format(len(job.output))
+            except hrpyc.HrpycError as exc:
+                got = "its client's read failed: {}".format(exc)
+            after = _memory(pid) if polling else after
+            print(
+                "  a job writing {:,} single characters ({:.1f} s, {}): server resident {} -> {} MB, peak {} -> "
+                "{} MB; {}".format(
+                    prints,
+                    time.monotonic() - started,
+                    "its client polling" if polling else "all of it unread until it ended",
+                    before[0],
+                    after[0],
+                    before[1],
+                    after[1],
+                    got,
+                )
+            )
+        conn.close()
+        _lanes(server.address, pid, lanes)
+    finally:
+        server.close()
+
+
+def _lanes(address, pid, count):
+    """`count` bulk-lane uploads, each declaring 8 GB, then a byte every 10 s: on one connection, then
+    spread four to a connection: what they reserve, and how long they stay."""
+    import hrpyc.lane
+
+    def upload(owner):
+        sock = socket.create_connection(address, timeout=10)
+        sock.sendall(hrpyc.lane.MAGIC + owner.lane_key + b"p" + struct.pack(">Q", 8 << 30))
+        return sock
+
+    owner = hrpyc.connect(*address)
+    socks = [upload(owner) for _ in range(count)]
+    told, held = set(), getattr(hrpyc.lane, "MAX_LANES", 0)  # those a server that caps lanes keeps
+    started = time.monotonic()
+    while len(told) < count - held and time.monotonic() < started + 20:
+        readable, _, _ = select.select([sock for sock in socks if sock not in told], [], [], 0.1)
+        told.update(readable)
+    took = time.monotonic() - started
+    busy = sum(sock.recv(1) == getattr(hrpyc.lane, "BUSY", None) for sock in told)
+    print(
+        "  {} lane uploads declaring 8 GB each on one connection: {} told busy in {:.1f} s, {} kept".format(
+            count, busy, took, count - len(told)
+        )
+    )
+    for sock in socks:
+        sock.close()
+    owner.close()
+
+    owners = [hrpyc.connect(*address) for _ in range(max(1, count // 4))]
+    before = _memory(pid)
+    started = time.monotonic()
+    socks = [upload(owners[index % len(owners)]) for index in range(count)]
+    time.sleep(1)  # the measurement: let the server read every header
+    during = _memory(pid)
+    alive, cut_at, dripped = set(socks), [], 0
+    while alive and time.monotonic() - started < 120:
+        if time.monotonic() - started >= dripped * 10:  # a byte every 10 s
+            for sock in list(alive):
+                try:
+                    sock.sendall(b"x")
+                except OSError:
+                    alive.discard(sock)
+                    cut_at.append(time.monotonic() - started)
+            dripped += 1
+        readable, _, _ = select.select(list(alive), [], [], 0.5)
+        for sock in readable:  # the server hung up
+            alive.discard(sock)
+            cut_at.append(time.monotonic() - started)
+    for sock in socks:
+        sock.close()
+    print(
+        "  {} lane uploads declaring 8 GB each, 4 a connection, a byte every 10 s: server address space "
+        "{:,} -> {:,} MB, resident {} -> {} MB; {} cut, the first after {}, the last after {}; {} open at "
+        "120 s".format(
+            count,
+            before[2],
+            during[2],
+            before[0],
+            during[0],
+            len(cut_at),
+            "{:.1f} s".format(min(cut_at)) if cut_at else "-",
+            "{:.1f} s".format(max(cut_at)) if cut_at else "-",
+            len(alive),
+        )
+    )
+    for owner in owners:
+        owner.close()
+
+
 def main():
     logging.getLogger("hrpyc").setLevel(logging.ERROR)  # thousands of refusals are the point here
     parser = argparse.ArgumentParser()
@@ -458,6 +625,10 @@ def main():
     parser.add_argument("--flood-seconds", type=float, default=20.0)
     parser.add_argument("--flood-rate", type=int, default=26, help="new silent sockets a second")
     parser.add_argument("--flood-sources", type=int, default=1, help="127.0.0.x addresses the flood comes from")
+    parser.add_argument("--admitted", action="store_true", help="only the attacks of an admitted client")
+    parser.add_argument("--submits", type=int, default=3000)
+    parser.add_argument("--prints", type=int, default=3000000)
+    parser.add_argument("--lanes", type=int, default=200)
     args = parser.parse_args()
     servers.private_state_dir()
     if args.terminal:
@@ -468,6 +639,9 @@ def main():
         return
     if args.flood:
         flood(args.flood_seconds, args.flood_rate, sources=args.flood_sources)
+        return
+    if args.admitted:
+        admitted(args.submits, args.prints, args.lanes)
         return
     fuzz(args.cases)
     silent(args.silent)

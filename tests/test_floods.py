@@ -5,6 +5,7 @@ import collections
 import logging
 import os
 import re
+import select
 import socket
 import struct
 import sys
@@ -299,3 +300,93 @@ def test_a_client_turned_away_by_a_busy_server_is_told_so_in_one_line(credential
         for sock in stalled:
             sock.close()
         server.stop()
+
+
+def _vm_peak_mb():
+    with open("/proc/self/status") as status:
+        return int(next(line for line in status if line.startswith("VmPeak")).split()[1]) // 1024
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_an_upload_that_declares_8_gb_and_drips_reserves_nothing_and_is_cut_at_the_stall_limit(monkeypatch):
+    """The deadline grows only with bytes that arrive: declaring 8 GB once bought 8,192 s more."""
+    monkeypatch.setattr(hrpyc.lane, "STALL", 0.5)
+    server = hrpyc.Server("127.0.0.1", 0).start()
+    try:
+        conn = hrpyc.connect(*server.address)
+        peak = _vm_peak_mb()
+        with socket.create_connection(server.address, timeout=5) as sock:
+            sock.sendall(hrpyc.lane.MAGIC + conn.lane_key + b"p" + struct.pack(">Q", 8 << 30))
+            assert _cut_within(sock, 3.0, bytes(1000))
+        assert _vm_peak_mb() - peak < 1024  # the 8 GB were never asked of the system
+        assert conn.modules.os.getpid() == os.getpid()
+        conn.close()
+    finally:
+        server.stop()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_uploads_declaring_4_gb_between_them_reserve_at_most_1_gb(monkeypatch):
+    """Below 16 GiB an upload may be read straight into one buffer, taken before its bytes arrive: only
+    while the uploads under way declare 1 GiB or less between them."""
+    monkeypatch.setattr(hrpyc.lane, "STALL", 1.0)
+    server = hrpyc.Server("127.0.0.1", 0).start()
+    owners = [hrpyc.connect(*server.address) for _ in range(2)]
+    try:
+        peak = _vm_peak_mb()
+        lanes = [_put(server.address, owner.lane_key, 512 << 20) for owner in owners for _ in range(4)]
+        for sock in lanes:
+            sock.settimeout(5)
+            assert sock.recv(1) == b""  # cut at the deadline
+        # 1 GiB, and the address space of the 8 threads that served them (stacks, malloc arenas: 0.6 GB)
+        assert _vm_peak_mb() - peak < 2560
+    finally:
+        for owner in owners:
+            owner.close()
+        server.stop()
+
+
+def _put(address, key, size):
+    """A lane socket that has asked to upload `size` bytes, its bytes not sent yet."""
+    sock = socket.create_connection(address, timeout=5)
+    sock.sendall(hrpyc.lane.MAGIC + key + b"p" + struct.pack(">Q", size))
+    return sock
+
+
+def test_a_connection_has_four_bulk_transfers_at_once_and_the_next_is_refused_at_once(local_server):
+    conn = hrpyc.connect(*local_server.address)
+    lanes = [_put(local_server.address, conn.lane_key, 1 << 20) for _ in range(4 + 1)]
+    try:
+        readable, _, _ = select.select(lanes, [], [], 10)
+        assert len(readable) == 1 and readable[0].recv(1) == hrpyc.lane.BUSY  # one too many: told at once
+        held = [sock for sock in lanes if sock is not readable[0]]
+        for sock in held:  # the others were waiting for their bytes, and take them
+            sock.sendall(bytes(1 << 20))
+            assert sock.recv(1) == hrpyc.lane.OK
+        other = hrpyc.connect(*local_server.address)  # each connection has its own share
+        with _put(local_server.address, other.lane_key, 1) as sock:
+            sock.sendall(b"x")
+            assert sock.recv(1) == hrpyc.lane.OK
+    finally:
+        for sock in lanes:
+            sock.close()
+
+
+def test_threads_sharing_a_connection_take_turns_on_its_bulk_lane(remote, tmp_path):
+    """More threads than a connection's transfers at once push files through it: each waits its turn."""
+    conn, _ = remote
+    payload = os.urandom(1 << 20)
+    written, errors = [], []
+
+    def push(index):
+        try:
+            written.append(hrpyc.push_file(conn, str(tmp_path / "part{}".format(index)), payload))
+        except Exception as error:  # collected for the assertion
+            errors.append(error)
+
+    threads = [threading.Thread(target=push, args=(index,)) for index in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == [] and written == [len(payload)] * len(threads)
