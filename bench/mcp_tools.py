@@ -54,7 +54,7 @@ async def round_trips(client, repeats):
     job = json.loads(first.content[0].text)["job"]
     await client.call_tool("houdini_create_node", {"parent": "/obj", "node_type": "geo", "name": "bench"})
     made = []
-    for n in range(repeats):
+    for _ in range(repeats):
         answer = await client.call_tool("houdini_create_node", {"parent": "/obj/bench", "node_type": "null"})
         made.append(json.loads(answer.content[0].text)["path"])
     calls = [
@@ -126,7 +126,11 @@ async def bench(port, env, repeats, short):
     started = time.perf_counter()
     async with Client(params, read_timeout_seconds=120) as client:
         tools = await client.list_tools()
-        print("hrpyc mcp: started and listed {} tools in {:.2f} s\n".format(len(tools.tools), time.perf_counter() - started))
+        print(
+            "hrpyc mcp: started and listed {} tools in {:.2f} s\n".format(
+                len(tools.tools), time.perf_counter() - started
+            )
+        )
         await round_trips(client, repeats)
         if not short:
             await large_scene(client)
