@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ServerProcess, free_port, hrpyc_cli, need
+from conftest import LIBS, ServerProcess, free_port, hrpyc_cli, need
 
 import hrpyc
 from hrpyc.rpyc_wire import RPYC_VERSION_STRING
@@ -232,3 +232,14 @@ def test_shell_uses_ipython_when_installed_and_ends_with_one_line_when_the_serve
     need("IPython", "hrpyc shell uses IPython when it is installed")
     out, _ = _shell_session(server_process)
     assert "In [1]" in out
+
+
+def test_mcp_without_the_sdk_says_in_one_line_how_to_install_it(tmp_path):
+    """hrpyc keeps working without the MCP SDK; `hrpyc mcp` then says how to get it (and, before Python
+    3.10, which the SDK needs, that it needs a newer Python)."""
+    (tmp_path / "mcp").mkdir()
+    (tmp_path / "mcp" / "__init__.py").write_text("raise ImportError('No module named mcp (hidden by the test)')\n")
+    result = hrpyc_cli("mcp", PYTHONPATH=os.pathsep.join([str(tmp_path), LIBS]))
+    assert result.returncode == 1 and result.stdout == "", result
+    wanted = "needs the MCP SDK" if sys.version_info >= (3, 10) else "needs Python 3.10 or newer"
+    assert result.stderr.count("\n") == 1 and wanted in result.stderr and "pip install 'hrpyc[mcp]'" in result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import statistics
 import sys
@@ -90,7 +91,7 @@ def version() -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hrpyc", description="Drive a running Houdini from any Python.")
     parser.add_argument("--version", action="version", version=version())
-    verbs = parser.add_subparsers(dest="verb", metavar="{serve,ping,shell,sessions,panel,install}")
+    verbs = parser.add_subparsers(dest="verb", metavar="{serve,ping,shell,sessions,panel,install,mcp}")
     verbs.required = True
 
     serve = verbs.add_parser("serve", help="serve this Python (hython: this Houdini) until Ctrl-C")
@@ -142,6 +143,14 @@ def _parser() -> argparse.ArgumentParser:
         "install", help="install hrpyc as a Houdini package for this user (--help for more)", add_help=False
     )
     install.set_defaults(run=_install)
+
+    mcp = verbs.add_parser("mcp", help="serve Houdini's tools to an AI assistant (MCP over stdio; hrpyc[mcp])")
+    mcp.add_argument("--host", default=DEFAULT_HOST, help="where Houdini serves (default %(default)s)")
+    mcp.add_argument("--port", type=_port, default=None, help="default: this user's only local session, else 18811")
+    mcp.add_argument("--token", default=None, help="the server's token (default: HRPYC_TOKEN, or this user's own)")
+    mcp.add_argument("--cafile", default=None, help="connect over TLS, trusting this CA (HRPYC_TLS_CA)")
+    mcp.add_argument("--read-only", action="store_true", help="offer only the tools that change nothing")
+    mcp.set_defaults(run=_mcp)
 
     for name, run, text in (
         ("ping", _ping, "say whether a server answers, how fast, and what it is"),
@@ -345,6 +354,13 @@ def _panel(args: argparse.Namespace) -> int:
         print("hrpyc: {}".format(exc), file=sys.stderr)
         return 1
     return panel.main()
+
+
+def _mcp(args: argparse.Namespace) -> int:
+    from . import mcp_server
+
+    spell = functools.partial(flag, verb="mcp")
+    return mcp_server.main(args.host, args.port, args.token, args.cafile, args.read_only, spell)
 
 
 def _install(args: argparse.Namespace) -> int:

@@ -5,7 +5,8 @@ It is not Houdini and does not pass for it: it is the module `hrpyc.demo`, `appl
 "hrpyc demo", and the server tells every client (`server_info["demo"]`). It holds /obj/sphere1 (a geo
 object holding a sphere SOP), /obj/geo1 (a grid SOP wired into a null named OUT) and /obj/cam1, with
 their parameters; geometry cooked from those parameters when asked for (see demo_geometry); a frame; a
-scene file name. No expressions, keyframes, flags, UI or other node types, and hipFile.save() writes no
+scene file name; one Scene Viewer whose flipbook draws that geometry into PNG files (see demo_viewport).
+No expressions, keyframes, flags, undo history, other UI or other node types, and hipFile.save() writes no
 file. Names and signatures follow hou's, so code tried on the demo is code for Houdini.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from . import demo_geometry
+from . import demo_geometry, demo_viewport
 from .demo_geometry import (  # noqa: F401 - unused here, served: hou.Attrib, hou.Point...
     Attrib,
     Geometry,
@@ -25,6 +26,7 @@ from .demo_geometry import (  # noqa: F401 - unused here, served: hou.Attrib, ho
     attribData,
     numericData,
 )
+from .demo_viewport import FlipbookSettings, GeometryViewport, SceneViewer, paneTabType  # noqa: F401 - served
 
 Number = Any  # a parameter's value: float or int, the type of its default
 
@@ -331,4 +333,16 @@ def applicationVersionString() -> str:
 
 
 def isUIAvailable() -> bool:
-    return False
+    """True: hou.ui is here, though it holds only the Scene Viewer (see demo_viewport)."""
+    return True
+
+
+ui = demo_viewport.ui_for(lambda: _root.node("obj"), frame)
+
+
+class undos(object):
+    """hou.undos: the demo keeps no undo history."""
+
+    @staticmethod
+    def areEnabled() -> bool:
+        return False
