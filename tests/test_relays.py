@@ -19,7 +19,6 @@ from test_security import Squatter
 
 import hrpyc
 import hrpyc.auth
-import hrpyc.peer_user
 
 
 @pytest.fixture(scope="module")
@@ -400,46 +399,6 @@ def test_a_socket_closed_before_the_look_up_is_never_taken_for_root(caplog):
         assert server.clients() == []
     finally:
         server.stop()
-
-
-def _table(path, *rows):
-    head = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
-    path.write_text(head + "".join("   {}: {}\n".format(i, row) for i, row in enumerate(rows)))
-    return str(path)
-
-
-@linux_only
-def test_only_a_socket_some_process_holds_names_its_owner(tmp_path, monkeypatch):
-    """/proc/net/tcp's lines, as Linux writes them: the client's end, a TIME_WAIT left-over and an
-    orphaned FIN_WAIT2 (uid 0, inode 0) mean 'cannot tell'; the listener answers for the server's end
-    while it has not been accepted yet."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-    client = socket.create_connection(server.getsockname())
-    accepted, _ = server.accept()
-    ours = hrpyc.peer_user._entry(socket.AF_INET, client.getsockname())
-    theirs = hrpyc.peer_user._entry(socket.AF_INET, server.getsockname())
-    rest = "00000000:00000000 00:00000000 00000000 {uid:>5} 0 {inode} 1 0000000000000000 20 4 0 10 -1"
-    live = "{} {} 01 " + rest
-    tables = {
-        "held": [live.format(ours, theirs, uid=1002, inode=4242)],
-        "time-wait": [live.replace(" 01 ", " 06 ").format(ours, theirs, uid=0, inode=0)],
-        "orphaned": [live.replace(" 01 ", " 05 ").format(ours, theirs, uid=0, inode=0)],
-    }
-    for name, rows in tables.items():
-        monkeypatch.setitem(hrpyc.peer_user.TABLES, socket.AF_INET, _table(tmp_path / name, *rows))
-        assert hrpyc.peer_user.client_owner(accepted) == (1002 if name == "held" else None), name
-    not_accepted = live.format(theirs, ours, uid=0, inode=0)
-    listener = "{} 00000000:0000 0A ".format(theirs) + rest
-    monkeypatch.setitem(
-        hrpyc.peer_user.TABLES,
-        socket.AF_INET,
-        _table(tmp_path / "pending", not_accepted, listener.format(uid=1003, inode=77)),
-    )
-    assert hrpyc.peer_user.server_owner(client) == 1003
-    for sock in (client, accepted, server):
-        sock.close()
 
 
 # An OpenSSL that would accept TLS 1.0 were it left to decide (as a 1.1.1 build does): what the ends get

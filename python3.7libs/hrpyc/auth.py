@@ -13,7 +13,7 @@ registry entry: whoever answers in the server's place learns a nonce, nothing de
 `binding` is the TLS channel's own (tls-unique) when there is TLS, so a proof is worthless on any other
 TLS connection: a relay that ends TLS on either side cannot pass it on. Without TLS nothing binds a proof
 to its connection (an `ssh -L` forward must keep working): a relay on this machine is kept out by the
-owner checks instead (peer_user), on both ends. MAGIC_V3 (hrpyc before channel binding) is still answered,
+owner checks instead (oslayer.owner), on both ends. MAGIC_V3 (hrpyc before channel binding) is still answered,
 without a binding.
 A stock rpyc client starts with a frame header instead; such a client is served when the server needs
 no token, and refused, with its address logged, when it does.
@@ -34,7 +34,7 @@ from typing import Any, Callable, Optional, Tuple
 
 from rpyc.utils.authenticators import AuthenticationError as RpycAuthenticationError
 
-from . import config, deadlines, lane, peer_user, sessions, userdir
+from . import config, deadlines, lane, sessions, userdir
 from .address import format_address, is_loopback
 from .errors import (
     AuthenticationError,
@@ -44,7 +44,7 @@ from .errors import (
     ProtocolError,
     TooManyClientsError,
 )
-from .rpyc_wire import shutdown_socket
+from .oslayer import owner, sockets
 
 log = logging.getLogger(__name__)
 
@@ -170,9 +170,9 @@ class Security(object):
         self.allow_insecure = config.flag("HRPYC_ALLOW_INSECURE") if allow_insecure is None else allow_insecure
         self.timeout = config.auth_timeout()
         others = config.flag("HRPYC_ALLOW_OTHER_USERS") if allow_other_users is None else allow_other_users
-        # On loopback, only this user's processes, whatever the credential (where the system says who
-        # connected): a token shown by another user's process may be one it relays from ours.
-        self.only_owner = not others and peer_user.can_tell()
+        # On loopback, only this user's processes, whatever the credential: a token shown by another user's
+        # process may be one it relays from ours. None the system cannot name either (see Gate._check_owner).
+        self.only_owner = not others
 
     @property
     def credential(self) -> str:
@@ -297,15 +297,20 @@ class Gate(object):
         with self._pending_lock:
             self._pending -= 1
 
-    @staticmethod
-    def _check_owner(sock: socket.socket) -> None:
+    def _check_owner(self, sock: socket.socket) -> None:
         """Another user's process on this machine may not use the server, whatever it shows: with a
-        token it may be relaying one of our own clients' challenges."""
-        uid = peer_user.client_owner(sock)
-        if uid is None:
-            raise _Refusal("cannot tell which user connected (it closed its end, or is gone)")
-        if uid != os.getuid():
-            raise _Refusal("a process of another user (uid {}); allow_other_users lets other users in".format(uid))
+        token it may be relaying one of our own clients' challenges. Nor may a process the system cannot
+        name (it may be another user's: Windows will not show us their processes), unless this system
+        never names any (Wine; an OS with no look-up) and the client shows the credential asked for: there
+        the credential is all that tells clients apart, and refusing would refuse every local client."""
+        found = owner.client_owner(sock)
+        if found.state == owner.UNKNOWN and not (found.blind and self._credential):
+            raise _Refusal(
+                "cannot tell which user connected: {}; allow_other_users lets in any local user's process "
+                "with the credential asked for".format(found.detail)
+            )
+        if found.state == owner.OTHERS:
+            raise _Refusal("a process of another user ({}); allow_other_users lets other users in".format(found.detail))
 
     def _check(self, conn: Any) -> Any:
         """Read the preamble if the client sent one; return the credentials, or raise _Refusal."""
@@ -419,7 +424,7 @@ def _read_exactly(sock: Any, count: int) -> bytes:
 
 
 def _close(sock: socket.socket) -> None:
-    shutdown_socket(sock)
+    sockets.cut(sock)
     sock.close()
 
 
@@ -443,7 +448,9 @@ def client_token(token: Optional[str], peer: Tuple[str, int], address: str) -> O
 
 def check_owner(sock: socket.socket, address: str) -> None:
     """Our client's side of the owner check: a loopback server another user's process holds (a relay, a
-    squatter on a port of ours) gets nothing from us, where the system says who holds it."""
-    uid = peer_user.server_owner(sock) if is_loopback(sock.getpeername()[0]) else None
-    if uid is not None and uid != os.getuid():
-        raise NotYourServerError.of_user(address, uid)
+    squatter on a port of ours) gets nothing from us. Where the system cannot tell, we go on: a server
+    of ours answers all the same, and the server's own check keeps a relay out."""
+    if is_loopback(sock.getpeername()[0]):
+        found = owner.server_owner(sock)
+        if found.state == owner.OTHERS:
+            raise NotYourServerError.of_user(address, found.detail)
