@@ -7,12 +7,24 @@ command, and how many raw control bytes reach its output.
 
     python bench/robustness.py [--cases 10000] [--cycles 200] [--burst 1100]
     python bench/robustness.py --terminal
+`--flood` runs only issue 23's flood of silent sockets, while legitimate clients connect.
+
+    python bench/robustness.py [--cases 10000] [--cycles 200] [--burst 1100]
+    python bench/robustness.py --flood [--flood-seconds 20] [--flood-rate 26] [--flood-sources 1]
+`--admitted`: instead, the attacks of a client the server admitted (thousands of jobs, a job printing
+millions of single characters, bulk-lane uploads that declare 8 GB and drip): threads, memory, address
+space, and how long a drip holds a lane.
+
+    python bench/robustness.py [--cases 10000] [--cycles 200] [--burst 1100]
+    python bench/robustness.py --admitted [--submits 3000] [--prints 3000000] [--lanes 200]
 """
 
 import argparse
+import itertools
 import logging
 import os
 import random
+import select
 import socket
 import struct
 import sys
@@ -47,6 +59,20 @@ def send(address, payload, authenticate):
                 pass
         except OSError:
             pass
+
+
+def dial(address, other=0):
+    """A socket connected to `address` from 127.0.0.1, or from 127.0.0.(1 + `other`): Linux answers on all
+    of 127/8, and the server lets one address have only 16 sockets still authenticating."""
+    sock = socket.socket()
+    try:
+        sock.bind(("127.0.0.{}".format(1 + other), 0))
+        sock.settimeout(2)
+        sock.connect(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def fuzz(cases):
@@ -154,7 +180,7 @@ def attacks(burst):
         sockets, started = [], time.monotonic()
         for _ in range(burst):
             try:
-                sockets.append(socket.create_connection(server.address, timeout=2))
+                sockets.append(dial(server.address, len(sockets) % 250))  # 16 from one address at most
             except OSError:
                 break
         during = _status(pid)
@@ -364,6 +390,227 @@ def terminal():
     )
 
 
+def flood(seconds, rate=26, tries=25, sources=1):
+    """Issue 23's flood: `rate` new silent sockets a second (from `sources` addresses, 127.0.0.1 and up) for `seconds`
+    against a token server with the default 10 s to authenticate, while `tries` legitimate clients connect,
+    spread over the time after the first 10 s (when the flood alone would hold 260 places): how many got in,
+    what the others were told, and how many `refused` events (the panel's log) stood for how many refusals."""
+    server = hrpyc.Server("127.0.0.1", 0, token=SECRET).start()
+    events = []
+    hrpyc.subscribe(events.append)
+    stop, held = threading.Event(), []
+
+    def attack():
+        started = time.monotonic()
+        for n in itertools.count():
+            if stop.wait(max(0.0, started + n / rate - time.monotonic())):
+                return
+            try:
+                held.append(dial(server.address, n % sources))  # silent; closed at the end
+            except OSError:
+                continue
+
+    attacker = threading.Thread(target=attack, daemon=True)
+    attacker.start()
+    got_in, told, waits = 0, {}, []
+    started, filled = time.monotonic(), min(10.0, seconds / 2)
+    for i in range(tries):
+        at = started + filled + (i + 0.5) * (seconds - filled) / tries
+        time.sleep(max(0.0, at - time.monotonic()))  # the schedule, not a wait for something
+        began = time.perf_counter()
+        try:
+            conn = hrpyc.connect(*server.address, token=SECRET, timeout=5)
+            assert conn.modules.os.getpid() == os.getpid()
+            conn.close()
+            got_in += 1
+            waits.append(time.perf_counter() - began)
+        except hrpyc.HrpycError as exc:
+            told[str(exc)] = told.get(str(exc), 0) + 1
+    stop.set()
+    attacker.join()
+    server.stop()
+    hrpyc.unsubscribe(events.append)
+    for sock in held:
+        sock.close()
+    refused = [e for e in events if e.kind == "refused"]
+    print(
+        "flood: {} silent sockets in {:.0f} s ({}/s from {} address{}) against a token server: legitimate "
+        "clients got in {} of {} (slowest {:.0f} ms){}; {} refused events for {} refusals".format(
+            len(held),
+            seconds,
+            rate,
+            sources,
+            "es" if sources > 1 else "",
+            got_in,
+            tries,
+            max(waits or [0]) * 1e3,
+            "".join("; told {!r} x{}".format(message, count) for message, count in told.items()),
+            len(refused),
+            sum(e.count for e in refused),
+        )
+    )
+
+
+def _memory(pid):
+    """(resident, peak resident, address space) of process `pid`, in MB, from /proc."""
+    with open("/proc/{}/status".format(pid)) as handle:
+        fields = dict(line.split(":", 1) for line in handle)
+    return tuple(int(fields[name].split()[0]) // 1024 for name in ("VmRSS", "VmHWM", "VmSize"))
+
+
+HOLD = "import builtins, threading\nbuiltins.__dict__.setdefault({!r}, threading.Event()).wait()\n"
+
+
+def _submit_all(address, pid, submits, per_connection):
+    """`submits` jobs that wait, `per_connection` a connection, submitted as fast as a client can (the
+    service's call without its first wait); then they are let go. (refused, a refusal, peak threads, s)."""
+    conns = [hrpyc.connect(*address) for _ in range(-(-submits // per_connection))]
+    gate = "hrpyc_bench_gate_{}".format(per_connection)
+    hold = HOLD.format(gate)
+    refused, said, peak, started = 0, "", 0, time.monotonic()
+    for index in range(submits):
+        try:
+            answer = conns[index // per_connection].root.hrpyc_submit(hold, "", "((), {})", (), 0, 0)
+            if not answer[0]:  # not taken: its reason comes as a cancelled job's outcome
+                refused, said = refused + 1, answer[3]
+        except Exception as exc:  # how a server of another version might refuse
+            refused, said = refused + 1, str(exc).splitlines()[0]
+        if index % 50 == 0:
+            peak = max(peak, _status(pid)[1])
+    peak, took = max(peak, _status(pid)[1]), time.monotonic() - started
+    conns[0].modules.builtins.__dict__.setdefault(gate, conns[0].modules.threading.Event()).set()
+    for conn in conns:
+        conn.close()
+    return refused, said, peak, took
+
+
+def admitted(submits, prints, lanes):
+    server = servers.hrpyc_server()  # `hrpyc serve`: thread dispatch, each job off the main thread
+    pid = server.proc.pid
+    try:
+        print("an admitted client against `hrpyc serve` (thread dispatch): before: {} threads".format(_status(pid)[1]))
+        refused, said, peak, took = _submit_all(server.address, pid, submits, submits)
+        print(
+            "  {:,} waiting jobs submitted on one connection in {:.1f} s: {:,} refused; peak {} threads".format(
+                submits, took, refused, peak
+            )
+        )
+        if said:
+            print("    refused with: {}".format(said))
+        refused, _, peak, took = _submit_all(server.address, pid, submits, 500)
+        print(
+            "  {:,} waiting jobs submitted on {} connections in {:.1f} s: {:,} refused; peak {} threads".format(
+                submits, -(-submits // 500), took, refused, peak
+            )
+        )
+
+        conn = hrpyc.connect(*server.address)
+        for polling in (True, False):
+            code = (
+                "import builtins, sys\nwrite = sys.stdout.write\nfor _ in range({}):\n    write('x')\n"
+                "builtins.hrpyc_bench_written_{} = True\n".format(prints, polling)
+            )
+            before = _memory(pid)
+            started = time.monotonic()
+            job = hrpyc.submit(conn, code)
+            if not polling:  # all of it waits unread on the server: watch for its end by a proxy
+                while not getattr(conn.modules.builtins, "hrpyc_bench_written_False", False):
+                    time.sleep(0.2)
+                after = _memory(pid)
+            try:
+                job.result()
+                got = "its client got {:,} characters".format(len(job.output))
+            except hrpyc.HrpycError as exc:
+                got = "its client's read failed: {}".format(exc)
+            after = _memory(pid) if polling else after
+            print(
+                "  a job writing {:,} single characters ({:.1f} s, {}): server resident {} -> {} MB, peak {} -> "
+                "{} MB; {}".format(
+                    prints,
+                    time.monotonic() - started,
+                    "its client polling" if polling else "all of it unread until it ended",
+                    before[0],
+                    after[0],
+                    before[1],
+                    after[1],
+                    got,
+                )
+            )
+        conn.close()
+        _lanes(server.address, pid, lanes)
+    finally:
+        server.close()
+
+
+def _lanes(address, pid, count):
+    """`count` bulk-lane uploads, each declaring 8 GB, then a byte every 10 s: on one connection, then
+    spread four to a connection: what they reserve, and how long they stay."""
+    import hrpyc.lane
+
+    def upload(owner):
+        sock = socket.create_connection(address, timeout=10)
+        sock.sendall(hrpyc.lane.MAGIC + owner.lane_key + b"p" + struct.pack(">Q", 8 << 30))
+        return sock
+
+    owner = hrpyc.connect(*address)
+    socks = [upload(owner) for _ in range(count)]
+    told, held = set(), getattr(hrpyc.lane, "MAX_LANES", 0)  # those a server that caps lanes keeps
+    started = time.monotonic()
+    while len(told) < count - held and time.monotonic() < started + 20:
+        readable, _, _ = select.select([sock for sock in socks if sock not in told], [], [], 0.1)
+        told.update(readable)
+    took = time.monotonic() - started
+    busy = sum(sock.recv(1) == getattr(hrpyc.lane, "BUSY", None) for sock in told)
+    print(
+        "  {} lane uploads declaring 8 GB each on one connection: {} told busy in {:.1f} s, {} kept".format(
+            count, busy, took, count - len(told)
+        )
+    )
+    for sock in socks:
+        sock.close()
+    owner.close()
+
+    owners = [hrpyc.connect(*address) for _ in range(max(1, count // 4))]
+    before = _memory(pid)
+    started = time.monotonic()
+    socks = [upload(owners[index % len(owners)]) for index in range(count)]
+    time.sleep(1)  # the measurement: let the server read every header
+    during = _memory(pid)
+    alive, cut_at, dripped = set(socks), [], 0
+    while alive and time.monotonic() - started < 120:
+        if time.monotonic() - started >= dripped * 10:  # a byte every 10 s
+            for sock in list(alive):
+                try:
+                    sock.sendall(b"x")
+                except OSError:
+                    alive.discard(sock)
+                    cut_at.append(time.monotonic() - started)
+            dripped += 1
+        readable, _, _ = select.select(list(alive), [], [], 0.5)
+        for sock in readable:  # the server hung up
+            alive.discard(sock)
+            cut_at.append(time.monotonic() - started)
+    for sock in socks:
+        sock.close()
+    print(
+        "  {} lane uploads declaring 8 GB each, 4 a connection, a byte every 10 s: server address space "
+        "{:,} -> {:,} MB, resident {} -> {} MB; {} cut, the first after {}, the last after {}; {} open at "
+        "120 s".format(
+            count,
+            before[2],
+            during[2],
+            before[0],
+            during[0],
+            len(cut_at),
+            "{:.1f} s".format(min(cut_at)) if cut_at else "-",
+            "{:.1f} s".format(max(cut_at)) if cut_at else "-",
+            len(alive),
+        )
+    )
+    for owner in owners:
+        owner.close()
+
+
 def main():
     logging.getLogger("hrpyc").setLevel(logging.ERROR)  # thousands of refusals are the point here
     parser = argparse.ArgumentParser()
@@ -373,10 +620,28 @@ def main():
     parser.add_argument("--burst", type=int, default=1100)
     parser.add_argument("--closing", type=int, default=200, help="sockets closed before the owner look-up")
     parser.add_argument("--terminal", action="store_true", help="only the rogue answers through the hrpyc command")
+    parser.add_argument("--relays", action="store_true", help="only issue 23's relays and closed sockets")
+    parser.add_argument("--flood", action="store_true", help="only issue 23's flood of silent sockets (~20 s)")
+    parser.add_argument("--flood-seconds", type=float, default=20.0)
+    parser.add_argument("--flood-rate", type=int, default=26, help="new silent sockets a second")
+    parser.add_argument("--flood-sources", type=int, default=1, help="127.0.0.x addresses the flood comes from")
+    parser.add_argument("--admitted", action="store_true", help="only the attacks of an admitted client")
+    parser.add_argument("--submits", type=int, default=3000)
+    parser.add_argument("--prints", type=int, default=3000000)
+    parser.add_argument("--lanes", type=int, default=200)
     args = parser.parse_args()
     servers.private_state_dir()
     if args.terminal:
         terminal()
+        return
+    if args.relays:
+        relays(args.closing)
+        return
+    if args.flood:
+        flood(args.flood_seconds, args.flood_rate, sources=args.flood_sources)
+        return
+    if args.admitted:
+        admitted(args.submits, args.prints, args.lanes)
         return
     fuzz(args.cases)
     silent(args.silent)

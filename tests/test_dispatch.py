@@ -10,6 +10,7 @@ import pytest
 from conftest import ServerProcess, hrpyc_cli, wait_for
 
 import hrpyc
+import hrpyc.dispatch
 
 
 def calls_threads(hou):
@@ -251,3 +252,61 @@ def test_a_bad_hrpyc_dispatch_is_a_one_line_config_error(monkeypatch):
     with pytest.raises(hrpyc.ConfigError) as caught:
         hrpyc.start_server(port=0)
     assert "HRPYC_DISPATCH='gpu'" in str(caught.value) and "thread" in str(caught.value)
+
+
+class _Request(object):
+    """A request as a dispatcher takes it, from a client that waits `timeout` s."""
+
+    light = needs_no_reply = False
+
+    def __init__(self, timeout):
+        self.conn = type("Conn", (), {"timeout": timeout})()
+        self.refused = None
+
+    def run(self, enter=None):
+        raise AssertionError("a request queued as the server stops must never run")
+
+    def refuse(self, error):
+        self.refused = error
+
+
+def test_a_request_that_times_out_as_the_server_stops_is_told_so_and_its_client_kept(monkeypatch):
+    """stop() empties the main thread's queue, then settles what it took; a request whose wait timed out
+    in between once looked for itself in the emptied queue, met a ValueError and lost its client. Here
+    its wait times out exactly then: its time is up once stop() has taken the queue, and stop() settles
+    only after the request has looked."""
+    dispatcher = hrpyc.dispatch.MainThreadDispatcher("main", lambda drain: None)  # nothing drains: all waits
+    job_class = hrpyc.dispatch._Job
+    wait, settle = job_class.wait, job_class.settle
+    queued, taken, looked, settles = threading.Event(), threading.Event(), threading.Event(), []
+
+    def wait_as_the_server_stops(job, seconds):
+        if seconds is None:  # it saw it cannot be refused as busy: it waits for the end
+            looked.set()
+            return wait(job, seconds)
+        queued.set()
+        assert taken.wait(10)
+        return False  # its time is up
+
+    monkeypatch.setattr(job_class, "wait", wait_as_the_server_stops)
+    monkeypatch.setattr(job_class, "settle", lambda job, state: settles.append((job, state)))
+    request, outcome = _Request(timeout=5), []
+
+    def serve():
+        try:
+            dispatcher.run(request)
+            outcome.append(request.refused)
+        except Exception as error:  # what dropped the client
+            outcome.append(error)
+
+    server_thread = threading.Thread(target=serve, daemon=True)
+    server_thread.start()
+    assert queued.wait(10)
+    dispatcher.close()  # takes the queue; what it settles waits in `settles`
+    taken.set()
+    wait_for(lambda: looked.is_set() or not server_thread.is_alive(), what="the request to look")
+    for job, state in settles:
+        settle(job, state)
+    server_thread.join(10)
+    assert len(outcome) == 1 and isinstance(outcome[0], ConnectionAbortedError), outcome
+    assert "stopped before the request ran" in str(outcome[0])

@@ -13,6 +13,8 @@ import pytest
 from conftest import child_env, wait_for
 
 import hrpyc
+import hrpyc.job
+import hrpyc.jobs
 
 SPIN = (
     "def spin(seconds, marker=None):\n"
@@ -297,3 +299,156 @@ def test_an_undo_group_does_nothing_where_there_is_no_undo_history(remote):
     with hrpyc.undo_group(conn, "Nothing"):
         hou.node("/obj/sphere1").parm("tx").set(1.0)
     assert "Nothing" not in hou.undos.undoLabels()
+
+
+def test_a_connection_with_too_many_jobs_is_refused_in_one_line_until_it_takes_their_results(server_process):
+    """Jobs held for a connection - queued, running, or ended with the outcome not taken - are bounded:
+    a failed job is held until its error is taken, so a script that never looks fills its share."""
+    conn = hrpyc.connect(*server_process.address)
+    held = [hrpyc.submit(conn, "raise KeyError('never looked at')") for _ in range(500)]
+    with pytest.raises(hrpyc.HrpycError) as caught:
+        hrpyc.submit(conn, "result = 1")
+    message = str(caught.value)
+    assert "did not take the job: this connection has 500 jobs there" in message and "\n" not in message
+    assert "job.result()" in message and "job.cancel()" in message
+    with pytest.raises(hrpyc.HrpycError):
+        hrpyc.run(conn, "result = 1")
+    other = hrpyc.connect(*server_process.address)
+    assert hrpyc.run(other, "result = 2") == 2  # the bound is the connection's, not the server's
+    with pytest.raises(KeyError):
+        held[0].result()  # taken: the job is forgotten, and makes room
+    assert hrpyc.run(conn, "result = 3") == 3
+
+
+HOLD = (
+    "import builtins, threading\n"
+    "if not builtins.__dict__.setdefault('hrpyc_gate', threading.Event()).wait(30):\n"
+    "    raise TimeoutError('the test never opened the gate')\n"
+    "result = threading.current_thread().name\n"
+)
+
+
+def test_jobs_beyond_the_servers_job_threads_wait_their_turn_and_all_run(server_process, monkeypatch):
+    monkeypatch.setattr(hrpyc.job, "FIRST_WAIT", 0)  # submit without waiting for each job
+    conn = hrpyc.connect(*server_process.address)
+    jobs = [hrpyc.submit(conn, HOLD) for _ in range(40)]
+    threading_there = conn.modules.threading  # a proxy: answered on the connection's thread, not a job's
+
+    def job_threads():
+        return sum(thread.name == "hrpyc-job" for thread in threading_there.enumerate())
+
+    wait_for(lambda: [job.state for job in jobs].count("running") == 16, what="16 jobs to run")
+    assert job_threads() == 16
+    assert [job.state for job in jobs].count("queued") == 24
+    conn.modules.builtins.hrpyc_gate.set()
+    assert {job.result(timeout=30) for job in jobs} <= {"hrpyc-job"}
+    assert job_threads() == 16  # kept a while for the next jobs
+
+
+def test_what_a_job_prints_beyond_what_is_kept_drops_its_oldest_output_and_says_how_much(server_process, monkeypatch):
+    monkeypatch.setattr(hrpyc.job, "FIRST_WAIT", 0)
+    conn = hrpyc.connect(*server_process.address)
+    hrpyc.run(conn, "import builtins, threading\nbuiltins.hrpyc_go = threading.Event()")
+    hrpyc.run(conn, "import builtins, threading\nbuiltins.hrpyc_printed = threading.Event()")
+    code = (
+        "import builtins\n"
+        "builtins.hrpyc_go.wait(30)\n"
+        "for digit in '0123456789':\n"
+        "    print(digit * 1000000)\n"
+        "builtins.hrpyc_printed.set()\n"
+    )
+    job = hrpyc.submit(conn, code)
+    conn.modules.builtins.hrpyc_go.set()
+    assert conn.modules.builtins.hrpyc_printed.wait(60)
+    output = job.output  # read once it all was printed: 10 MB unread, more than the 8 MB kept
+    job.result()
+    marker = re.search(r"\n\.\.\. ([\d,]+) characters dropped \.\.\.\n", output)
+    assert marker, output[:200]
+    dropped = int(marker.group(1).replace(",", ""))
+    assert len(output) - len(marker.group(0)) + dropped == 10 * 1000001  # nothing else went
+    assert output.endswith("9" * 1000000 + "\n")
+    assert len(output) < hrpyc.jobs.MAX_OUTPUT
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/PID/status")
+def test_a_job_writing_a_million_single_characters_costs_the_server_about_a_megabyte(server_process, monkeypatch):
+    monkeypatch.setattr(hrpyc.job, "FIRST_WAIT", 0)
+    conn = hrpyc.connect(*server_process.address)
+
+    def resident_mb():
+        with open("/proc/{}/status".format(server_process.proc.pid)) as status:
+            return int(next(line for line in status if line.startswith("VmRSS")).split()[1]) / 1024
+
+    hrpyc.run(conn, "print('warm')")  # the job machinery's own first costs
+    before = resident_mb()
+    code = (
+        "import builtins, sys, threading\n"
+        "done = builtins.__dict__.setdefault('hrpyc_written', threading.Event())\n"
+        "write = sys.stdout.write\n"
+        "for _ in range(1000000):\n"
+        "    write('x')\n"
+        "done.set()\n"
+    )
+    job = hrpyc.submit(conn, code)
+    assert conn.modules.builtins.__dict__.setdefault("hrpyc_written", conn.modules.threading.Event()).wait(60)
+    grown = resident_mb() - before  # all of it unread, held by the server
+    assert job.output == "x" * 1000000
+    assert grown < 16, grown  # measured 1-2 MB; a tuple a write took 70 MB
+
+
+class _Client(object):
+    """A job's connection, as far as a job sees it: `looked` is set each time a print of the job asks
+    whether its client is still there - just before it takes the job's lock."""
+
+    def __init__(self):
+        self.looked = threading.Event()
+
+    @property
+    def closed(self):
+        self.looked.set()
+        return False
+
+
+def test_a_cancel_that_lands_as_a_print_takes_the_jobs_lock_leaves_the_job_answering(monkeypatch):
+    """cancel() raises in the job's thread (PyThreadState_SetAsyncExc) while it holds the job's lock; a
+    print waiting for that lock takes it, and the exception lands at the thread's next bytecode. With a
+    long switch interval, the job's thread goes from looking at its client to the lock without giving
+    up the GIL, so the exception lands just after the lock is taken, every run."""
+    started, go = threading.Event(), threading.Event()
+    client = _Client()
+
+    def code():
+        started.set()
+        go.wait()
+        print("the line the cancel meets")
+
+    job = hrpyc.jobs.Job(1, "printer", client, code)
+    interrupt = hrpyc.jobs._interrupt
+
+    def interrupt_once_the_print_waits_for_the_lock(ident, exception):
+        if exception is not None:  # cancel(), holding the job's lock
+            client.looked.clear()
+            go.set()
+            assert client.looked.wait(10)  # the job's thread keeps the GIL until it waits for the lock
+        interrupt(ident, exception)
+
+    monkeypatch.setattr(hrpyc.jobs, "_interrupt", interrupt_once_the_print_waits_for_the_lock)
+    # A poller alive while the job's thread is: a thread started later may get the same ident, and a
+    # lock left held by the dead thread would let it in.
+    asked, answered = threading.Event(), []
+    poller = threading.Thread(target=lambda: asked.wait(10) and answered.append(job.news(0, 0)), daemon=True)
+    poller.start()
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(30)
+    try:
+        runner = threading.Thread(target=job.run, daemon=True)
+        runner.start()
+        assert started.wait(10)
+        assert job.cancel("cancelled by its client") == "running"
+        runner.join(10)
+    finally:
+        sys.setswitchinterval(switch_interval)
+    assert not runner.is_alive()
+    asked.set()
+    poller.join(5)
+    assert answered == [("cancelled", ())]  # the lock was given back: a poll gets its answer

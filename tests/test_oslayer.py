@@ -166,34 +166,59 @@ def _address(sock, peer=False):
 # The peer's owner ------------------------------------------------------------------------------------------
 
 
-def test_linux_names_a_sockets_owner_only_while_a_process_holds_it(connection, pretend, monkeypatch, tmp_path):
-    """/proc/net/tcp's lines, as Linux writes them: the client's end, a TIME_WAIT left-over and an
-    orphaned FIN_WAIT2 (uid 0, inode 0) mean 'cannot tell', never root; the listener answers for the
-    server's end while it has not been accepted yet."""
-    pretend("linux")
+def diag_answer(state, uid, inode, error=False):
+    """sock_diag's answer (linux/inet_diag.h): nlmsghdr, then inet_diag_msg - or NLMSG_ERROR."""
+    if error:
+        return struct.pack("=IHHII", 36, 2, 0, 1, 0) + struct.pack("=i", -2) + bytes(16)
+    message = struct.pack("=BBBB", socket.AF_INET, state, 0, 0) + struct.pack("!HH16s16s", 1, 2, bytes(16), bytes(16))
+    message += struct.pack("=III", 0, 0xFFFFFFFF, 0xFFFFFFFF) + struct.pack("=IIIII", 0, 0, 0, uid, inode)
+    return struct.pack("=IHHII", 16 + len(message), 20, 0, 1, 0) + message
+
+
+def test_linux_names_a_sockets_owner_only_while_a_process_holds_it(connection, pretend, tmp_path):
+    """The kernel's entry for the one socket, asked by netlink - or, where netlink is not allowed, read
+    from /proc/net/tcp's lines, as Linux writes them: a held socket names its owner; a TIME_WAIT left-over
+    and an orphaned FIN_WAIT2 (uid 0, inode 0) mean 'cannot tell', never root; the listener answers for
+    the server's end while it has not been accepted yet."""
     listener, client, accepted = connection
     them = system.uid() + 1
+    answers = []
+    linux = types.SimpleNamespace(sock_diag=lambda request: answers.pop(0), tcp_table=None)
+    pretend("linux", linux=linux)
+    answers[:] = [diag_answer(1, them, 4242)]
+    assert owner.client_owner(accepted) == (owner.OTHERS, "uid {}".format(them), False)
+    answers[:] = [diag_answer(6, 0, 0)]  # TIME_WAIT
+    assert owner.client_owner(accepted) == (owner.UNKNOWN, owner.GONE, False)
+    answers[:] = [diag_answer(0, 0, 0, error=True), diag_answer(10, system.uid(), 77)]  # not accepted yet
+    assert owner.server_owner(client) == (owner.OURS, "uid {}".format(system.uid()), False)
+    request = owner.linux_diag_request(socket.AF_INET, (socket.inet_aton("127.0.0.1"), 50000), None)
+    assert request[16:20] == bytes((socket.AF_INET, socket.IPPROTO_TCP, 0, 0)) and request[24:26] == b"\xc3\x50"
+
+    def no_netlink(request):
+        raise PermissionError("netlink is not allowed here")  # as in some sandboxes: /proc is read instead
+
     entry = lambda sock: owner.linux_entry(socket.AF_INET, (socket.inet_aton(sock[0]), sock[1]))  # noqa: E731
     ours, theirs = entry(_address(client)), entry(_address(listener))
     rest = "00000000:00000000 00:00000000 00000000 {uid:>5} 0 {inode} 1 0000000000000000 20 4 0 10 -1"
     live = "{} {} 01 " + rest
-
-    def table(name, *rows):
-        path = tmp_path / name
-        head = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
-        path.write_text(head + "".join("   {}: {}\n".format(i, row) for i, row in enumerate(rows)))
-        monkeypatch.setitem(owner.LINUX_TABLES, socket.AF_INET, str(path))
-
-    table("held", live.format(ours, theirs, uid=them, inode=4242))
-    assert owner.client_owner(accepted) == (owner.OTHERS, "uid {}".format(them), False)
-    table("time-wait", live.replace(" 01 ", " 06 ").format(ours, theirs, uid=0, inode=0))
+    head = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+    table = lambda *rows: head + "".join("   {}: {}\n".format(i, row) for i, row in enumerate(rows))  # noqa: E731
+    linux.sock_diag = no_netlink
+    linux.tcp_table = lambda family: table(live.format(ours, theirs, uid=them, inode=4242))
+    assert owner.client_owner(accepted).detail == "uid {}".format(them)
+    linux.tcp_table = lambda family: table(live.replace(" 01 ", " 06 ").format(ours, theirs, uid=0, inode=0))
     assert owner.client_owner(accepted) == (owner.UNKNOWN, owner.GONE, False)
-    table("orphaned", live.replace(" 01 ", " 05 ").format(ours, theirs, uid=0, inode=0))
+    linux.tcp_table = lambda family: table(live.replace(" 01 ", " 05 ").format(ours, theirs, uid=0, inode=0))
     assert owner.client_owner(accepted).state == owner.UNKNOWN
     listening = "{} 00000000:0000 0A ".format(theirs) + rest
-    table("pending", live.format(theirs, ours, uid=0, inode=0), listening.format(uid=system.uid(), inode=77))
+    pending = (live.format(theirs, ours, uid=0, inode=0), listening.format(uid=system.uid(), inode=77))
+    linux.tcp_table = lambda family: table(*pending)
     assert owner.server_owner(client).state == owner.OURS
-    monkeypatch.setitem(owner.LINUX_TABLES, socket.AF_INET, str(tmp_path / "no-proc"))
+
+    def no_proc(family):
+        raise FileNotFoundError(2, "No such file or directory")
+
+    linux.tcp_table = no_proc
     assert owner.client_owner(accepted).blind
 
 
@@ -205,7 +230,7 @@ def test_windows_names_the_user_whose_process_holds_the_socket(connection, prete
     rows = [(client_end, server_end, 5, 100), (server_end, client_end, 5, 200)]
     windows = FakeWindows(rows, users={100: OURS_SID, 200: THEIR_SID})
     pretend("windows", win32=windows)
-    assert owner.client_owner(accepted) == (owner.OURS, "", False)
+    assert owner.client_owner(accepted) == (owner.OURS, OURS_SID, False)
     assert owner.server_owner(client) == (owner.OTHERS, THEIR_SID, False)  # a squatter of another user's
     for user, why in ((87, "has exited"), (5, "does not let this user look")):  # the winerror of OpenProcess
         windows.users[100] = user
@@ -278,6 +303,9 @@ def test_this_system_names_our_own_sockets_ours(connection):
         pids = [pid for local, _, _, pid in rows if local in ends]  # both ends, and the listener
         assert len(pids) == 3 and set(pids) <= ({0, os.getpid()} if _wine() else {os.getpid()}), rows
         assert win32.process_user(os.getpid()) == win32.own_user()
+    if sys.platform.startswith("linux"):  # the kernel's answer once the client has closed its end: nobody's
+        client.close()
+        wait_for(lambda: owner.client_owner(accepted).state == owner.UNKNOWN, what="the closed end to have no owner")
 
 
 def _wine():

@@ -3,6 +3,8 @@
 import importlib.util
 import json
 import os
+import socket
+import struct
 import subprocess
 import sys
 
@@ -10,7 +12,7 @@ import pytest
 from conftest import child_env, free_port, need
 
 import hrpyc
-from hrpyc import auth
+from hrpyc import auth, refusals
 
 need("Qt", "the panel's tests need Qt.py and a Qt binding (CI installs them)")
 
@@ -147,6 +149,29 @@ def test_the_snippet_and_the_log_are_copied_without_the_secret(view, qtbot):
     compile(text, "snippet", "exec")  # it pastes as valid Python
     view.copy_log_button.click()
     assert "started" in QtWidgets.QApplication.clipboard().text()
+
+
+def test_a_flood_of_refusals_reaches_the_log_summed_up_not_a_line_each(view, qtbot, monkeypatch):
+    """One attack posted 87,275 `refused` events to the panel, a line each, burying the rest of its log."""
+    import time
+
+    monkeypatch.setattr(refusals.RefusalLog, "WINDOW", 1.0)
+    server = hrpyc.start_server(port=0, token="flood")
+    started = time.monotonic()
+    for _ in range(60):  # stock clients without the token: each refused
+        with socket.create_connection(server.address, timeout=5) as sock:
+            sock.sendall(struct.pack("!LB", 1, 0) + b"x\n")
+            try:
+                sock.recv(1)
+            except OSError:
+                pass
+
+    def refused():
+        lines = [line.split(" - ", 1)[1] for line in view.log.toPlainText().splitlines() if " refused " in line]
+        return len(lines), sum(int(line.split()[0]) if " more connections (" in line else 1 for line in lines)
+
+    qtbot.waitUntil(lambda: refused()[1] == 60, timeout=5000)
+    assert refused()[0] <= 2 * (1 + time.monotonic() - started)  # the first of a second at once, then a sum
 
 
 def test_settings_are_remembered_and_the_environment_wins(qtbot, monkeypatch):

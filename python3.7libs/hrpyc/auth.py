@@ -7,6 +7,9 @@ The token never crosses the wire. Our client and the gate run a mutual challenge
     server: PROOF + server nonce (32) + HMAC(key, "server" + both nonces + binding)    (NO_TOKEN if it has none)
     client: HMAC(key, "client" + both nonces + binding) once the server's proof checks out, else 32 zeros
     server: ACCEPTED, WRONG_TOKEN or FULL
+A gate too busy to take a socket (see Gate._enter) answers before anything else and hangs up: BUSY and
+the number it is authenticating (busy_reply), which our client reads as the status byte with a token and
+as rpyc's first frame header without one, so it can say so; a TLS alert where TLS comes first.
 `key` is PBKDF2-SHA256 of the token (100,000 rounds), so a proof anyone can ask the server for costs
 that much per guess to brute-force offline. A port squatter, a stale or planted session record, a
 registry entry: whoever answers in the server's place learns a nonce, nothing derived from the token.
@@ -26,11 +29,13 @@ import hashlib
 import hmac
 import logging
 import os
+import random
 import secrets
 import socket
 import ssl
+import struct
 import threading
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from rpyc.utils.authenticators import AuthenticationError as RpycAuthenticationError
 
@@ -52,7 +57,14 @@ MAGIC = b"HRPYC\x04"  # the challenge, its proofs bound to the TLS channel (b"HR
 MAGIC_V3 = b"HRPYC\x03"  # the challenge of hrpyc before channel binding: still answered, unbound
 NONCE = 32
 ACCEPTED, WRONG_TOKEN, FULL = b"\x01", b"\x00", b"\x02"
-PROOF, NO_TOKEN = b"\x01", b"\x00"
+PROOF, NO_TOKEN, BUSY = b"\x01", b"\x00", b"\x03"
+# BUSY + this + how many others (2 bytes): as an rpyc frame header, a frame of over 50 MB, so a stock
+# client waits for the rest and reads the hang-up as it did before; no server's first answer is that big.
+_BUSY_TAG = b"HR"
+_BUSY = struct.Struct(">1s2sH")
+# A fatal TLS alert (user_canceled: "a reason unrelated to a protocol failure") where TLS comes first.
+TLS_BUSY = b"\x15\x03\x03\x00\x02\x02\x5a"
+TLS_BUSY_REASON = "TLSV1_ALERT_USER_CANCELLED"  # what Python's ssl calls it on our client
 UNPROVEN = bytes(32)  # what our client sends instead of its proof when the server's did not check out
 KEY_ROUNDS = 100000
 
@@ -218,8 +230,14 @@ class Gate(object):
     """The server's authenticator: TLS, then the token preamble, within `timeout`, before rpyc.
     A bulk-lane socket (hrpyc.lane) shows its lane's key instead, and its credentials are that lane.
 
-    Refused sockets are closed here: rpyc >= 4.1.1 leaves them to the garbage collector.
+    Admission (see _enter): each socket still authenticating holds a descriptor and a thread, so at most
+    `pending_limit` may, and at most PER_SOURCE from one source: one attacker cannot hold everyone's
+    places. Refused sockets are closed here: rpyc >= 4.1.1 leaves them to the garbage collector.
     """
+
+    PER_SOURCE = 16  # a farm node's clients connecting at once, a client's bulk lanes: each a few ms
+    SHED_FROM = 0.5  # shedding starts with the queue half full, for this share of newcomers,
+    SHED_RATE = 0.3  # rising to all of them when it is full (sshd's MaxStartups, start:rate:full)
 
     def __init__(
         self,
@@ -242,8 +260,10 @@ class Gate(object):
         self._find_lane = find_lane
         self._timeout = timeout
         self._pending_lock = threading.Lock()
-        self._pending = 0
+        self._pending: Dict[socket.socket, _Waiting] = {}  # the sockets authenticating, oldest first
+        self._per_source: Dict[str, int] = {}
         self._pending_limit = pending_limit
+        self._shed_from = int(pending_limit * self.SHED_FROM)
 
     def __call__(self, sock: socket.socket) -> Tuple[Any, Any]:
         try:
@@ -251,13 +271,14 @@ class Gate(object):
         except OSError:
             raise RpycAuthenticationError("gone before it was checked") from None
         late = "did not finish authenticating within {:g} s".format(self._timeout)
-        if not self._enter():
-            reason = "too many connections still authenticating (a flood?)"
+        turned_away = self._enter(sock, peer[0])
+        if turned_away:
+            reason = turned_away
         else:
             ticket, cut = deadlines.watch(sock, self._timeout), False
             try:
                 try:
-                    credentials = self._authenticate(sock, peer)
+                    credentials = self._authenticate(sock, peer, self._hear(sock, peer))
                 finally:
                     cut = deadlines.release(ticket)
                 if not cut:
@@ -265,49 +286,138 @@ class Gate(object):
                 reason = late
             except _Refusal as refusal:
                 reason = str(refusal)
+            except _HungUp:
+                reason = late if cut else ""  # it asked nothing: nothing to refuse (a port scan, a probe)
             except socket.timeout:
                 reason = late
             except (OSError, EOFError, ValueError) as exc:  # TLS garbage, resets, hang-ups
                 reason = late if cut else "{}: {}".format(type(exc).__name__, exc)
             finally:
-                self._leave()
+                shed = not self._leave(sock)
+            if shed:
+                reason = SHED
         _close(sock)
-        self._refused(peer, reason)
-        raise RpycAuthenticationError(reason)
+        if reason:
+            self._refused(peer, reason)
+        raise RpycAuthenticationError(reason or "hung up before saying anything")
 
-    def _authenticate(self, sock: socket.socket, peer: Tuple[str, int]) -> Tuple[Any, Any]:
+    def _authenticate(
+        self, sock: socket.socket, peer: Tuple[str, int], found: Optional[owner.Owner]
+    ) -> Tuple[Any, Any]:
         if self._only_owner and is_loopback(peer[0]):
-            self._check_owner(sock)
+            self._check_owner(found)
         sock.settimeout(self._timeout)
         conn = self._tls.wrap_socket(sock, server_side=True) if self._tls else sock
         credentials = self._check(conn)
         conn.settimeout(None)
         return conn, credentials
 
-    def _enter(self) -> bool:
-        """Count a socket in; False when too many are still authenticating: each holds a descriptor
-        and a thread, and silent ones would otherwise pile up to the process's limit."""
+    def _enter(self, sock: socket.socket, address: str) -> str:
+        """Count a socket in ("") or turn it away (why). At most PER_SOURCE from one address wait for
+        their first byte, and past half of `pending_limit` newcomers are shed, as sshd's MaxStartups
+        sheds them: by a chance that rises to 1 at the limit. What goes, if there is one, is the silent
+        socket that has waited longest (of the same address, at its limit) rather than the newcomer: our
+        clients and rpyc's speak at once, a flood's sockets never, so a flood of silent sockets, from one
+        address or many, keeps nobody out. Only when every waiting socket has spoken (drips, from many
+        sources) is the newcomer refused. Either is told the server is busy (busy_reply)."""
         with self._pending_lock:
-            if self._pending >= self._pending_limit:
-                return False
-            self._pending += 1
+            others = len(self._pending)
+            crowded = self._per_source.get(address, 0) >= self.PER_SOURCE
+            if crowded or self._shedding(others):
+                silent = next(
+                    (s for s, w in self._pending.items() if not w.heard and (not crowded or w.source == address)),
+                    None,
+                )
+                if silent is None:
+                    self._turn_away(sock, others)
+                    return BUSY_SOURCE.format("this address") if crowded else BUSY_GATE
+                self._forget(silent)
+                self._turn_away(silent, others)  # its own thread closes it, and reports SHED
+            self._pending[sock] = _Waiting(address)
+            self._count(address, 1)
+        return ""
+
+    def _shedding(self, others: int) -> bool:
+        if others < self._shed_from:
+            return False
+        if others >= self._pending_limit:
             return True
+        rising = (others - self._shed_from) / max(1, self._pending_limit - self._shed_from)
+        return random.random() < self.SHED_RATE + (1 - self.SHED_RATE) * rising
 
-    def _leave(self) -> None:
+    def _hear(self, sock: socket.socket, peer: Tuple[str, int]) -> Optional[owner.Owner]:
+        """Wait for the client's first byte (until it comes, the socket may be shed for a newcomer), then,
+        on loopback, count it as its user's where the system says who connected: at most PER_SOURCE of
+        one user's sockets may be authenticating once they have spoken. Returns who holds it, or None.
+
+        The look-up (on Linux a scan of the system's socket table: 10-50 ms here) is made when the owner
+        check needs it, or when others from the same address are authenticating too: never for a socket
+        that says nothing, nor for a client that connects on its own."""
+        sock.settimeout(self._timeout)
+        said = sock.recv(1, socket.MSG_PEEK)
         with self._pending_lock:
-            self._pending -= 1
+            waiting = self._pending.get(sock)
+            if waiting is None:
+                raise _Refusal(SHED)  # shed just before its byte came: told the server is busy
+            waiting.heard = True
+            alone = self._per_source[waiting.source] == 1
+        if not said:
+            raise _HungUp()
+        if not is_loopback(peer[0]) or (alone and not self._only_owner):
+            return None
+        found = owner.client_owner(sock)
+        if found.state != owner.UNKNOWN:
+            user = found.detail  # 'uid 1000', a Windows SID
+            with self._pending_lock:
+                if self._per_source.get(user, 0) >= self.PER_SOURCE:
+                    self._turn_away(sock, len(self._pending) - 1)
+                    raise _Refusal(BUSY_SOURCE.format(user))
+                self._count(waiting.source, -1)
+                waiting.source = user
+                self._count(user, 1)
+        return found
 
-    def _check_owner(self, sock: socket.socket) -> None:
+    def _turn_away(self, sock: socket.socket, others: int) -> None:
+        """Tell `sock` the server is busy and shut it. It has been answered nothing yet, so its send buffer
+        is empty and these few bytes never wait on the peer; what it sent is read first, so that the
+        hang-up is a clean one (a reset can discard the answer on the way)."""
+        try:
+            sock.settimeout(0)
+            sock.send(TLS_BUSY if self._tls is not None else busy_reply(others))
+            sock.recv(4096)
+        except OSError:
+            pass
+        sockets.cut(sock)
+
+    def _leave(self, sock: socket.socket) -> bool:
+        """Count a socket out; False when it had been shed meanwhile."""
+        with self._pending_lock:
+            return self._forget(sock)
+
+    def _forget(self, sock: socket.socket) -> bool:
+        waiting = self._pending.pop(sock, None)
+        if waiting is None:
+            return False
+        self._count(waiting.source, -1)
+        return True
+
+    def _count(self, source: str, change: int) -> None:
+        left = self._per_source.get(source, 0) + change
+        if left:
+            self._per_source[source] = left
+        else:
+            del self._per_source[source]
+
+    def _check_owner(self, found: Optional[owner.Owner]) -> None:
         """Another user's process on this machine may not use the server, whatever it shows: with a
         token it may be relaying one of our own clients' challenges. Nor may a process the system cannot
         name (it may be another user's: Windows will not show us their processes), unless this system
         never names any (Wine; an OS with no look-up) and the client shows the credential asked for: there
         the credential is all that tells clients apart, and refusing would refuse every local client."""
-        found = owner.client_owner(sock)
-        if found.state == owner.UNKNOWN and not (found.blind and self._credential):
+        if found is None or (found.state == owner.UNKNOWN and not (found.blind and self._credential)):
             raise _Refusal(
                 "cannot tell which user connected: {}; allow_other_users lets in any local user's process "
-                "with the credential asked for".format(found.detail)
+                "with the credential asked for".format(found.detail if found is not None else owner.GONE)
             )
         if found.state == owner.OTHERS:
             raise _Refusal("a process of another user ({}); allow_other_users lets other users in".format(found.detail))
@@ -365,6 +475,40 @@ class _Refusal(Exception):
     pass
 
 
+class _HungUp(Exception):
+    """The client left before its first byte."""
+
+
+class _Waiting(object):
+    """A socket still authenticating: where from, and whether it has said anything yet."""
+
+    __slots__ = ("heard", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.heard = False
+
+
+# Why a socket was turned away at the gate (each was told the server is busy).
+BUSY_GATE = "busy: too many connections still authenticating (a flood?)"
+BUSY_SOURCE = "busy: " + str(Gate.PER_SOURCE) + " connections from {} still authenticating (a flood?)"
+SHED = "busy: shed, still silent, for a newcomer (a flood?)"
+
+
+def busy_reply(others: int) -> bytes:
+    """What a busy gate answers a plain socket (see the module's docstring): a few bytes, no secret."""
+    return _BUSY.pack(BUSY, _BUSY_TAG, min(others, 0xFFFF))
+
+
+def busy_others(head: bytes) -> Optional[int]:
+    """How many others a busy gate said it was authenticating, if `head` (the first bytes a server
+    sent) is its busy answer; else None."""
+    if len(head) < _BUSY.size:
+        return None
+    status, tag, others = _BUSY.unpack_from(head)
+    return others if status == BUSY and tag == _BUSY_TAG else None
+
+
 PREAMBLES = (MAGIC, MAGIC_V3, lane.MAGIC)
 
 
@@ -373,6 +517,10 @@ def prove(sock: Any, token: str, address: str) -> None:
     the answer into a one-line error. Nothing derived from the token is sent to a server that failed."""
     client_nonce = secrets.token_bytes(NONCE)
     status = _exchange(sock, MAGIC + client_nonce, 1, address)
+    if status == BUSY:
+        others = busy_others(status + _exchange(sock, b"", _BUSY.size - 1, address))
+        if others is not None:
+            raise TooManyClientsError(address, busy=True, others=others)
     if status == NO_TOKEN:
         raise AuthenticationError(address, "it asks for no token, so it cannot prove it is the server ours is for")
     if status != PROOF:

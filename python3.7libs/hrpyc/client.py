@@ -16,6 +16,7 @@ from .errors import (
     RequestTimeoutError,
     ServerNotFoundError,
     Setting,
+    TooManyClientsError,
     VersionMismatchError,
 )
 from .printable import printable_error, printable_pairs
@@ -107,16 +108,18 @@ def connect(
         except AttributeError:  # a stock rpyc server
             conn.server_info = {}
 
+    stream = _HeaderStream(sock) if secret is None else FastSocketStream(sock)
     try:
         # No TCP_NODELAY here: on the client alone it makes rpyc slower (measured); our server sets it.
         conn = rpyc.connect_stream(
-            FastSocketStream(sock), ClientService(hello), {"sync_request_timeout": reach}
+            stream, ClientService(hello), {"sync_request_timeout": reach}
         )  # the first requests (the server's root, our handshake) happen here
     except RequestTimeoutError:
         sock.close()
         raise ProtocolError(address, "no rpyc answer within {:g} s".format(reach)) from None
     except EOFError:
         sock.close()
+        _check_busy(stream, address)
         raise ProtocolError(
             address,
             "it closed the connection at once: it may want a token ({} or HRPYC_TOKEN) or TLS, or speak "
@@ -125,6 +128,7 @@ def connect(
         ) from None
     except Exception as exc:  # ValueError: brine could not read its frames; or whatever a rogue server raised
         sock.close()
+        _check_busy(stream, address)
         mismatch = _other_generation(exc)
         if mismatch is not None:
             raise VersionMismatchError(address, *mismatch) from None
@@ -136,6 +140,30 @@ def connect(
     if serve_callbacks:
         rpyc.BgServingThread(conn, callback=lambda: None)  # ends quietly when the connection closes
     return conn
+
+
+class _HeaderStream(FastSocketStream):
+    """Our stream, keeping the first frame header the server sent: where a busy gate's answer arrives
+    when we offer no token (see auth.busy_reply; with one, auth.prove reads it)."""
+
+    __slots__ = ("header",)
+
+    def __init__(self, sock: Any) -> None:
+        super().__init__(sock)
+        self.header = b""
+
+    def read(self, count: int) -> bytes:
+        data = super().read(count)
+        if not self.header:
+            self.header = data
+        return data
+
+
+def _check_busy(stream: FastSocketStream, address: str) -> None:
+    """TooManyClientsError if the server's first answer was a busy gate's."""
+    others = auth.busy_others(stream.header) if isinstance(stream, _HeaderStream) else None
+    if others is not None:
+        raise TooManyClientsError(address, busy=True, others=others) from None
 
 
 def _other_generation(exc: BaseException) -> Optional[Tuple[str, str, str]]:
@@ -199,6 +227,8 @@ def _open(
         ) from None
     except ssl.SSLError as exc:
         sock.close()
+        if exc.reason == auth.TLS_BUSY_REASON:
+            raise TooManyClientsError(address, busy=True) from None
         raise ProtocolError(address, "TLS failed: {}; check HRPYC_TLS_CA / {}", exc.reason, Setting("cafile")) from None
     except socket.timeout:
         sock.close()

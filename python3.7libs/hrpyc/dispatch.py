@@ -19,7 +19,7 @@ import functools
 import logging
 import threading
 import time
-from typing import Any, Callable, Deque, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Deque, NamedTuple, Optional, Tuple
 
 from . import houdini, qtloop
 from .errors import DispatchError, HoudiniBusyError
@@ -116,48 +116,76 @@ def _on_a_thread_of_its_own(job: Any) -> None:
 
 
 class _Workers(object):
-    """Daemon threads that run jobs off the main thread, kept a while once idle: starting a thread costs
-    more than a small `hrpyc.run` does. Each job gets a thread of its own; an idle one is reused."""
+    """Daemon threads that run jobs off the main thread, at most MAX_THREADS at once; the jobs beyond wait,
+    each connection's in the order it sent them, the connections taking turns (one client's hundred jobs
+    do not hold back another's one). An idle thread waits IDLE_FOR for another job before it ends:
+    starting a thread costs more than a small `hrpyc.run` does."""
 
-    IDLE_FOR = 60.0  # seconds an idle thread waits for another job before it ends
+    # A thread costs memory, and beyond a few only contention: Python code runs one thread at a time, and
+    # so do hou's calls. Jobs that wait (on a file, a process, a socket) are what more threads would help.
+    MAX_THREADS = 16
+    IDLE_FOR = 60.0  # seconds
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._idle: List[_Slot] = []
+        self._lock = threading.Condition(threading.Lock())
+        # Waiting jobs by connection, the connection whose turn is next first.
+        self._waiting: collections.OrderedDict[Any, Deque[Any]] = collections.OrderedDict()
+        self._queued = 0  # jobs in _waiting
+        self._threads = 0
+        self._idle = 0  # threads waiting for a job
 
     def run(self, job: Any) -> None:
         with self._lock:
-            slot = self._idle.pop() if self._idle else None
-        if slot is None:
-            threading.Thread(target=self._work, args=(job,), name="hrpyc-job", daemon=True).start()
-        else:
-            slot.job = job
-            slot.handed.release()
+            queue = self._waiting.get(job.conn)
+            if queue is None:
+                self._drop_closed()
+                queue = self._waiting[job.conn] = collections.deque()
+            queue.append(job)
+            self._queued += 1
+            if self._queued <= self._idle:
+                self._lock.notify()
+                return
+            if self._threads >= self.MAX_THREADS:
+                return
+            self._threads += 1
+        try:
+            threading.Thread(target=self._work, name="hrpyc-job", daemon=True).start()
+        except BaseException:
+            with self._lock:
+                self._threads -= 1
+            raise
 
-    def _work(self, job: Any) -> None:
-        slot = _Slot()
+    def _drop_closed(self) -> None:
+        """Forget the jobs waiting for connections that closed: each is cancelled (see Jobs.client_left)."""
+        for conn in [conn for conn in self._waiting if conn is not None and conn.closed]:
+            self._queued -= len(self._waiting.pop(conn))
+
+    def _work(self) -> None:
+        job = self._next()
         while job is not None:
             job.run(houdini.enter_main_context)
-            with self._lock:
-                self._idle.append(slot)
-            if not slot.handed.acquire(timeout=self.IDLE_FOR):
-                with self._lock:
-                    if slot in self._idle:  # nobody took it: end
-                        self._idle.remove(slot)
-                        return
-                slot.handed.acquire()  # taken just now: the job is on its way
-            job, slot.job = slot.job, None
+            job = self._next()
 
-
-class _Slot(object):
-    """An idle worker: `handed` is released once `job` is set for it."""
-
-    __slots__ = ("handed", "job")
-
-    def __init__(self) -> None:
-        self.handed = threading.Lock()
-        self.handed.acquire()
-        self.job: Any = None
+    def _next(self) -> Any:
+        """The next job, the connections taking turns; None after IDLE_FOR without one (the thread ends)."""
+        with self._lock:
+            while not self._queued:
+                self._idle += 1
+                try:
+                    woken = self._lock.wait(self.IDLE_FOR)
+                finally:
+                    self._idle -= 1
+                if not woken and not self._queued:
+                    self._threads -= 1
+                    return None
+            conn, queue = next(iter(self._waiting.items()))
+            job = queue.popleft()
+            self._queued -= 1
+            if queue:
+                self._waiting.move_to_end(conn)
+            else:
+                del self._waiting[conn]
+            return job
 
 
 _workers = _Workers()
@@ -390,6 +418,8 @@ class MainThreadDispatcher(Dispatcher):
         with self._lock:
             self._closed = True
             dropped, self._queue = list(self._queue), collections.deque()
+            for job in dropped:
+                job.state = DROPPED  # now: a request that times out meanwhile must not look for it in the queue
             idle = self._running is None
         for job in dropped:
             job.settle(DROPPED)

@@ -15,7 +15,7 @@ the README's troubleshooting table):
      ├── TransferError (ConnectionError)              a bulk-lane buffer did not arrive whole
      ├── AuthenticationError (ConnectionRefusedError) the server refused our token
      ├── NotYourServerError (ConnectionRefusedError)  what answers on this machine is not this user's session
-     ├── TooManyClientsError (ConnectionRefusedError) the server is at its client limit
+     ├── TooManyClientsError (ConnectionRefusedError) the server is at its client limit, or busy (a flood)
      ├── VersionMismatchError (ConnectionError)       the two ends' rpyc cannot talk
      ├── MultipleSessionsError                        no port given, and several local sessions to choose from
      ├── RemoteImportError (ImportError)              the server cannot import the module asked for
@@ -36,7 +36,7 @@ A message names the settings that fix it as `Setting`s: `str(error)` spells them
 from __future__ import annotations
 
 import errno
-from typing import Any, Callable, List
+from typing import Any, Callable, List, Optional
 
 __all__ = [
     "HrpycError",
@@ -270,9 +270,14 @@ class NotYourServerError(HrpycError, ConnectionRefusedError):
 
 
 class TooManyClientsError(HrpycError, ConnectionRefusedError):
-    """The server has as many clients as it allows."""
+    """The server has as many clients as it allows, or (`busy`) is authenticating as many connections
+    as it takes at once: a flood, or a crowd connecting together; `others`: how many, when it said."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, busy: bool = False, others: Optional[int] = None) -> None:
+        if busy:
+            crowd = "{} others".format(others) if others is not None else "other connections"
+            super().__init__("{} is busy authenticating {} (a flood?); retry in a moment".format(address, crowd))
+            return
         super().__init__(
             "{} has as many clients as it allows; close some connections, or raise HRPYC_MAX_CLIENTS "
             "(max_clients=) on the server".format(address)

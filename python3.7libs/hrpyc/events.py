@@ -29,20 +29,27 @@ ERROR = "error"
 
 class ServerEvent(object):
     """One thing that happened to a server: `kind` is one of started, stopped, connected,
-    disconnected, refused, error; `server` is its (host, port); `client` the ClientInfo it concerns."""
+    disconnected, refused, error; `server` is its (host, port); `client` the ClientInfo it concerns.
 
-    __slots__ = ("client", "kind", "message", "server", "time")
+    Refusals come at a bounded rate, as the log's do (see hrpyc.refusals): the first in a while at once,
+    then one event summing up the rest; `count` is how many refusals an event stands for (1 otherwise).
+    """
 
-    def __init__(self, kind: str, server: tuple, client: Optional[ClientInfo] = None, message: str = "") -> None:
+    __slots__ = ("client", "count", "kind", "message", "server", "time")
+
+    def __init__(
+        self, kind: str, server: tuple, client: Optional[ClientInfo] = None, message: str = "", count: int = 1
+    ) -> None:
         self.kind = kind
         self.server = server
         self.client = client
         self.message = message
+        self.count = count
         self.time = time.time()
 
     def __repr__(self) -> str:
-        return "ServerEvent({!r}, server={!r}, client={!r}, message={!r})".format(
-            self.kind, self.server, self.client, self.message
+        return "ServerEvent({!r}, server={!r}, client={!r}, message={!r}, count={!r})".format(
+            self.kind, self.server, self.client, self.message, self.count
         )
 
 

@@ -199,8 +199,12 @@ def _start(connection: Any, code: Any, args: Any, kwargs: Any, echo: bool) -> An
         raise _Interrupted(Job(connection, 0, name or "code", echo, tag)) from None
     try:
         job_id, news = int(answer[0]), answer[1:]
+        if not job_id:  # not taken: the reason comes as a cancelled job's outcome (see hrpyc_submit)
+            reason = printable(str(news[2]), 300)
     except (TypeError, ValueError, IndexError):
         raise ProtocolError(connection.address, "its answer to a job is not one") from None
+    if not job_id:
+        raise HrpycError("{} did not take the job: {}".format(connection.address, reason))
     return Job(connection, job_id, name or "code", echo), news
 
 

@@ -7,7 +7,14 @@ Cancelling a running job raises an exception in the thread that runs it, at its 
 runs to its end first - Houdini's own interrupt is cooperative, and HOM offers no call that interrupts
 another operation - and the job stops as soon as it is back in Python. The exception is a
 BaseException, so the job's own `except Exception:` does not swallow it, and it is only ever raised
-while the job's code runs (see Job._execute), never in the dispatcher or Houdini's event loop.
+while the job's code runs (see Job._execute), never in the dispatcher or Houdini's event loop. It can
+land at any bytecode of that thread, hrpyc's own code included (what the job prints passes through
+Job._printed): the lock the job thread takes is a C lock taken and left by `with`, each in one step, so an
+exception never falls between taking it and the block that gives it back.
+
+Bounds: a connection has at most MAX_JOBS jobs on the server (a submit beyond is refused in one line);
+a job keeps at most MAX_OUTPUT characters its client has not read (the oldest go, and a marker says how
+many); off the main thread, the dispatcher runs a few jobs at once and queues the rest (see dispatch).
 """
 
 from __future__ import annotations
@@ -19,16 +26,28 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import output
+from .output import Chunk
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 FINISHED = (DONE, FAILED, CANCELLED)
-MAX_OUTPUT = 8 << 20  # characters a job keeps; what it prints beyond is counted, not kept
+MAX_OUTPUT = 8 << 20  # characters of a job's output its client has not read that the server keeps
 MAX_WAIT = 1.0  # seconds a poll may wait for news on its connection's thread
-Chunk = Tuple[str, str]  # (stream name, text)
+# Jobs a connection may have on the server at once: queued, running, or ended with their outcome not yet
+# taken (those hold their result and output too). A farm script submits a few hundred; beyond the
+# dispatcher's threads they wait their turn anyway, so more would only hold memory.
+MAX_JOBS = 500
+TOO_MANY = (
+    "this connection has {:,} jobs there, the most one connection may have (queued, running, or ended with "
+    "their result not taken); take results (job.result()) or cancel some (job.cancel()), then submit again"
+)
 
 
 class Interrupted(BaseException):
     """Raised inside a job's code by cancel(): not an Exception, so `except Exception` lets it through."""
+
+
+class Refused(Exception):
+    """A job the server did not take; the message says why, in one line."""
 
 
 def execute(source: str, name: str, args: Any, kwargs: Any) -> Any:
@@ -40,7 +59,8 @@ def execute(source: str, name: str, args: Any, kwargs: Any) -> Any:
 
 
 class Job(object):
-    """One job: `code()` to run, its state, what it printed, its outcome. State changes under `_news`.
+    """One job: `code()` to run, its state, what it printed, its outcome. State and output change under
+    `_lock`; `_wake` is released when there is news for a poll waiting (see news).
 
     It is also the work item a dispatcher runs (see Dispatcher.start): `run(enter)`, `conn`, `label`,
     `needs_no_reply` and `light` as a request has them."""
@@ -50,16 +70,20 @@ class Job(object):
 
     def __init__(self, job_id: int, name: str, conn: Any, code: Callable[[], Any]) -> None:
         self.id, self.name, self.conn = job_id, name, conn
-        self._code = code
+        self._code: Optional[Callable[[], Any]] = code  # None once it has run or will not: it holds the arguments
         self.state = QUEUED
         self.submitted_at = time.monotonic()
         self.started_at = 0.0
         self.outcome: Any = None  # the packed result (DONE) or the exception (FAILED)
         self.cancelled_how = ""
         self.orphaned = False  # its client is gone, or the server stopped: nobody will read its output
-        self._chunks: List[Chunk] = []
-        self._kept = 0
-        self._news = threading.Condition()
+        self._output = output.Backlog(MAX_OUTPUT)
+        # Not a Condition: its __enter__ and notify are Python code, where a cancel could land with the lock
+        # taken and never given back. An RLock: a finalizer run by the garbage collector while the job
+        # thread holds it may print (it comes back through _printed).
+        self._lock = threading.RLock()
+        self._wake = threading.Lock()
+        self._wake.acquire()
         self._thread: Optional[int] = None  # the ident of the thread running the code, while it may be interrupted
         self.tag = 0  # the client's name for it (see Jobs.submit)
 
@@ -69,14 +93,15 @@ class Job(object):
 
     def run(self, enter: Optional[Callable[[], Optional[Callable[[], None]]]] = None) -> None:
         """Run the code here, unless the job was cancelled first; `enter` as Request.run takes it."""
-        with self._news:
+        with self._lock:
             if self.state is not QUEUED:
                 return
             self.state, self.started_at = RUNNING, time.monotonic()
+            code, self._code = self._code, None
         leave = enter() if enter is not None else None
         try:
             with output.captured(self._printed):
-                state, outcome = self._execute()
+                state, outcome = self._execute(code)
         except Interrupted:
             # A cancel that landed as the code ended, before the thread was disarmed: the job is over,
             # cancelled. cancel() interrupts a job once, so nothing else can land after this.
@@ -87,15 +112,15 @@ class Job(object):
                 leave()
         self._finish(state, outcome)
 
-    def _execute(self) -> Tuple[str, Any]:
+    def _execute(self, code: Any) -> Tuple[str, Any]:
         ident = threading.get_ident()
         try:
-            with self._news:
+            with self._lock:
                 self._thread = ident  # from here cancel() may interrupt this thread
                 cancelled = bool(self.cancelled_how)  # asked while the job was starting
             if cancelled:
                 return CANCELLED, None
-            return DONE, self._code()
+            return DONE, code()
         except Interrupted:
             return CANCELLED, None
         except BaseException as exc:  # the code's own error, as hrpyc.run reports it (SystemExit too, as rpyc)
@@ -108,7 +133,7 @@ class Job(object):
         One that lands here, just after the code ended, is the one cancel() sent: it is dropped too."""
         while True:
             try:
-                with self._news:
+                with self._lock:
                     self._thread = None
                     _interrupt(ident, None)
                 return
@@ -117,44 +142,59 @@ class Job(object):
 
     def _printed(self, stream: str, text: str) -> bool:
         """Keep what the code printed for its client; False when it has none (any more): the text goes to
-        Houdini's console, as it did before jobs (a job that stops the server, say)."""
+        Houdini's console, as it did before jobs (a job that stops the server, say).
+
+        Runs on the job's thread, where a cancel may land at any bytecode: see the module docstring and
+        output.Backlog."""
         if self.orphaned or self.conn is None or self.conn.closed:
             return False
-        with self._news:
-            if self._kept < MAX_OUTPUT:
-                text = text[: MAX_OUTPUT - self._kept]
-                self._kept += len(text)
-                self._chunks.append((stream, text))
-                if self._kept >= MAX_OUTPUT:
-                    self._chunks.append(("stderr", "\nhrpyc: the job printed more than 8 MB; the rest is not kept\n"))
-                self._news.notify_all()
+        if text:
+            with self._lock:
+                self._output.write(stream, text)
+            self._tell()
         return True
 
     def _finish(self, state: str, outcome: Any) -> None:
-        with self._news:
+        with self._lock:
             if self.state in FINISHED:
                 return
             self.state, self.outcome = state, outcome
-            self._news.notify_all()
+        self._tell()
 
     def cancel(self, how: str) -> str:
         """Drop the job if queued, interrupt its code if running; its state afterwards."""
-        with self._news:
-            if self.state is QUEUED:
-                self.state, self.cancelled_how = CANCELLED, how
-                self._news.notify_all()
+        with self._lock:
+            dropped = self.state is QUEUED
+            if dropped:
+                self.state, self.cancelled_how, self._code = CANCELLED, how, None
             elif self.state is RUNNING and not self.cancelled_how:
                 self.cancelled_how = how  # a job still starting sees it before its code runs
                 if self._thread is not None:
                     _interrupt(self._thread, Interrupted)
-            return self.state
+            state = self.state
+        if dropped:
+            self._tell()
+        return state
 
     def news(self, index: int, wait: float) -> Tuple[str, Tuple[Chunk, ...]]:
-        """(state, output chunks from `index` on), waiting up to `wait` s for either to change."""
-        with self._news:
-            if self.state not in FINISHED and len(self._chunks) <= index and wait > 0:
-                self._news.wait(wait)
-            return self.state, tuple(self._chunks[index:])
+        """(state, output chunks from number `index` on), waiting up to `wait` s for either to change.
+        `index` is how many chunks the client has: what it has is not kept any longer."""
+        self._wake.acquire(False)  # a wake-up from before this poll: what it announced is read below
+        if wait > 0:
+            with self._lock:
+                waits = self.state not in FINISHED and not self._output.has_news(index)
+            if waits:
+                self._wake.acquire(timeout=wait)
+        with self._lock:
+            return self.state, self._output.since(index)
+
+    def _tell(self) -> None:
+        """Wake a poll waiting for news. One C call: a cancel landing around it costs a poll at most its wait."""
+        if self._wake.locked():
+            try:
+                self._wake.release()
+            except RuntimeError:  # another thread told it just now
+                pass
 
 
 def _interrupt(ident: int, exception: Optional[type]) -> None:
@@ -173,21 +213,24 @@ class Jobs(object):
         self.runs_here = runs_here
         self._lock = threading.Lock()
         self._jobs: Dict[int, Job] = {}
+        self._held: Dict[Any, int] = {}  # how many of _jobs each connection has
         self._ids = itertools.count(1)
         self._closed = False
 
     def submit(self, conn: Any, name: str, code: Callable[[], Any], tag: int = 0) -> Job:
-        """Start a job; `tag` is the client's own name for it, until it learns the job's id."""
-        job = Job(next(self._ids), name, conn, code)
-        job.tag = tag
+        """Start a job; `tag` is the client's own name for it, until it learns the job's id. Refused (in
+        the client's words) when the server is stopping or `conn` has MAX_JOBS jobs already."""
         with self._lock:
-            closed = self._closed
-            if not closed:
-                self._jobs[job.id] = job
-        if closed:
-            job.cancel("the server is stopping")
-        else:
-            self._start(job)
+            held = self._held.get(conn, 0)
+            if self._closed:
+                raise Refused("the server is stopping")
+            if held >= MAX_JOBS:
+                raise Refused(TOO_MANY.format(held))
+            job = Job(next(self._ids), name, conn, code)
+            job.tag = tag
+            self._jobs[job.id] = job
+            self._held[conn] = held + 1
+        self._start(job)
         return job
 
     def find(self, conn: Any, job_id: Any) -> Job:
@@ -206,7 +249,10 @@ class Jobs(object):
 
     def forget(self, job: Job) -> None:
         with self._lock:
-            self._jobs.pop(job.id, None)
+            if self._jobs.pop(job.id, None) is not None:
+                held = self._held.pop(job.conn) - 1
+                if held:
+                    self._held[job.conn] = held
 
     def of(self, conn: Any) -> List[Job]:
         """`conn`'s jobs, oldest first."""

@@ -12,19 +12,27 @@ connection (TLS first, if any), then says in one go:
     MAGIC + key + PUT + length + bytes  the server answers OK + the number it filed them under
 
 Each parcel is fetched once; what a connection leaves on its lane goes when the connection closes.
+
+Bounds on the server: MAX_LANES transfers of a connection at once (beyond, BUSY at once; our client
+keeps to it); an upload of at most MAX_PARCEL bytes (beyond, TOO_LARGE before anything is read), for
+which the server takes memory before the bytes arrive only within RESERVED bytes for all uploads at
+once, and beyond that as they arrive (see Lanes._upload); and a transfer must keep up with a deadline
+that only moved bytes extend (see _PacedSocket), so a drip is cut STALL seconds in.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import itertools
 import secrets
 import socket
 import struct
 import threading
-from typing import Any, Dict, Iterator, Optional, Tuple, Union
+import time
+import weakref
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
-from . import deadlines
 from .errors import HrpycError, TransferError
 from .rpyc_wire import request_timeout
 
@@ -34,10 +42,16 @@ MAGIC = b"HRPYC\x02"
 HANDSHAKE_KEY = "lane"  # the pair of the handshake's answer that carries the key, in hex
 KEY_SIZE = 32
 GET, PUT = b"g", b"p"
-OK, MISSING = b"\x01", b"\x00"
+OK, MISSING, BUSY, TOO_LARGE = b"\x01", b"\x00", b"\x02", b"\x03"
 INLINE_LIMIT = 256 << 10  # bytes; below this a buffer travels inline in the rpyc message
-STALL = 30.0  # seconds the server waits on a lane socket that makes no progress
+STALL = 30.0  # seconds a transfer may take before it must have moved anything
 MIN_RATE = 1 << 20  # bytes a second a transfer must average, beyond STALL, before it is cut
+# Lane transfers of one connection at once: a buffer moves at memory speed on loopback, so more in
+# parallel gain nothing there; each holds a socket and a thread of the server.
+MAX_LANES = 4
+MAX_PARCEL = 16 << 30  # bytes one upload may declare
+RESERVED = 1 << 30  # bytes the server may take for uploads before they arrive, all lanes together
+FIRST_PIECE, PIECE = 64 << 10, 1 << 20  # beyond RESERVED, an upload is read in pieces (see _read_in_pieces)
 
 _NUMBER = struct.Struct(">Q")
 
@@ -48,12 +62,13 @@ Buffer = Union[bytes, bytearray, memoryview]
 class _Lane(object):
     """One connection's parcels. Filing and taking are single dict operations, atomic in CPython."""
 
-    __slots__ = ("_numbers", "_parcels", "key")
+    __slots__ = ("_numbers", "_parcels", "busy", "key")
 
     def __init__(self) -> None:
         self.key = secrets.token_bytes(KEY_SIZE)
         self._parcels: Dict[int, memoryview] = {}
         self._numbers = itertools.count(1)
+        self.busy = 0  # its transfers under way (under Lanes._lock)
 
     def file(self, data: Buffer) -> int:
         number = next(self._numbers)
@@ -75,6 +90,7 @@ class Lanes(object):
         self._lock = threading.Lock()
         self._by_owner: Dict[Any, _Lane] = {}
         self._by_key: Dict[bytes, _Lane] = {}
+        self._reserved = 0  # bytes of uploads under way taken before they arrived (see _upload)
 
     def open(self, owner: Any) -> bytes:
         """The key of `owner`'s lane, made on first ask; b"" when this server offers no lanes."""
@@ -123,58 +139,114 @@ class Lanes(object):
 
     def serve(self, sock: socket.socket, credentials: Any) -> bool:
         """Serve `sock` if the gate let it in as a lane (True), else leave it to rpyc (False).
-        A client that hangs up or stalls loses its own transfer and nothing else."""
+        A client that hangs up, stalls or goes beyond a bound loses its own transfer and nothing else."""
         if not isinstance(credentials, _Lane):
             return False
-        ticket = deadlines.watch(sock, STALL)
+        with self._lock:
+            busy = credentials.busy >= MAX_LANES
+            if not busy:
+                credentials.busy += 1
         try:
             sock.settimeout(STALL)
-            with sock.makefile("rb") as reader:
-                op, number = _read_request(reader)
-                if op == GET:
-                    parcel = credentials.take(number)
-                    if parcel is None:
-                        sock.sendall(MISSING)
-                    else:
-                        ticket = _extend(ticket, sock, parcel.nbytes)
-                        sock.sendall(OK + _NUMBER.pack(parcel.nbytes))
-                        _send_buffer(sock, parcel)
-                elif op == PUT:
-                    ticket = _extend(ticket, sock, number)
-                    data = reader.read(number)
-                    if len(data) == number:
-                        sock.sendall(OK + _NUMBER.pack(credentials.file(data)))
+            if busy:
+                sock.sendall(BUSY)
+            else:
+                self._transfer(sock, credentials)
         except (OSError, EOFError, ValueError, OverflowError, MemoryError):
-            pass  # a length beyond memory, a hang-up, a stall: that transfer is lost, nothing else
+            pass  # a hang-up, a stall, memory short: that transfer is lost, nothing else
         finally:
-            deadlines.release(ticket)
+            if not busy:
+                with self._lock:
+                    credentials.busy -= 1
         return True
 
+    def _transfer(self, sock: socket.socket, lane: _Lane) -> None:
+        pace = _PacedSocket(sock)
+        with io.BufferedReader(pace) as reader:
+            head = _read_exactly(reader, 1 + _NUMBER.size)
+            op, number = head[:1], _NUMBER.unpack(head[1:])[0]
+            if op == GET:
+                parcel = lane.take(number)
+                if parcel is None:
+                    sock.sendall(MISSING)
+                else:
+                    sock.sendall(OK + _NUMBER.pack(parcel.nbytes))
+                    _send_buffer(sock, parcel, pace)
+            elif op == PUT:
+                if number > MAX_PARCEL:
+                    sock.sendall(TOO_LARGE)
+                else:
+                    data = self._upload(reader, number)
+                    pace.step()
+                    sock.sendall(OK + _NUMBER.pack(lane.file(data)))
 
-def _extend(ticket: int, sock: socket.socket, size: int) -> int:
-    """The deadline of a whole transfer of `size` bytes: a drip that makes a little progress now and
-    then would outlive any limit on each read."""
-    deadlines.release(ticket)
-    return deadlines.watch(sock, STALL + size / MIN_RATE)
+    def _upload(self, reader: io.BufferedIOBase, size: int) -> bytes:
+        """An upload's bytes: read straight into one bytes object while the uploads under way have
+        RESERVED bytes or less between them (memory taken before the bytes arrive), else into pieces as
+        they arrive, joined at the end (one copy): what declared sizes reserve is bounded."""
+        with self._lock:
+            reserved = self._reserved + size <= RESERVED
+            if reserved:
+                self._reserved += size
+        try:
+            return _read_exactly(reader, size) if reserved else _read_in_pieces(reader, size)
+        finally:
+            if reserved:
+                with self._lock:
+                    self._reserved -= size
 
 
-def _read_request(reader: Any) -> Tuple[bytes, int]:
-    head = _read_exactly(reader, 1 + _NUMBER.size)
-    return head[:1], _NUMBER.unpack(head[1:])[0]
+class _PacedSocket(io.RawIOBase):
+    """A lane socket as a file, with its transfer's deadline: STALL seconds, and one more for every
+    MIN_RATE bytes moved so far. Only bytes that move buy time, so a peer that drips (a byte every few
+    seconds), whatever size it declared, is cut STALL seconds in; a transfer at MIN_RATE or faster never is."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self._sock, self._started, self.moved = sock, time.monotonic(), 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self.step()
+        count = self._sock.recv_into(buffer)
+        self.moved += count
+        return count
+
+    def step(self) -> None:
+        """Before each read or write: the socket waits no longer than the deadline."""
+        left = self._started + STALL + self.moved / MIN_RATE - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("the transfer fell behind its deadline")
+        self._sock.settimeout(left)
 
 
-def _read_exactly(reader: Any, count: int) -> bytes:
-    data = reader.read(count)
-    if len(data) != count:
-        raise EOFError("the lane's message broke off")
-    return data
+def _read_in_pieces(reader: io.BufferedIOBase, size: int) -> bytes:
+    """`size` bytes, read into pieces as they arrive (FIRST_PIECE, then as large as what arrived, up to
+    PIECE) and joined: memory follows what arrived, not what was declared."""
+    pieces: List[bytearray] = []
+    got = 0
+    while got < size:
+        piece = bytearray(min(size - got, PIECE, max(FIRST_PIECE, got)))
+        if reader.readinto(piece) != len(piece):
+            raise EOFError("the lane's message broke off")
+        pieces.append(piece)
+        got += len(piece)
+    return b"".join(pieces)
 
 
-def _send_buffer(sock: socket.socket, view: memoryview) -> None:
-    """All of `view`, without copying it; the socket's timeout bounds each step, not the whole."""
+def _send_buffer(sock: socket.socket, view: memoryview, pace: Optional[_PacedSocket] = None) -> None:
+    """All of `view`, without copying it; `pace` (the server's) bounds the whole, else the socket's
+    timeout bounds each step."""
     sent, total = 0, view.nbytes
     while sent < total:
-        sent += sock.send(view[sent:])
+        if pace is not None:
+            pace.step()
+        count = sock.send(view[sent:])
+        sent += count
+        if pace is not None:
+            pace.moved += count
 
 
 def _bytes_view(data: Buffer) -> memoryview:
@@ -195,12 +267,18 @@ def send(conn: Any, data: Buffer) -> Shipped:
     view = _bytes_view(data)
     if view.nbytes < INLINE_LIMIT or not conn.lane_key:
         return _inline(data, view)
+    if view.nbytes > MAX_PARCEL:
+        raise HrpycError(
+            "a buffer of {:,} bytes is more than the bulk lane carries ({:,}); send it in parts".format(
+                view.nbytes, MAX_PARCEL
+            )
+        )
     with _lane_socket(conn, PUT, view.nbytes, "to") as sock:
         _send_buffer(sock, view)
         with sock.makefile("rb") as reader:
             status, number = _read_answer(reader)
         if status != OK:
-            raise TransferError(conn.address, "to", "the server did not take the buffer")
+            raise TransferError(conn.address, "to", _REFUSALS.get(status, "the server did not take the buffer"))
         return b"", number
 
 
@@ -212,18 +290,37 @@ def receive(conn: Any, shipped: Shipped) -> bytes:
     with _lane_socket(conn, GET, number, "from") as sock, sock.makefile("rb") as reader:
         status, size = _read_answer(reader)
         if status != OK:
-            raise TransferError(conn.address, "from", "the server no longer holds that buffer")
+            raise TransferError(conn.address, "from", _REFUSALS.get(status, "the server no longer holds that buffer"))
+        if size > MAX_PARCEL:
+            raise TransferError(conn.address, "from", "it announced {:,} bytes, more than a lane carries".format(size))
         data = reader.read(size)  # straight into one bytes object: no copy on our side
     if len(data) != size:
         raise TransferError(conn.address, "from", "it broke off after {:,} of {:,} bytes".format(len(data), size))
     return data
 
 
+_REFUSALS = {
+    BUSY: "the server had {} transfers of this connection under way, the most it takes at once".format(MAX_LANES),
+    TOO_LARGE: "more than the server takes in one buffer",
+}
+_turns: weakref.WeakKeyDictionary[Any, threading.Semaphore] = weakref.WeakKeyDictionary()
+_turns_lock = threading.Lock()
+
+
+def _turn(conn: Any) -> threading.Semaphore:
+    """`conn`'s turns on its lane: our client keeps to the server's MAX_LANES, and threads beyond wait."""
+    with _turns_lock:
+        turn = _turns.get(conn)
+        if turn is None:
+            turn = _turns[conn] = threading.Semaphore(MAX_LANES)
+        return turn
+
+
 @contextlib.contextmanager
 def _lane_socket(conn: Any, op: bytes, number: int, direction: str) -> Iterator[socket.socket]:
     """A lane socket that has said its request; socket errors become one-line TransferErrors."""
     try:
-        with conn.dial() as sock:
+        with _turn(conn), conn.dial() as sock:
             sock.settimeout(request_timeout(conn))
             sock.sendall(MAGIC + conn.lane_key + op + _NUMBER.pack(number))
             yield sock
@@ -238,3 +335,10 @@ def _read_answer(reader: Any) -> Tuple[bytes, int]:
     if status != OK:
         return status, 0
     return status, _NUMBER.unpack(_read_exactly(reader, _NUMBER.size))[0]
+
+
+def _read_exactly(reader: Any, count: int) -> bytes:
+    data = reader.read(count)
+    if len(data) != count:
+        raise EOFError("the lane's message broke off")
+    return data

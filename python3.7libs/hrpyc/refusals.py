@@ -1,24 +1,25 @@
-"""Server side: refusals as log lines at a bounded rate, so that a flood of connections cannot fill
-Houdini's console (100 silent sockets printed 100 lines)."""
+"""Server side: refusals told at a bounded rate, so that a flood of connections can fill neither Houdini's
+console (100 silent sockets printed 100 lines) nor the panel's event log (one attack posted 87,275 events)."""
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
+
+Tell = Callable[[str, int], None]  # (what to say, how many refusals it stands for)
 
 
 class RefusalLog(object):
-    """Refusals as log lines at a bounded rate: the first of each WINDOW seconds at once, the rest
-    summed up (count, reasons, a few addresses) when the window ends. A flood of connections would
-    otherwise print a line each into Houdini's console. Events still come one per refusal."""
+    """Refusals told at a bounded rate: the first of each WINDOW seconds at once ("127.0.0.1:5555: wrong
+    token", 1), the rest summed up when the window ends ("212 more connections (reason x212) from
+    127.0.0.1:5556, ...", 212): at most two a window, however many come."""
 
     WINDOW = 10.0
     ADDRESSES = 5
 
-    def __init__(self, logger: logging.Logger) -> None:
-        self._log = logger
+    def __init__(self, tell: Tell) -> None:
+        self._tell = tell
         self._lock = threading.Lock()
         self._window_ends = 0.0
         self._held: Dict[str, int] = {}
@@ -41,19 +42,22 @@ class RefusalLog(object):
                     self._timer.daemon = True
                     self._timer.start()
         if not held:
-            self._log.warning("hrpyc: refused %s: %s", address, reason)
+            self._tell("{}: {}".format(address, reason), 1)
 
     def flush(self) -> None:
-        """Log what was held back, if anything."""
+        """Tell what was held back, if anything."""
         with self._lock:
             held, addresses, self._held, self._addresses = self._held, self._addresses, {}, []
             timer, self._timer = self._timer, None
         if timer is not None:
             timer.cancel()
         if held:
-            self._log.warning(
-                "hrpyc: refused %d more connections (%s) from %s",
-                sum(held.values()),
-                "; ".join("{} x{}".format(reason, count) for reason, count in sorted(held.items())),
-                ", ".join(addresses) + (", ..." if len(addresses) == self.ADDRESSES else ""),
+            count = sum(held.values())
+            self._tell(
+                "{} more connections ({}) from {}".format(
+                    count,
+                    "; ".join("{} x{}".format(reason, n) for reason, n in sorted(held.items())),
+                    ", ".join(addresses) + (", ..." if len(addresses) == self.ADDRESSES else ""),
+                ),
+                count,
             )

@@ -101,7 +101,7 @@ class Server(object):
         if houdini.is_demo():  # hrpyc serve --demo: clients, ping and session records say it is not Houdini
             self._about += (("demo", "yes"),)
         self._record: Optional[str] = None
-        self._refusals = RefusalLog(log)
+        self._refusals = RefusalLog(self._tell_refused)
         self._lanes = Lanes(self._security.hears_preambles)
         self._jobs = Jobs(self._dispatcher.start, self._dispatcher.runs_jobs_here)
         self._undo = UndoGroups(self._dispatcher.start)
@@ -318,9 +318,11 @@ class Server(object):
         if self._stopping:
             return  # sockets still authenticating when we stop are closed by us, not refused
         self._refusals.add(format_address(*peer), reason)
-        events.emit(
-            events.ServerEvent(events.REFUSED, self.address, message="{}: {}".format(format_address(*peer), reason))
-        )
+
+    def _tell_refused(self, message: str, count: int) -> None:
+        """A refusal, or a summary of several (see RefusalLog): to the log and as an event."""
+        log.warning("hrpyc: refused %s", message)
+        events.emit(events.ServerEvent(events.REFUSED, self.address, message=message, count=count))
 
     def _accept_loop(self) -> None:
         try:

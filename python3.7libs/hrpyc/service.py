@@ -10,7 +10,7 @@ from rpyc.core.service import SlaveService
 
 from . import houdini, identity, plain
 from .clients import Pairs
-from .jobs import CANCELLED, DONE, FAILED, MAX_WAIT, Chunk, Jobs, execute
+from .jobs import CANCELLED, DONE, FAILED, MAX_WAIT, Chunk, Jobs, Refused, execute
 from .lane import HANDSHAKE_KEY, Buffer, Lanes, Shipped
 from .rpyc_server import ServerConnection
 from .undo import UndoGroups
@@ -69,7 +69,9 @@ class HrpycService(SlaveService):
     ) -> Tuple[Any, ...]:
         """hrpyc.submit() and hrpyc.run(): start a job (see hrpyc.jobs) and answer as hrpyc_job_poll
         does, after up to `wait` s, with the job's id first: a quick job is done in one round trip.
-        `tag`: the client's name for the job, should it have to cancel it before this answer comes."""
+        `tag`: the client's name for the job, should it have to cancel it before this answer comes.
+        A job not taken (see Jobs.submit) is id 0, cancelled, with the reason as its outcome: older
+        clients raise CancelledError with it."""
         if not isinstance(source, str) or not isinstance(name, str):
             raise TypeError("hrpyc_submit takes the code's source and its function's name as strings")
         args, kwargs = plain.unpack_arguments(arguments, buffers, self._unship)
@@ -78,7 +80,10 @@ class HrpycService(SlaveService):
         def code() -> plain.Answer:
             return plain.pack_result(execute(source, name, args, kwargs), ship)
 
-        job = self.jobs.submit(self._conn, identity.printable(name or "code", 80), code, tag)
+        try:
+            job = self.jobs.submit(self._conn, identity.printable(name or "code", 80), code, tag)
+        except Refused as refused:
+            return 0, CANCELLED, (), str(refused)
         return (job.id,) + self.hrpyc_job_poll(job.id, 0, wait)
 
     def hrpyc_job_poll(self, job_id: int, index: int, wait: float) -> Tuple[str, Tuple[Chunk, ...], Any]:

@@ -2,7 +2,8 @@
 
 One module per concern. Each decision is a function of what the OS gives (a table's bytes, a struct, an
 environment value, an error number), so tests feed every OS's inputs on any OS; the calls into the OS
-are in `win32` (ctypes) and `darwin` (libproc) alone, imported only there. `system.NAME` picks the branch.
+are in `linux` (netlink, /proc), `win32` (ctypes) and `darwin` (libproc) alone, each imported only there.
+`system.NAME` picks the branch.
 
     owner     who holds the other end of a loopback connection: client_owner, server_owner, listener_owner
     process   a process's start time and liveness: started, alive
@@ -11,5 +12,5 @@ are in `win32` (ctypes) and `darwin` (libproc) alone, imported only there. `syst
     sockets   error numbers, bind options, cutting a socket: accept_error, bind_error, exclusive, cut
     console   text that always prints, Ctrl-C: never_unencodable, say, interrupts, break_interrupts,
               child_options, interrupt
-    win32, darwin   the calls into Windows and macOS; system: which OS this is
+    linux, win32, darwin   what is asked of Linux, Windows and macOS; system: which OS this is
 """

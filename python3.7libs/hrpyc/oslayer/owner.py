@@ -6,8 +6,10 @@ user's process can hold a port our client dials. The server asks who holds the c
 The answer is an Owner: ours, another user's (with who: 'uid 1002', a Windows SID), or cannot tell (why;
 and whether this system never tells - `blind` - or only not for this socket).
 
-- Linux: /proc/net/tcp (and tcp6) has a line per socket, naming its owner's uid while a process holds it.
-  A TIME_WAIT line, or that of a socket its process closed, names uid 0 and inode 0: nobody's, never root's.
+- Linux: the kernel names each socket's owner (uid) while a process holds it; asked for the one socket by
+  netlink (sock_diag, as `ss` does: tens of microseconds, for any user), or where netlink is not allowed
+  (some sandboxes) read from /proc/net/tcp (tens of milliseconds with thousands of sockets). A socket in
+  TIME_WAIT, or one its process closed, has uid 0 and inode 0: nobody's, never root's.
 - Windows: the TCP table (GetExtendedTcpTable, TCP_TABLE_OWNER_PID_ALL; no administrator needed) names
   each connection's process, whose token names its user (a SID). A process that has exited, or that
   Windows will not let this user look at (another user's, or an elevated one): cannot tell. Wine's table
@@ -17,6 +19,7 @@ and whether this system never tells - `blind` - or only not for this socket).
 - Elsewhere: blind.
 """
 
+import functools
 import socket
 import struct
 from typing import Callable, Iterable, Iterator, List, NamedTuple, Optional, Tuple
@@ -29,7 +32,7 @@ INET6 = getattr(socket, "AF_INET6", -1)
 
 class Owner(NamedTuple):
     state: str  # OURS, OTHERS or UNKNOWN
-    detail: str = ""  # OTHERS: who ('uid 1002', 'S-1-5-21-...'); UNKNOWN: why
+    detail: str = ""  # OURS, OTHERS: who ('uid 1002', 'S-1-5-21-...'); UNKNOWN: why
     blind: bool = False  # UNKNOWN because this system never says who holds a socket (Wine; no look-up)
 
 
@@ -65,9 +68,7 @@ def listener_owner(sock: socket.socket) -> Owner:
 def _look_up(family: int, wanted: Wanted) -> Owner:
     try:
         if system.NAME == "linux":
-            with open(LINUX_TABLES[family], "rb") as handle:
-                table = handle.read().decode("ascii", "replace")
-            return linux_owner(table, family, wanted, system.uid())
+            return linux_owner(functools.partial(_linux_socket, family), wanted, system.uid())
         if system.NAME == "windows":
             win32 = system.calls("win32")
             if win32.wine():
@@ -87,30 +88,77 @@ def _endpoint(family: int, address: Tuple) -> Endpoint:  # type: ignore[type-arg
 
 # Linux ---------------------------------------------------------------------------------------------------
 
-LINUX_TABLES = {socket.AF_INET: "/proc/net/tcp", INET6: "/proc/net/tcp6"}
-LINUX_LISTEN = "0A"
+Entry = Tuple[int, int, int]  # a socket's (state, uid, inode), as the kernel says them
+LINUX_LISTEN = 10
 # States of a socket a process may still hold (ESTABLISHED, FIN_WAIT1/2, CLOSE_WAIT, LAST_ACK, CLOSING;
-# with its inode): TIME_WAIT (06) and CLOSE (07) never have an owner.
-LINUX_HELD = frozenset(("01", "04", "05", "08", "09", "0B"))
+# with its inode): TIME_WAIT (6) and CLOSE (7) never have an owner (uid 0, inode 0: nobody's, never root's).
+LINUX_HELD = frozenset((1, 4, 5, 8, 9, 11))
+# netlink's sock_diag (linux/inet_diag.h): one request for one socket, by its addresses.
+_SOCK_DIAG_BY_FAMILY, _NLM_F_REQUEST, _NLMSG_ERROR = 20, 1, 2
+_HEADER = struct.Struct("=IHHII")  # nlmsghdr: length, type, flags, sequence, port id
+_REQUEST = struct.Struct("=BBBBI")  # inet_diag_req_v2: family, protocol, extensions, pad, states
+_SOCKID = struct.Struct("!HH16s16s")  # inet_diag_sockid: ports and addresses, in network order ...
+_SOCKID_TAIL = struct.Struct("=III")  # ... then the interface and the cookie (none: ~0, ~0)
+_MESSAGE = struct.Struct("=BBBB")  # inet_diag_msg: family, state, timer, retransmits, then a sockid
+_MESSAGE_TAIL = struct.Struct("=IIIII")  # expires, read queue, write queue, uid, inode
 
 
-def linux_owner(table: str, family: int, wanted: Wanted, uid: int) -> Owner:
-    """The owner of the first `wanted` socket a line of /proc/net/tcp{,6} (`table`) names with its inode."""
-    rows = [fields for fields in (line.split() for line in table.splitlines()[1:]) if len(fields) >= 10]
+def linux_owner(find: Callable[[Endpoint, Optional[Endpoint]], Optional[Entry]], wanted: Wanted, uid: int) -> Owner:
+    """The owner of the first `wanted` socket a process holds (`find(local, remote)`: its entry, or None)."""
     for local, remote in wanted:
-        local_entry, remote_entry = linux_entry(family, local), remote and linux_entry(family, remote)
-        for fields in rows:
-            if fields[1] != local_entry:
-                continue
-            if remote_entry is None:
-                if fields[3] != LINUX_LISTEN:
-                    continue
-            elif fields[2] != remote_entry or fields[3] not in LINUX_HELD:
-                continue
-            if fields[9] == "0":  # no inode: no process holds this socket (yet, or any longer)
-                continue
-            return Owner(OURS) if int(fields[7]) == uid else Owner(OTHERS, "uid {}".format(int(fields[7])))
+        entry = find(local, remote)
+        if entry is not None and entry[2] and (entry[0] in LINUX_HELD or entry[0] == LINUX_LISTEN):
+            return Owner(OURS if entry[1] == uid else OTHERS, "uid {}".format(entry[1]))
     return Owner(UNKNOWN, GONE)
+
+
+def _linux_socket(family: int, local: Endpoint, remote: Optional[Endpoint]) -> Optional[Entry]:
+    """The kernel's entry for one socket: asked by netlink, else read from /proc/net/tcp{,6}."""
+    linux = system.calls("linux")
+    try:
+        return linux_diag_entry(linux.sock_diag(linux_diag_request(family, local, remote)), remote is None)
+    except OSError:  # no netlink here (some sandboxes)
+        return linux_table_entry(linux.tcp_table(family), family, local, remote)
+
+
+def linux_diag_request(family: int, local: Endpoint, remote: Optional[Endpoint]) -> bytes:
+    """sock_diag's request for the socket at `local` connected to `remote` (None: the listener that takes
+    connections to `local`, on that address or every address: the kernel's own look-up finds it)."""
+    far = remote if remote is not None else (bytes(len(local[0])), 0)
+    request = (
+        _REQUEST.pack(family, socket.IPPROTO_TCP, 0, 0, 0xFFFFFFFF)
+        + _SOCKID.pack(local[1], far[1], local[0].ljust(16, b"\0"), far[0].ljust(16, b"\0"))
+        + _SOCKID_TAIL.pack(0, 0xFFFFFFFF, 0xFFFFFFFF)
+    )
+    return _HEADER.pack(_HEADER.size + len(request), _SOCK_DIAG_BY_FAMILY, _NLM_F_REQUEST, 1, 0) + request
+
+
+def linux_diag_entry(answer: bytes, listener: bool) -> Optional[Entry]:
+    """The entry in sock_diag's `answer`; None for an error (no such socket), or a non-listener when a
+    `listener` was asked for."""
+    tail = _HEADER.size + _MESSAGE.size + _SOCKID.size + _SOCKID_TAIL.size
+    if len(answer) < tail + _MESSAGE_TAIL.size or _HEADER.unpack_from(answer)[1] == _NLMSG_ERROR:
+        return None
+    state = _MESSAGE.unpack_from(answer, _HEADER.size)[1]
+    uid, inode = _MESSAGE_TAIL.unpack_from(answer, tail)[3:]
+    return None if listener and state != LINUX_LISTEN else (state, uid, inode)
+
+
+def linux_table_entry(table: str, family: int, local: Endpoint, remote: Optional[Endpoint]) -> Optional[Entry]:
+    """The same entry from /proc/net/tcp{,6}'s text (`remote` None: a listener on exactly `local`): a live
+    socket's line before a left-over's of the same addresses."""
+    here, there = linux_entry(family, local), remote and linux_entry(family, remote)
+    found: Optional[Entry] = None
+    for fields in (line.split() for line in table.splitlines()[1:]):
+        if len(fields) < 10 or fields[1] != here or (there is not None and fields[2] != there):
+            continue
+        entry = (int(fields[3], 16), int(fields[7]), int(fields[9]))
+        if there is None and entry[0] != LINUX_LISTEN:
+            continue
+        if entry[2] and (entry[0] in LINUX_HELD or entry[0] == LINUX_LISTEN):
+            return entry
+        found = found or entry
+    return found
 
 
 def linux_entry(family: int, endpoint: Endpoint) -> str:
@@ -165,11 +213,9 @@ def windows_owner(table: bytes, family: int, wanted: Wanted, user_of: Callable[[
                 sid = user_of(pid)
             except OSError as exc:
                 return Owner(UNKNOWN, _windows_why(pid, exc))
-            if sid == ours:
-                return Owner(OURS)
             from .private import sid_string
 
-            return Owner(OTHERS, sid_string(sid))
+            return Owner(OURS if sid == ours else OTHERS, sid_string(sid))
     if unnamed:
         return Owner(UNKNOWN, WINE, True)
     return Owner(UNKNOWN, GONE)
@@ -239,4 +285,4 @@ def macos_owner(sockets: Iterable[Optional[Tuple[Endpoint, Endpoint, int]]], wan
         return Owner(OTHERS, "none of this user's processes holds it")
     if best and wanted[best][1] is None and not any(wanted[best][0][0]):
         return Owner(UNKNOWN, "the server has not taken the connection yet, and listens on every address")
-    return Owner(OURS)
+    return Owner(OURS, "this user")

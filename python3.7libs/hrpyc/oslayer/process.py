@@ -26,8 +26,7 @@ def started(pid: int) -> Optional[str]:
     process, not ours to look at, or a system without a count); a reused pid has another."""
     try:
         if system.NAME == "linux":
-            with open("/proc/{}/stat".format(pid), "rb") as handle:
-                return linux_started(handle.read().decode("utf-8", "replace"))
+            return linux_started(system.calls("linux").process_stat(pid))
         if system.NAME == "windows":
             win32 = system.calls("win32")
             return windows_started(win32.creation_time(pid))
