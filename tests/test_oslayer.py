@@ -175,13 +175,14 @@ def diag_answer(state, uid, inode, error=False):
     return struct.pack("=IHHII", 16 + len(message), 20, 0, 1, 0) + message
 
 
-def test_linux_names_a_sockets_owner_only_while_a_process_holds_it(connection, pretend, tmp_path):
+def test_linux_names_a_sockets_owner_only_while_a_process_holds_it(connection, pretend, monkeypatch):
     """The kernel's entry for the one socket, asked by netlink - or, where netlink is not allowed, read
     from /proc/net/tcp's lines, as Linux writes them: a held socket names its owner; a TIME_WAIT left-over
     and an orphaned FIN_WAIT2 (uid 0, inode 0) mean 'cannot tell', never root; the listener answers for
     the server's end while it has not been accepted yet."""
     listener, client, accepted = connection
-    them = system.uid() + 1
+    monkeypatch.setattr(system, "uid", lambda: 1000)  # we are uid 1000, on any OS
+    them = 1001
     answers = []
     linux = types.SimpleNamespace(sock_diag=lambda request: answers.pop(0), tcp_table=None)
     pretend("linux", linux=linux)
