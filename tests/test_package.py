@@ -271,16 +271,49 @@ def test_the_installer_writes_a_package_houdini_reads_and_is_idempotent(hfs, tmp
     assert "removed" in gone.stdout and not target.exists()
 
 
-@pytest.mark.parametrize("given, folder", [("22", "houdini22.0"), ("21", "houdini21.0"), ("20.5", "houdini20.5")])
+@pytest.mark.parametrize(
+    "given, folder",
+    [("22", "houdini22.0"), ("21", "houdini21.0"), ("20.5", "houdini20.5"), ("21.0.440", "houdini21.0")],
+)
 def test_the_installer_writes_the_preference_folder_houdini_reads(tmp_path, given, folder):
+    """The version as a user has it at hand: X, X.Y, or X.Y.Z as Houdini's About box writes it. With HOME
+    set, Houdini looks under it on every OS (Windows too: %HOME%\\houdiniX.Y), and the installer says where
+    it looked and why."""
     env = dict(os.environ, HOME=str(tmp_path), USERPROFILE=str(tmp_path))
     env.pop("HOUDINI_USER_PREF_DIR", None)
     run = subprocess.run(
         [sys.executable, INSTALLER, "--houdini-version", given], capture_output=True, text=True, env=env
     )
-    assert run.returncode == 0 and (tmp_path / folder / "packages" / "hrpyc.json").is_file(), run.stderr
+    mac = "Library/Preferences/houdini/" + folder[len("houdini") :] if sys.platform == "darwin" else folder
+    assert run.returncode == 0 and (tmp_path / mac / "packages" / "hrpyc.json").is_file(), run.stderr
+    said = run.stdout.splitlines()[0]
+    assert said.startswith("hrpyc: Houdini's preference folder: {}".format(tmp_path)) and "X.Y" in said, said
     bad = subprocess.run([sys.executable, INSTALLER, "--houdini-version", "22.x"], capture_output=True, text=True)
     assert bad.returncode == 2 and "--houdini-version '22.x'" in bad.stderr
+
+
+def test_the_hooks_know_their_own_folder_however_houdini_spells_it(monkeypatch, tmp_path):
+    """Houdini writes its folders its own way (`C:/Users/...`, another case, through a link): a hook that
+    finds our hrpyc already imported from such a spelling of its folder leaves sys.path and the module as
+    they are, rather than claim the name again at every start."""
+    import hrpyc_hooks
+
+    if os.name == "posix":
+        spelled = str(tmp_path / "linked")
+        os.symlink(hrpyc_hooks.HERE, spelled)
+    else:
+        spelled = hrpyc_hooks.HERE.upper().replace("\\", "/")
+    ours = type(sys)("hrpyc")
+    ours.__file__ = os.path.join(spelled, "hrpyc", "__init__.py")
+    monkeypatch.setitem(sys.modules, "hrpyc", ours)
+    path = [spelled] + [entry for entry in sys.path if entry != hrpyc_hooks.HERE]
+    monkeypatch.setattr(sys, "path", list(path))
+    hrpyc_hooks.claim_name()
+    assert sys.path == path and sys.modules["hrpyc"] is ours
+    monkeypatch.setitem(sys.modules, "hrpyc", type(sys)("hrpyc"))  # SideFX's: claimed, every spelling of ours once
+    sys.modules["hrpyc"].__file__ = os.path.join("hfs", "houdini", "python3.11libs", "hrpyc.py")
+    hrpyc_hooks.claim_name()
+    assert sys.path[0] == hrpyc_hooks.HERE and spelled not in sys.path and "hrpyc" not in sys.modules
 
 
 def test_the_package_has_hooks_for_every_python_a_supported_houdini_runs():

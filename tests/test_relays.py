@@ -19,7 +19,6 @@ from test_security import Squatter
 
 import hrpyc
 import hrpyc.auth
-import hrpyc.peer_user
 
 
 @pytest.fixture(scope="module")
@@ -402,51 +401,6 @@ def test_a_socket_closed_before_the_look_up_is_never_taken_for_root(caplog):
         server.stop()
 
 
-def _table(path, *rows):
-    head = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
-    path.write_text(head + "".join("   {}: {}\n".format(i, row) for i, row in enumerate(rows)))
-    return str(path)
-
-
-@linux_only
-def test_only_a_socket_some_process_holds_names_its_owner_in_proc_net_tcp(tmp_path, monkeypatch):
-    """Where netlink is not allowed, /proc/net/tcp's lines, as Linux writes them: the client's end, a
-    TIME_WAIT left-over and an orphaned FIN_WAIT2 (uid 0, inode 0) mean 'cannot tell'; the listener answers
-    for the server's end while it has not been accepted yet."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-    client = socket.create_connection(server.getsockname())
-    accepted, _ = server.accept()
-    ours = hrpyc.peer_user._entry(socket.AF_INET, client.getsockname())
-    theirs = hrpyc.peer_user._entry(socket.AF_INET, server.getsockname())
-    rest = "00000000:00000000 00:00000000 00000000 {uid:>5} 0 {inode} 1 0000000000000000 20 4 0 10 -1"
-    live = "{} {} 01 " + rest
-    tables = {
-        "held": [live.format(ours, theirs, uid=1002, inode=4242)],
-        "time-wait": [live.replace(" 01 ", " 06 ").format(ours, theirs, uid=0, inode=0)],
-        "orphaned": [live.replace(" 01 ", " 05 ").format(ours, theirs, uid=0, inode=0)],
-    }
-
-    def no_netlink(*args):
-        raise PermissionError("netlink is not allowed here")  # as in some sandboxes: /proc is read instead
-
-    monkeypatch.setattr(hrpyc.peer_user, "_ask_netlink", no_netlink)
-    for name, rows in tables.items():
-        monkeypatch.setitem(hrpyc.peer_user.TABLES, socket.AF_INET, _table(tmp_path / name, *rows))
-        assert hrpyc.peer_user.client_owner(accepted) == (1002 if name == "held" else None), name
-    not_accepted = live.format(theirs, ours, uid=0, inode=0)
-    listener = "{} 00000000:0000 0A ".format(theirs) + rest
-    monkeypatch.setitem(
-        hrpyc.peer_user.TABLES,
-        socket.AF_INET,
-        _table(tmp_path / "pending", not_accepted, listener.format(uid=1003, inode=77)),
-    )
-    assert hrpyc.peer_user.server_owner(client) == 1003
-    for sock in (client, accepted, server):
-        sock.close()
-
-
 # An OpenSSL that would accept TLS 1.0 were it left to decide (as a 1.1.1 build does): what the ends get
 # must come from hrpyc's own code. OpenSSL reads it when a process starts, so the checks run in children.
 LAX_OPENSSL = """openssl_conf = default_conf
@@ -559,22 +513,3 @@ def test_servers_started_at_once_agree_on_the_auto_token(tmp_path, monkeypatch):
             thread.join()
         assert len(set(tokens)) == 1 and tokens[0], round_
         assert tokens[0] == hrpyc.auth.auto_token(create=False)
-
-
-@linux_only
-def test_the_kernel_names_the_owner_of_each_end_while_a_process_holds_it():
-    """netlink's answer, for real sockets: both ends of a live connection are ours; the server's end
-    before it is accepted answers through its listener; once the client has closed its end, nobody holds
-    it ("cannot tell"), whatever uid the kernel prints for it."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    client = socket.create_connection(listener.getsockname())
-    assert hrpyc.peer_user.server_owner(client) == os.getuid()  # not accepted yet: the listener's
-    accepted, _ = listener.accept()
-    assert hrpyc.peer_user.client_owner(accepted) == os.getuid()
-    assert hrpyc.peer_user.server_owner(client) == os.getuid()
-    client.close()
-    wait_for(lambda: hrpyc.peer_user.client_owner(accepted) is None, what="the closed end to have no owner")
-    accepted.close()
-    listener.close()

@@ -20,6 +20,7 @@ from typing import Optional
 from . import config, houdini
 from .address import format_address
 from .errors import HrpycError, PortInUseError
+from .oslayer import console
 from .server import Server, running_server, start_server
 
 log = logging.getLogger(__name__)
@@ -45,10 +46,10 @@ def from_hook(hook: str) -> Optional[Server]:
             return _start()
         except HrpycError as exc:
             _settled = True
-            print("hrpyc: not started: {}".format(exc))
+            console.say("hrpyc: not started: {}".format(exc))
         except Exception as exc:  # never break Houdini's start-up
             _settled = True
-            print("hrpyc: not started: {}: {}".format(type(exc).__name__, exc))
+            console.say("hrpyc: not started: {}: {}".format(type(exc).__name__, exc))
         return None
 
 
@@ -61,12 +62,12 @@ def _start() -> Optional[Server]:
     for port in ports:
         try:
             server = start_server(port, host=host)
-        except PortInUseError:
+        except PortInUseError:  # taken, or reserved by Windows: the range moves on
             if len(ports) == 1:
                 raise
             continue
         os.environ[config.AUTOSTART_OWNER] = str(os.getpid())
-        print(
+        console.say(
             "hrpyc: listening on {} (dispatch {}, credential {})".format(
                 format_address(*server.address), server.dispatch, server.credential
             )

@@ -16,6 +16,7 @@ from .client import connect
 from .config import DEFAULT_HOST, DEFAULT_PORT, DISPATCH_MODES
 from .errors import HrpycError, ProtocolError, Setting
 from .identity import STOCK
+from .oslayer import console
 from .printable import printable, printable_error
 from .rpyc_wire import RPYC_VERSION_STRING
 from .server import start_server
@@ -43,7 +44,8 @@ ADDRESS_VERBS = ("ping", "shell")  # they take the port in HOST:PORT, not as --p
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    _never_unencodable()
+    console.never_unencodable()  # a scene name in Japanese on a cp1252 console is printed, escaped
+    console.break_interrupts()  # Windows' Ctrl-Break stops `hrpyc serve` as cleanly as Ctrl-C
     parser = _parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv:  # bare `hrpyc`: what it can do
@@ -61,16 +63,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         message = exc.worded(lambda setting: flag(setting, args.verb))
         print("{}: {}".format(label, printable(message, MESSAGE)), file=sys.stderr)
         return 1
-
-
-def _never_unencodable() -> None:
-    """What the CLI prints can always be written: a character the console's encoding lacks (a scene
-    name in Japanese on a cp1252 console, a `\\u202e` a server sent) shows as its `\\u....` escape
-    instead of raising UnicodeEncodeError."""
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)  # io.TextIOWrapper's, Python 3.7 on
-        if reconfigure is not None:
-            reconfigure(errors="backslashreplace")
 
 
 def flag(setting: Setting, verb: str) -> str:

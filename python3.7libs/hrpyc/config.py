@@ -246,7 +246,6 @@ def houdini_user_pref_dir() -> str:
     return os.environ.get("HOUDINI_USER_PREF_DIR", "").strip()
 
 
-def user_profile() -> str:
-    """The home folder Houdini's default preference folders are under (USERPROFILE on Windows)."""
-    home = os.path.expanduser("~")
-    return os.environ.get("USERPROFILE", home) if sys.platform == "win32" else home
+def windows_homes() -> Tuple[str, str]:
+    """HOME and USERPROFILE ('' when unset): where Houdini on Windows looks for its preference folder."""
+    return os.environ.get("HOME", ""), os.environ.get("USERPROFILE", "")

@@ -121,6 +121,22 @@ class PortInUseError(BindError):
         )
         self.errno = errno.EADDRINUSE
 
+    @classmethod
+    def reserved(cls, host: str, port: int, number: int) -> PortInUseError:
+        """Windows refused the port (WSAEACCES, `number`): it keeps ranges of ports for Hyper-V, WSL2 or
+        Docker, or another program holds this one exclusively."""
+        error = cls.__new__(cls)
+        HrpycError.__init__(
+            error,
+            "{}:{} is reserved by Windows or held exclusively by another program (`netsh int ipv4 show "
+            "excludedportrange protocol=tcp` lists the reserved ranges); use {} or a port outside them",
+            host,
+            port,
+            Setting("port", 0),
+        )
+        error.errno = number
+        return error
+
 
 class InsecureBindError(HrpycError):
     """Binding beyond loopback with no credential would let anyone on the network run code here."""
@@ -232,12 +248,13 @@ class NotYourServerError(HrpycError, ConnectionRefusedError):
     (a relay, a squatter), or a port no session record of this user names. Nothing was sent to it."""
 
     @classmethod
-    def of_user(cls, address: str, uid: int) -> NotYourServerError:
+    def of_user(cls, address: str, who: str) -> NotYourServerError:
+        """`who`: the other user as the system names them ('uid 1002', a Windows SID, or how macOS knows)."""
         return cls(
-            "{} belongs to another user (uid {}), so it is not your Houdini; nothing was sent to it: check the port "
+            "{} belongs to another user ({}), so it is not your Houdini; nothing was sent to it: check the port "
             "(`hrpyc sessions` lists yours), or pass {} if you mean to reach that user's server",
             address,
-            uid,
+            who,
             Setting("allow_other_users", True),
         )
 

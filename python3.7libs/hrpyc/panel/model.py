@@ -157,8 +157,11 @@ def status(server: Any, error: str) -> Tuple[str, str]:
         credential = {"token": "token required", "certificate": "client certificate required"}.get(
             server.credential, "no credential"
         )
-        if server.only_owner:  # on loopback, whatever the credential
-            credential += ", this user's processes only"
+        credential += {  # who on this machine may connect
+            "owner": ", this user's processes only",
+            "refuse local": ", no process on this machine (this system cannot tell which user connects: ask for "
+            "a token, or allow other users)",
+        }.get(server.protection, ", any user's processes")
         if dict(server.describe()).get("tls") == "yes":
             credential += ", over TLS"
         text = "Listening on {} - {}, {}, requests run on the {} thread".format(
