@@ -103,6 +103,10 @@ def test_a_port_range_takes_the_first_free_port(hfs):
         ({"HRPYC_AUTOSTART": "maybe"}, "HRPYC_AUTOSTART='maybe' is not valid"),
         ({"HRPYC_DISPATCH": "gpu"}, "HRPYC_DISPATCH='gpu' is not valid"),
         ({"HRPYC_HOST": "0.0.0.0"}, "refusing to listen on 0.0.0.0"),
+        (
+            {"HRPYC_HOST": "0.0.0.0"},
+            "set HRPYC_TOKEN=auto (or HRPYC_TOKEN / TLS client certificates), or HRPYC_ALLOW_INSECURE=1",
+        ),
     ],
 )
 def test_a_bad_value_gives_one_line_and_houdini_goes_on(hfs, env, says):
@@ -110,6 +114,20 @@ def test_a_bad_value_gives_one_line_and_houdini_goes_on(hfs, env, says):
     report, lines, _ = houdini(hfs, "--app", "houdini", "--loads", "3", **environment)
     assert report["server"] is None
     assert len(lines) == 1 and lines[0].startswith("hrpyc: not started: ") and says in lines[0]
+
+
+def test_a_taken_port_says_what_to_set_in_the_environment(hfs):
+    """Autostart's words are the environment's: HRPYC_PORT, not port=."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        report, lines, _ = houdini(hfs, "--app", "hython", HRPYC_AUTOSTART="1", HRPYC_PORT=str(port))
+    assert report["server"] is None
+    assert lines == [
+        "hrpyc: not started: 127.0.0.1:{} is already in use by another program; stop it, or use HRPYC_PORT=0 or "
+        "HRPYC_PORT=18811-18820 to take a free port".format(port)
+    ]
 
 
 @pytest.mark.parametrize("off", ["0", "false", "no", "off", " OFF "])

@@ -303,6 +303,27 @@ def test_a_typed_token_is_checked_as_you_type(view, typed, says):
     assert view.problem.text() == "" and view.start_button.isEnabled()
 
 
+@pytest.mark.parametrize(
+    "token", ["abcde", "seven77", " padded-token ", "tab\there-token", "x" * 1025, "eight888", "a shared secret"]
+)
+def test_the_panel_and_the_api_follow_one_token_rule(token):
+    """The panel's typed token, `token=` and `hrpyc serve --token` (test_cli) refuse the same tokens, saying
+    the same, without the token."""
+    from hrpyc import config
+
+    panel_says = model.token_problem(model.TYPED_TOKEN, token)
+    try:
+        hrpyc.Server("127.0.0.1", 0, token=token).stop()
+        api_says = None
+    except hrpyc.ConfigError as exc:
+        api_says = str(exc)
+    rule = config.token_problem(token)
+    assert (panel_says is None) == (api_says is None) == (rule is None)
+    if rule is not None:
+        assert api_says == "token= is not valid: " + rule and token.strip() not in api_says
+        assert panel_says.lower().startswith("token: " + rule)
+
+
 def test_all_interfaces_needs_a_credential_and_apply_names_the_field(qtbot):
     widget, controller = panel_with_answers(qtbot, [])
     widget.port_edit.setText("0")
