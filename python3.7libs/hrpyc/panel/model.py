@@ -36,6 +36,8 @@ def host_problem(text: str) -> Optional[str]:
         pass
     if not _HOSTNAME.match(text):
         return "Host: '{}' is neither an IP address nor a host name.".format(text)
+    if text.rsplit(".", 1)[-1].isdigit():  # no top-level domain is a number: an address mistyped
+        return "Host: '{}' is not an IP address (four numbers from 0 to 255, such as 192.168.1.20).".format(text)
     return None
 
 
@@ -161,12 +163,20 @@ def snippet(server: Any) -> str:
     if host in (ALL_INTERFACES, "::"):
         host = socket.gethostname()
     lines = ["import hrpyc", "connection, hou = hrpyc.import_remote_module({!r}, {})".format(host, port)]
-    if server.credential == "token":
+    if server.credential == "token" and server.token_source == "auto" and not server.exposed:
+        lines[1] = lines[1][:-1] + ", token='auto')  # this user's auto token, found on this machine"
+    elif server.credential == "token":
         lines[1] = lines[1][:-1] + ", token=TOKEN)"
-        lines.insert(1, "TOKEN = '...'  # this server's token: HRPYC_TOKEN, or token='auto' finds it for you")
+        lines.insert(1, "TOKEN = '...'  # " + _TOKEN_WORDS.get(server.token_source, _TOKEN_WORDS["given"]))
     elif server.credential == "certificate":
         lines[1] = lines[1][:-1] + ", cafile='ca.pem', certfile='me.pem', keyfile='me.key')"
     return "\n".join(lines) + "\n"
+
+
+_TOKEN_WORDS = {  # what the snippet says TOKEN is, by where the server's token came from (Server.token_source)
+    "auto": "this user's auto token (the panel's Copy); on this machine, token='auto' finds it",
+    "given": "the token the server was given (the panel's typed token, or HRPYC_TOKEN)",
+}
 
 
 def event_line(event: ServerEvent) -> str:
