@@ -235,7 +235,9 @@ def _serve(args: argparse.Namespace) -> int:
     )
     if args.demo:
         print(
-            "{}: `hou` is a demo scene: /obj/sphere1, /obj/geo1/OUT, /obj/cam1; try `hrpyc shell`".format(label),
+            "{}: `hou` is a demo scene: /obj/sphere1, /obj/geo1/OUT, /obj/cam1, /out/cache1; try `hrpyc shell`".format(
+                label
+            ),
             flush=True,
         )
     elif not houdini.available():
