@@ -55,7 +55,7 @@ def plumbing(conn: Any) -> Sequence[str]:
     by a folder's name (a checkout named hrpyc, or a user's folder of that name, holds other files too)."""
     folders = []
     for module in (rpyc, sys.modules[__package__]):
-        folder = os.path.dirname(os.path.abspath(module.__file__))
+        folder = os.path.dirname(os.path.abspath(str(module.__file__)))
         folders += [folder, os.path.realpath(folder)]
     try:
         path = conn.modules.os.path
