@@ -111,9 +111,11 @@ def test_import_remote_module_takes_a_port_a_host_or_host_port(server_process):
     conn.close()
     with pytest.raises(ValueError, match="give the port once"):
         hrpyc.connect("localhost:{}".format(port), port + 1)
-    for bad in ("localhost:http", 70000, True, 1.5):
+    for bad in (70000, True, 1.5):
         with pytest.raises(ValueError):
             hrpyc.connect(bad)
+    with pytest.raises(hrpyc.ServerNotFoundError, match="check the host name"):
+        hrpyc.connect("localhost:http")
 
 
 def test_an_unknown_host_says_check_the_host_name():

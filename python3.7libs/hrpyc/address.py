@@ -69,14 +69,18 @@ def parse_port(text: str) -> int:
 
 def server_and_port(server: Union[str, int], port: Optional[int]) -> Tuple[str, Optional[int]]:
     """connect()'s first two arguments as (host, port or None): `server` may be a host (`render07`, `::1`),
-    `HOST:PORT`, `[V6]:PORT`, or a port number alone (`18811`, on this machine). ValueError says what is
-    wrong, a port given twice included."""
+    `HOST:PORT`, `[V6]:PORT`, or a port number alone (`18811`, on this machine). ValueError for a port
+    number out of range, or a port given twice; text that is none of those is a host name to look up
+    (which then says it names no machine)."""
     if isinstance(server, bool) or not isinstance(server, (str, int)):
         raise ValueError("server={!r}: give a host name, 'HOST:PORT' or a port number".format(server))
     if isinstance(server, int):
         host, named = DEFAULT_HOST, parse_port(str(server))
     else:
-        host, named = parse_address(server, default_port=-1)
+        try:
+            host, named = parse_address(server, default_port=-1)
+        except ValueError:  # not HOST:PORT (a session record's or a registry's odd host, say)
+            return server, port
     if named < 0:
         return host, port
     if port is not None and port != named:
