@@ -244,11 +244,11 @@ def test_a_token_works_through_an_ssh_style_port_forward(tls, authority):
     """`ssh -L 9000:localhost:18811 farmnode` forwards TCP as this user; with a token (and TLS end to
     end through it) the client connects as if it were there."""
     files = _tls_files(authority) if tls else {}
-    server = hrpyc.Server("127.0.0.1", 0, token="s3cret", **files).start()
+    server = hrpyc.Server("127.0.0.1", 0, token="s3cret-token", **files).start()
     forward = Relay(server.address)
     try:
         extra = {"cafile": authority["ca"]} if tls else {}
-        conn = hrpyc.connect(*forward.address, token="s3cret", **extra)
+        conn = hrpyc.connect(*forward.address, token="s3cret-token", **extra)
         assert conn.modules.os.getpid() == os.getpid()
         assert bytes(hrpyc.run(conn, "result = b'x' * 300000")) == b"x" * 300000  # the bulk lane too
         conn.close()
@@ -300,7 +300,7 @@ def test_a_token_works_through_a_real_ssh_port_forward(tls, authority, tmp_path)
     if os.getuid() == 0:
         os.makedirs("/run/sshd", exist_ok=True)  # its privilege separation folder
     files = _tls_files(authority) if tls else {}
-    server = hrpyc.Server("127.0.0.1", 0, token="s3cret", **files).start()
+    server = hrpyc.Server("127.0.0.1", 0, token="s3cret-token", **files).start()
     daemon = subprocess.Popen([sshd, "-D", "-e", "-f", str(tmp_path / "sshd_config")], stderr=subprocess.PIPE)
     forward = None
     try:
@@ -316,7 +316,7 @@ def test_a_token_works_through_a_real_ssh_port_forward(tls, authority, tmp_path)
         wait_for(lambda: forward.poll() is not None or _accepts(("127.0.0.1", local)), what="the forward")
         assert forward.poll() is None, forward.stderr.read()
         extra = {"cafile": authority["ca"]} if tls else {}
-        conn = hrpyc.connect("127.0.0.1", local, token="s3cret", **extra)
+        conn = hrpyc.connect("127.0.0.1", local, token="s3cret-token", **extra)
         assert conn.modules.os.getpid() == os.getpid()
         assert bytes(hrpyc.run(conn, "result = b'x' * 300000")) == b"x" * 300000
         conn.close()
@@ -332,7 +332,7 @@ def test_a_relay_that_ends_tls_cannot_pass_a_proof_on(authority, caplog):
     """A relay between hosts that holds a certificate the client trusts, and opens its own TLS to the
     server: the proofs are bound to each TLS channel, so what it forwards proves nothing on the other."""
     files = _tls_files(authority)
-    server = hrpyc.Server("127.0.0.1", 0, token="s3cret", **files).start()
+    server = hrpyc.Server("127.0.0.1", 0, token="s3cret-token", **files).start()
     as_server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     as_server.load_cert_chain(files["certfile"], files["keyfile"])
     as_client = ssl.create_default_context(cafile=authority["ca"])
@@ -344,7 +344,7 @@ def test_a_relay_that_ends_tls_cannot_pass_a_proof_on(authority, caplog):
     try:
         with caplog.at_level(logging.INFO, logger="hrpyc"):
             with pytest.raises(hrpyc.AuthenticationError):
-                hrpyc.connect(*relay.address, token="s3cret", cafile=authority["ca"])
+                hrpyc.connect(*relay.address, token="s3cret-token", cafile=authority["ca"])
         assert server.clients() == []
     finally:
         relay.close()
@@ -353,7 +353,7 @@ def test_a_relay_that_ends_tls_cannot_pass_a_proof_on(authority, caplog):
 
 def test_an_older_hrpyc_client_still_authenticates():
     """hrpyc clients from before channel binding (challenge version 3) keep working, unbound."""
-    server = hrpyc.Server("127.0.0.1", 0, token="s3cret").start()
+    server = hrpyc.Server("127.0.0.1", 0, token="s3cret-token").start()
     try:
         with socket.create_connection(server.address, timeout=5) as sock:
             nonce = os.urandom(hrpyc.auth.NONCE)
@@ -361,7 +361,7 @@ def test_an_older_hrpyc_client_still_authenticates():
             answer = b""
             while len(answer) < 65:
                 answer += sock.recv(65 - len(answer))
-            key = hrpyc.auth._key(b"s3cret")
+            key = hrpyc.auth._key(b"s3cret-token")
             assert answer[33:] == hrpyc.auth._proof(key, b"server", nonce, answer[1:33])
             sock.sendall(hrpyc.auth._proof(key, b"client", nonce, answer[1:33]))
             assert sock.recv(1) == hrpyc.auth.ACCEPTED
@@ -422,7 +422,7 @@ def legacy(context):
     context.minimum_version, context.maximum_version = ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1
     return context
 
-server = hrpyc.Server("127.0.0.1", 0, token="s3cret", certfile=cert, keyfile=key).start()
+server = hrpyc.Server("127.0.0.1", 0, token="s3cret-token", certfile=cert, keyfile=key).start()
 old = legacy(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
 old.load_verify_locations(ca)
 try:
@@ -447,7 +447,7 @@ def answer():
 
 threading.Thread(target=answer, daemon=True).start()
 try:
-    hrpyc.connect(*listener.getsockname(), token="s3cret", cafile=ca, timeout=5)
+    hrpyc.connect(*listener.getsockname(), token="s3cret-token", cafile=ca, timeout=5)
 except hrpyc.ProtocolError as exc:
     print("client: refused" if "TLS failed" in str(exc) else "client: " + str(exc), flush=True)
 except hrpyc.HrpycError as exc:
@@ -474,7 +474,7 @@ def test_tls_1_0_and_1_1_are_refused_to_openssl_s_client(authority, tmp_path):
     (tmp_path / "openssl.cnf").write_text(LAX_OPENSSL)
     cert, key = authority["server"]
     server = ServerProcess(
-        "--token", "s3cret", HRPYC_TLS_CERT=cert, HRPYC_TLS_KEY=key, OPENSSL_CONF=str(tmp_path / "openssl.cnf")
+        "--token", "s3cret-token", HRPYC_TLS_CERT=cert, HRPYC_TLS_KEY=key, OPENSSL_CONF=str(tmp_path / "openssl.cnf")
     )
     try:
         for flag in ("-tls1", "-tls1_1", "-tls1_2"):

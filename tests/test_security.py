@@ -65,10 +65,17 @@ def test_a_stock_rpyc_client_is_refused_and_logged_with_its_address(token_server
     assert token_server.clients() == []
 
 
-def test_our_client_without_a_token_is_told_it_may_need_one(token_server):
-    with pytest.raises(hrpyc.ProtocolError) as caught:
+def test_our_client_without_a_token_is_told_the_server_needs_one(token_server, tmp_path, monkeypatch):
+    with pytest.raises(hrpyc.AuthenticationError) as caught:
+        hrpyc.connect(*token_server.address)  # its session record says so
+    assert str(
+        caught.value
+    ) == "the server at {}:{} needs a token; pass it as token= or set HRPYC_TOKEN or HRPYC_TOKEN_FILE".format(
+        *token_server.address
+    )
+    monkeypatch.setenv("HRPYC_STATE_DIR", str(tmp_path / "elsewhere"))  # no record: the server itself says so
+    with pytest.raises(hrpyc.AuthenticationError, match="needs a token"):
         hrpyc.connect(*token_server.address)
-    assert "token" in str(caught.value)
 
 
 def test_tokens_from_the_environment_and_from_a_file(tmp_path, monkeypatch):

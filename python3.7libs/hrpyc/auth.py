@@ -47,6 +47,7 @@ from .errors import (
     InsecureBindError,
     NotYourServerError,
     ProtocolError,
+    Setting,
     TooManyClientsError,
 )
 from .oslayer import owner, sockets
@@ -172,7 +173,7 @@ class Security(object):
         allow_insecure: Optional[bool] = None,
         allow_other_users: Optional[bool] = None,
     ) -> None:
-        given = token if token is not None else config.token_setting()
+        given = config.server_token(token)
         self.token_source = "auto" if given == "auto" else ("given" if given else "")
         self._token = auto_token() if given == "auto" else (given or None)
         certfile, keyfile, cafile = config.tls_files(certfile, keyfile, cafile)
@@ -512,9 +513,10 @@ def busy_others(head: bytes) -> Optional[int]:
 PREAMBLES = (MAGIC, MAGIC_V3, lane.MAGIC)
 
 
-def prove(sock: Any, token: str, address: str) -> None:
+def prove(sock: Any, token: str, address: str, offered: Any = None) -> None:
     """Our client's side of the gate: have the server prove it knows the token, prove we do, and turn
-    the answer into a one-line error. Nothing derived from the token is sent to a server that failed."""
+    the answer into a one-line error. Nothing derived from the token is sent to a server that failed.
+    `offered`: where the token came from ('HRPYC_TOKEN'; None: the `token` argument), for the error's fix."""
     client_nonce = secrets.token_bytes(NONCE)
     status = _exchange(sock, MAGIC + client_nonce, 1, address)
     if status == BUSY:
@@ -522,7 +524,7 @@ def prove(sock: Any, token: str, address: str) -> None:
         if others is not None:
             raise TooManyClientsError(address, busy=True, others=others)
     if status == NO_TOKEN:
-        raise AuthenticationError(address, "it asks for no token, so it cannot prove it is the server ours is for")
+        raise AuthenticationError.no_token_asked(address, offered or Setting("token"))
     if status != PROOF:
         raise ProtocolError(address, "it does not understand hrpyc tokens (a stock rpyc server?)")
     answer = _exchange(sock, b"", NONCE + len(UNPROVEN), address)
@@ -541,6 +543,20 @@ def prove(sock: Any, token: str, address: str) -> None:
         raise TooManyClientsError(address)
     if verdict != ACCEPTED:
         raise ProtocolError(address, "it does not understand hrpyc tokens (a stock rpyc server?)")
+
+
+def asks_for_token(sock: Any, wait: float = 1.0) -> bool:
+    """Does the server at the other end of `sock` (closed here) ask for a token? Its first answer to the
+    challenge says so (PROOF); we hang up then, having proved nothing. Asked only after a server hung up on
+    a client that offered none, so the client can say "needs a token" rather than "not an rpyc server"."""
+    try:
+        sock.settimeout(wait)  # a stock server of the other rpyc generation waits for more: not a token server
+        sock.sendall(MAGIC + secrets.token_bytes(NONCE))
+        return _read_exactly(sock, 1) == PROOF
+    except (OSError, EOFError):
+        return False
+    finally:
+        sock.close()
 
 
 def _exchange(sock: Any, send: bytes, receive: int, address: str) -> bytes:

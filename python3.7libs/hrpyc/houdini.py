@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.util
 import inspect
 import sys
 import threading
@@ -22,6 +23,12 @@ def loaded_hou() -> Optional[Any]:
     import hou
 
     return hou
+
+
+def available() -> bool:
+    """Is there a `hou` this process could serve: loaded, or importable (found, not imported: importing
+    Houdini's outside Houdini takes seconds and a licence)?"""
+    return loaded_hou() is not None or importlib.util.find_spec("hou") is not None
 
 
 _DEMO_MODULE = __name__.rpartition(".")[0] + ".demo"  # hrpyc.demo: loaded by use_demo() alone

@@ -12,14 +12,14 @@ import socket
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import config, discovery, events, houdini, identity, sessions
 from .address import DEFAULT_HOST, DEFAULT_PORT, format_address, is_loopback
 from .auth import Security
 from .clients import ClientInfo, ClientRecord, Pairs, to_pairs
 from .dispatch import CallerDispatcher, Dispatcher, make_dispatcher
-from .errors import BindError, PortInUseError, ServerAlreadyRunningError
+from .errors import BindError, HrpycError, PortInUseError, ServerAlreadyRunningError
 from .jobs import Jobs
 from .jobs import describe as describe_job
 from .lane import Lanes
@@ -126,7 +126,7 @@ class Server(object):
             if why == sockets.RESERVED:
                 raise PortInUseError.reserved(host, port, exc.errno or 0) from None
             if why == sockets.IN_USE:
-                raise PortInUseError(host, port) from None
+                raise PortInUseError(host, port, discovery.port_holder(port)) from None
             raise BindError(host, port, exc.strerror or str(exc)) from None
         except (UnicodeError, ValueError) as exc:  # a name the resolver cannot encode (rpyc >= 5 resolves it here)
             raise BindError(host, port, "not a host name: {}".format(exc)) from None
@@ -430,6 +430,19 @@ def start_server(
     if not use_thread:
         server.serve_forever()
     return server
+
+
+def start_first_free(ports: Sequence[int], named: Any, *, host: str = DEFAULT_HOST, **options: Any) -> Server:
+    """start_server() on the first free port of `ports`: a range (HRPYC_PORT, `hrpyc serve --port A-B`), or
+    one port, whose PortInUseError is raised. `named`: where the range came from (a Setting, or
+    'HRPYC_PORT=A-B'), for the error when every port of it is taken."""
+    for port in ports:
+        try:
+            return start_server(port, host=host, **options)
+        except PortInUseError:
+            if len(ports) == 1:
+                raise
+    raise HrpycError("every port of {} on {} is in use; widen the range", named, host)
 
 
 class _ServedHere(Server):

@@ -4,6 +4,7 @@ handshake and a description of itself that need no `hou` and no main thread.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable, Optional, Tuple
 
 from rpyc.core.service import SlaveService
@@ -147,8 +148,12 @@ class HrpycService(SlaveService):
             return self._ship(handle.read())
 
     def write_file(self, path: str, shipped: Shipped) -> int:
-        """hrpyc.push_file(): bytes into a file of the server's machine."""
+        """hrpyc.push_file(): bytes into a file of the server's machine, its folders made if missing (as
+        Houdini's ROPs make intermediate folders)."""
         data = self._unship(shipped)
+        folder = os.path.dirname(path)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
         with open(path, "wb") as handle:
             handle.write(data)
         return len(data)
