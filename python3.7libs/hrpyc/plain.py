@@ -39,19 +39,17 @@ _FLOAT = r"(?:(?:{d}\.(?:{d})?|\.{d})(?:[eE][-+]?{d})?|{d}[eE][-+]?{d})".format(
 _RAW = r"\\\x00-\x1f\x7f"  # what repr() escapes in a string on every Python (beyond ASCII, it depends)
 _STRING = r"{q}[^{q}{raw}]*(?:\\[\\'\"nrtxuU][^{q}{raw}]*)*{q}"  # runs, not a char at a time
 _SHORT_BYTES = r"{q}[^{q}{raw}]{{0,64}}(?:\\[\\'\"nrtx][^{q}{raw}]{{0,64}}){{0,64}}{q}"  # longer: _bytes_at
-_A_STR, _SOME_BYTES, _AN_INT, _A_FLOAT, _A_COMPLEX, _A_WORD, _AN_OPEN, _A_CLOSE, _LONG_BYTES = range(1, 10)
-_TOKEN = re.compile(
-    r" *(?:(?:"
+_A_STR, _SOME_BYTES, _AN_INT, _A_FLOAT, _A_COMPLEX, _A_WORD, _LONG_BYTES = range(1, 8)  # _VALUE's groups
+_VALUE = re.compile(  # what is not a bracket: brackets are read without a regular expression (they cost more)
+    r"(?:"
     r"({strings})"
     r"|b({short_bytes})"
     r"|([-+]?{int})(?![.eEjJ0-9+-])"
     r"|([-+]?{float})(?![.eEjJ0-9+-])"
     r"|([-+]?(?:(?:{float}|{int})[-+])?(?:{float}|{digits})[jJ])"  # 1j, -1-2j: repr() writes (1+2j)
     r"|(True|False|None|set\(\))"
-    r"|([\[({{])"
-    r"|([\])}}])"
     r") *[,:]?"  # what may follow
-    r"|(b['\"]))".format(
+    r"|(b['\"])".format(
         strings="|".join(_STRING.format(q=q, raw=_RAW) for q in "'\""),
         short_bytes="|".join(_SHORT_BYTES.format(q=q, raw=_RAW) for q in "'\""),
         int=_INT,
@@ -77,58 +75,74 @@ def read_literal(text: Any) -> Any:
         raise ValueError("plain data comes as text, not {}".format(type(text).__name__))
     if len(text) > MAX_LITERAL:
         raise ValueError("plain data of {} MB, beyond {} MB".format(len(text) >> 20, MAX_LITERAL >> 20))
-    match, end, pos = _TOKEN.match, len(text), 0
+    match, end, pos = _VALUE.match, len(text), 0
     stack: List[Tuple[List[Any], str, int]] = []  # the brackets around the one being read
     items: List[Any] = []  # what was read in it: the top level holds one value
     kind = ""  # its opening bracket
     colons = 0  # in a dict: the keys given a value
     ready = 1  # what may come: 1 a value or a closing bracket, 2 a value (after a colon), 0 neither
     while pos < end:
-        token = match(text, pos)
-        if token is None:
-            raise ValueError(_refusal(text, pos))
-        group = token.lastindex
-        if group == _AN_OPEN:
-            if not ready or len(stack) == MAX_DEPTH or text[token.end() - 1] in ",:":
+        first = text[pos]
+        if first == " ":  # after a comma, as repr() writes
+            pos += 1
+            if pos == end or text[pos] == " ":
+                pos = _end(_SPACES, text, pos)
+                if pos == end:
+                    break
+            first = text[pos]
+        if first in "[({":
+            if not ready or len(stack) == MAX_DEPTH:
                 raise ValueError(_refusal(text, pos, len(stack) == MAX_DEPTH))
             stack.append((items, kind, colons))
-            items, kind, colons, ready, pos = [], token.group(_AN_OPEN), 0, 1, token.end()
+            items, kind, colons, ready, pos = [], first, 0, 1, pos + 1
             continue
-        if group == _A_CLOSE:
-            if ready == 2 or kind != _OPENS[token.group(_A_CLOSE)] or (colons and len(items) != 2 * colons):
+        if first in "])}":
+            if ready == 2 or kind != _OPENS[first] or (colons and len(items) != 2 * colons):
                 raise ValueError(_refusal(text, pos))
             if kind == "[":
                 value: Any = items
             elif kind == "(":
                 value = items[0] if len(items) == 1 and not ready else tuple(items)  # (1), (1,)
-            elif colons:
-                value = dict(zip(_keys(items[::2]), items[1::2]))
+            elif not items:
+                value = {}
             else:
-                value = set(_keys(items)) if items else {}
+                try:
+                    value = dict(zip(_keys(items[::2]), items[1::2])) if colons else set(_keys(items))
+                except TypeError:  # a list as a key
+                    raise ValueError("a key that is a list, dict or set, before character {}".format(pos)) from None
             items, kind, colons = stack.pop()
+            pos += 1
+            if text.startswith(" ", pos):  # repr() writes none before a comma
+                pos = _end(_SPACES, text, pos)
+            after = text[pos : pos + 1]
+            if after == "," or after == ":":
+                pos += 1
         elif not ready:
             raise ValueError(_refusal(text, pos))
-        elif group == _LONG_BYTES:
-            value, pos = _bytes_at(text, token.end())
-        elif group == _A_STR:
-            value = token.group(_A_STR)[1:-1]
-            if "\\" in value:
-                value = _unescape(value.encode("latin-1", "backslashreplace"), pos)
-        elif group == _AN_INT:
-            value = int(token.group(_AN_INT))
-        elif group == _A_FLOAT:
-            value = float(token.group(_A_FLOAT))
-        elif group == _A_COMPLEX:
-            value = complex(token.group(_A_COMPLEX))
-        elif group == _SOME_BYTES:
-            value = _bytes(token.group(_SOME_BYTES)[1:-1], pos)
-        elif group == _A_WORD:
-            word = token.group(_A_WORD)
-            value = set() if word == "set()" else _WORDS[word]
-        if group != _LONG_BYTES:
-            pos = token.end()
+        else:
+            token = match(text, pos)
+            if token is None:
+                raise ValueError(_refusal(text, pos))
+            group, pos = token.lastindex, token.end()
+            if group == _AN_INT:
+                value = int(token.group(_AN_INT))
+            elif group == _A_STR:
+                value = token.group(_A_STR)[1:-1]
+                if "\\" in value:
+                    value = _unescape(value.encode("latin-1", "backslashreplace"), token.start())
+            elif group == _A_FLOAT:
+                value = float(token.group(_A_FLOAT))
+            elif group == _A_COMPLEX:
+                value = complex(token.group(_A_COMPLEX))
+            elif group == _SOME_BYTES:
+                value = _bytes(token.group(_SOME_BYTES)[1:-1], token.start())
+            elif group == _A_WORD:
+                word = token.group(_A_WORD)
+                value = set() if word == "set()" else _WORDS[word]
+            else:
+                value, pos = _bytes_at(text, pos)
+            after = text[pos - 1]
         items.append(value)
-        after = text[pos - 1]
         if after == ",":
             if not kind or (colons and len(items) != 2 * colons):
                 raise ValueError(_refusal(text, pos - 1))
@@ -147,7 +161,8 @@ def read_literal(text: Any) -> Any:
 
 def _bytes_at(text: str, start: int) -> Tuple[bytes, int]:
     """The bytes whose body starts at `start`, and where what follows them ends: their end is the first
-    quote after an even number of backslashes, or past many, the end of a regular expression's escapes."""
+    quote after an even number of backslashes, or where many quotes are escaped, the end of a regular
+    expression's escapes."""
     quote = text[start - 1]
     close, escaped = text.find(quote, start), 0
     while close >= 0:
@@ -157,7 +172,7 @@ def _bytes_at(text: str, start: int) -> Tuple[bytes, int]:
         if (close - before) % 2 == 0:
             break
         escaped += 1
-        if escaped == 8:
+        if escaped > 8 and escaped * 64 > close - start:  # dense: step over the escapes in C instead
             close = _end(_ESCAPES[quote], text, close + 1)
             close = close if text.startswith(quote, close) else -1
             break
