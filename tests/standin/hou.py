@@ -5,6 +5,8 @@ signatures of the types-houdini stubs. Never shipped, never imported by product 
 - Houdini's global time is kept per thread; `_syncFromMainContext` / `_syncToMainContext` copy the main
   thread's time in and out, as in Houdini.
 - Every call records its thread in `standin_calls`, so tests can tell where requests ran.
+- `InterruptableOperation` keeps what it showed in `standin_operations`; `standin_press_escape()` plays the
+  artist's Esc.
 """
 
 from __future__ import annotations
@@ -194,6 +196,74 @@ def _syncToMainContext() -> None:
     if seconds > 0:
         time.sleep(seconds)
     _frames[threading.main_thread().ident or 0] = _frames.get(threading.get_ident(), 1.0)
+
+
+class Error(Exception):
+    """hou.Error: the base of the hou module's exceptions."""
+
+
+class OperationFailed(Error):
+    pass
+
+
+class OperationInterrupted(Error):
+    """What an InterruptableOperation's updates raise once the artist has pressed Esc."""
+
+
+# The operations open, outermost first, and whether the artist has pressed Esc since the outermost opened.
+_open_operations: List[InterruptableOperation] = []
+_escape_pressed = threading.Event()
+# Each operation that opened: [operation_name, long_operation_name, thread name, [(fraction, text), ...]]
+standin_operations: List[list] = []
+
+
+def standin_press_escape() -> None:
+    """The artist presses Esc: heard only while an operation is open (Houdini's event loop polls the key
+    for it); the operations' updates raise OperationInterrupted until the outermost one ends."""
+    if _open_operations:
+        _escape_pressed.set()
+
+
+class InterruptableOperation(object):
+    """hou.InterruptableOperation, as SideFX documents it: a context manager whose progress shows in the
+    status line; updateProgress() / updateLongProgress() take a fraction from 0 to 1 (negative: none shown)
+    and raise OperationInterrupted once the artist has pressed Esc. Operations nest; Esc interrupts them
+    all until the outermost ends. Updates outside its `with` block raise OperationFailed. Only the
+    fraction and text each update shows are kept (standin_operations)."""
+
+    def __init__(
+        self, operation_name: str, long_operation_name: Optional[str] = None, open_interrupt_dialog: bool = False
+    ) -> None:
+        self._names = [operation_name, long_operation_name]
+        self._shown: List[Tuple[float, Optional[str]]] = []
+        self._entered = False
+
+    def __enter__(self) -> InterruptableOperation:
+        _record("InterruptableOperation")
+        self._entered = True
+        _open_operations.append(self)
+        standin_operations.append(self._names + [threading.current_thread().name, self._shown])
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _open_operations.remove(self)
+        self._entered = False
+        if not _open_operations:
+            _escape_pressed.clear()
+
+    def updateProgress(self, percentage: float = -1.0) -> None:
+        self._update(percentage, None)
+
+    def updateLongProgress(self, percentage: float = -1.0, long_op_status: Optional[str] = None) -> None:
+        self._update(percentage, long_op_status)
+
+    def _update(self, percentage: float, text: Optional[str]) -> None:
+        if not self._entered:
+            raise OperationFailed("InterruptableOperation used outside its with statement")
+        if percentage >= 0 or text is not None:
+            self._shown.append((percentage, text))
+        if _escape_pressed.is_set():
+            raise OperationInterrupted("Operation interrupted")
 
 
 class qt(object):
