@@ -135,6 +135,8 @@ def test_a_jobs_progress_moves_its_bar_in_houdini_and_reaches_its_client(gui_hou
     assert job.progress == (0.5, "frame 2 of 4")  # reported before it printed
     assert job.result() == 4
     assert job.progress == (1.0, "frame 4 of 4")
+    quick = hrpyc.submit(conn, "import hrpyc\nhrpyc.progress(1.0, 'at once')\nresult = 2")
+    assert quick.result() == 2 and quick.progress == (1.0, "at once")  # in the submit's own answer
     quiet = hrpyc.submit(conn, "result = 1")
     assert quiet.result() == 1 and quiet.progress is None  # its code never said
     # Each job ran inside an InterruptableOperation of its own, named after it and its client, on the
@@ -145,7 +147,9 @@ def test_a_jobs_progress_moves_its_bar_in_houdini_and_reaches_its_client(gui_hou
     assert name.startswith("hrpyc: job {} 'code' from {}".format(job.id, who)) and long_name == name
     assert thread == "MainThread"
     assert shown == [(frame / 4, "frame {} of 4".format(frame)) for frame in range(1, 5)]
-    assert operations[1][0].startswith("hrpyc: job {} 'code' from {}".format(quiet.id, who))
+    assert [operation[0].split(" from ")[0] for operation in operations[1:]] == [
+        "hrpyc: job {} 'code'".format(job_id) for job_id in (quick.id, quiet.id, quiet.id + 1)  # + this run
+    ]
 
 
 def test_progress_is_kept_to_a_fraction_and_one_printable_line_and_needs_no_hou(server_process):
@@ -210,6 +214,26 @@ def test_escape_in_houdini_stops_a_job_that_never_reports_progress(gui_houdini):
     assert took < 1.0, took  # measured 0.06-0.1 s: the next look, then a poll
     assert job.progress is None
     assert not hrpyc.run(conn, "import builtins\nresult = hasattr(builtins, 'finished')")
+
+
+RENDER_SEES_ESCAPE = (
+    "import hou, hrpyc.jobs\n"
+    "hrpyc.jobs._esc_watch._job = None  # hrpyc's own looks off: only what the render says counts here\n"
+    "print('rendering', flush=True)\n"
+    "hou.standin_wait_for_escape(30)  # a render, in C++, sees the artist's Esc ...\n"
+    "raise hou.OperationFailed('Render failed')  # ... and fails in its own words\n"
+)
+
+
+def test_a_job_whose_render_fails_after_escape_in_houdini_ends_cancelled(gui_houdini):
+    conn = hrpyc.connect(*gui_houdini.address)
+    job = hrpyc.submit(conn, RENDER_SEES_ESCAPE)
+    wait_for(lambda: "rendering" in job.output, what="the render to start")
+    gui_houdini.tell("esc")
+    with pytest.raises(hrpyc.CancelledError, match=r"\(interrupted in Houdini\)"):
+        job.result(timeout=5)
+    with pytest.raises(Exception, match="Render failed"):
+        hrpyc.run(conn, RENDER_SEES_ESCAPE.replace("hou.standin_wait_for_escape(30)", "pass"))  # no Esc
 
 
 def test_hython_runs_jobs_with_progress_and_no_interruptable_operation():

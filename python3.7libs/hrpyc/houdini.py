@@ -286,10 +286,14 @@ def report_progress(operation: Any, fraction: float, message: Optional[str]) -> 
     operation.updateLongProgress(fraction, message)
 
 
-def check_interrupt(operation: Any) -> None:
-    """hou.OperationInterrupted if the artist has pressed Esc since the operation opened: updateProgress
-    with no fraction (its default, -1), which reports none."""
-    operation.updateProgress()
+def was_interrupted(operation: Any) -> bool:
+    """Whether the artist has pressed Esc since the operation opened: updateProgress with no fraction (its
+    default, -1: none shown) raises hou.OperationInterrupted then. False if Houdini refuses the look."""
+    try:
+        operation.updateProgress()
+    except Exception as error:
+        return is_interrupt(error)
+    return False
 
 
 def is_interrupt(error: BaseException) -> bool:

@@ -148,8 +148,8 @@ class Job(object):
         except Interrupted:
             return CANCELLED, None
         except BaseException as exc:  # the code's own error, as hrpyc.run reports it (SystemExit too, as rpyc)
-            if houdini.is_interrupt(exc) and self._interrupted_in_houdini():
-                return CANCELLED, None  # the artist's Esc, raised by the operation or a cook
+            if self._stopped_by_escape(exc, operation):
+                return CANCELLED, None
             return FAILED, exc
         finally:
             self._disarm(ident)
@@ -182,12 +182,16 @@ class Job(object):
         operation = self._operation
         if operation is None or self._thread != threading.get_ident():
             return
-        try:
-            houdini.check_interrupt(operation)
-        except Exception as exc:
-            # Anything else is Houdini refusing the look: not the code's error, and the job goes on.
-            if houdini.is_interrupt(exc) and self._interrupted_in_houdini():
-                raise Interrupted from None
+        if houdini.was_interrupted(operation) and self._interrupted_in_houdini():
+            raise Interrupted
+
+    def _stopped_by_escape(self, error: BaseException, operation: Any) -> bool:
+        """Whether the code ended because the artist pressed Esc - it let hou.OperationInterrupted through,
+        or failed in an operation Houdini says was interrupted (a render that saw Esc fails in its own
+        words) - and the job is cancelled for it."""
+        if houdini.is_interrupt(error) or (operation is not None and houdini.was_interrupted(operation)):
+            return self._interrupted_in_houdini()
+        return False
 
     def _interrupted_in_houdini(self) -> bool:
         """The artist pressed Esc: the job ends cancelled, INTERRUPTED, unless it was cancelled already."""

@@ -224,6 +224,11 @@ def standin_press_escape() -> None:
         _escape_pressed.set()
 
 
+def standin_wait_for_escape(timeout: float) -> bool:
+    """What a long cook or render does in C++ while it looks for the artist's Esc: returns once pressed."""
+    return _escape_pressed.wait(timeout)
+
+
 class InterruptableOperation(object):
     """hou.InterruptableOperation, as SideFX documents it: a context manager whose progress shows in the
     status line; updateProgress() / updateLongProgress() take a fraction from 0 to 1 (negative: none shown)
