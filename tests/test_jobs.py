@@ -148,13 +148,16 @@ def test_a_jobs_progress_moves_its_bar_in_houdini_and_reaches_its_client(gui_hou
     assert thread == "MainThread"
     assert shown == [(frame / 4, "frame {} of 4".format(frame)) for frame in range(1, 5)]
     assert [operation[0].split(" from ")[0] for operation in operations[1:]] == [
-        "hrpyc: job {} 'code'".format(job_id) for job_id in (quick.id, quiet.id, quiet.id + 1)  # + this run
+        "hrpyc: job {} 'code'".format(job_id)
+        for job_id in (quick.id, quiet.id, quiet.id + 1)  # + this run
     ]
 
 
 def test_progress_is_kept_to_a_fraction_and_one_printable_line_and_needs_no_hou(server_process):
     conn = hrpyc.connect(*server_process.address)
-    job = hrpyc.submit(conn, "import hrpyc, sys\nhrpyc.progress(3, '\\x1b[2J' + 'x' * 500)\nresult = 'hou' in sys.modules")
+    job = hrpyc.submit(
+        conn, "import hrpyc, sys\nhrpyc.progress(3, '\\x1b[2J' + 'x' * 500)\nresult = 'hou' in sys.modules"
+    )
     assert job.result() is False  # a plain Python server: no hou loaded for it
     fraction, message = job.progress
     assert fraction == 1.0

@@ -13,11 +13,12 @@ Job._printed): the lock the job thread takes is a C lock taken and left by `with
 exception never falls between taking it and the block that gives it back.
 
 In a graphical Houdini a job on the main thread runs inside a `hou.InterruptableOperation` named after it
-and its client: a bar in the status line, which `progress()` moves. The artist's Esc raises
-`hou.OperationInterrupted` from the operation's next update - `progress()`, or hrpyc's own look every
-CHECK_EVERY s between two bytecodes of the job's code (see _EscWatch) - or from a cook that sees it; the
-job ends cancelled (INTERRUPTED). Code that never returns to Python (one long cook) stops only if that
-C++ work looks for Esc itself, as Houdini's cooks and renders do.
+and its client: its progress in the status line, which `progress()` moves. Houdini hears the artist's Esc
+only when asked: by `progress()`, which then raises `hou.OperationInterrupted` in the code, as Houdini's own
+updates do; by hrpyc every CHECK_EVERY s between two bytecodes of the code (see _EscWatch), which then stops
+it as a cancel does; and when the code ends in an error, which is then the Esc's doing (a render that saw
+it). Each way, the job ends cancelled, INTERRUPTED. Inside one long C++ call, Esc stops only what looks for
+it (Houdini's cooks and renders do), and hrpyc's next look comes once the call returns.
 
 Bounds: a connection has at most MAX_JOBS jobs on the server (a submit beyond is refused in one line);
 a job keeps at most MAX_OUTPUT characters its client has not read (the oldest go, and a marker says how
@@ -134,6 +135,8 @@ class Job(object):
 
     def _execute(self, code: Any, operation: Any) -> Tuple[str, Any]:
         ident = threading.get_ident()
+        if operation is not None:
+            _esc_watch.watch(self)  # before cancel() may interrupt this thread: it never lands in there
         try:
             with self._lock:
                 self._thread = ident  # from here cancel() may interrupt this thread
@@ -142,8 +145,6 @@ class Job(object):
                 cancelled = bool(self.cancelled_how)  # asked while the job was starting
             if cancelled:
                 return CANCELLED, None
-            if operation is not None:
-                _esc_watch.watch(self)
             return DONE, code()
         except Interrupted:
             return CANCELLED, None
@@ -186,15 +187,16 @@ class Job(object):
             raise Interrupted
 
     def _stopped_by_escape(self, error: BaseException, operation: Any) -> bool:
-        """Whether the code ended because the artist pressed Esc - it let hou.OperationInterrupted through,
+        """Whether the code ended because the artist pressed Esc: it let hou.OperationInterrupted through,
         or failed in an operation Houdini says was interrupted (a render that saw Esc fails in its own
-        words) - and the job is cancelled for it."""
+        words). The job is then cancelled (INTERRUPTED, unless its client cancelled it first)."""
         if houdini.is_interrupt(error) or (operation is not None and houdini.was_interrupted(operation)):
-            return self._interrupted_in_houdini()
+            self._interrupted_in_houdini()
+            return True
         return False
 
     def _interrupted_in_houdini(self) -> bool:
-        """The artist pressed Esc: the job ends cancelled, INTERRUPTED, unless it was cancelled already."""
+        """The artist pressed Esc: the job ends cancelled, INTERRUPTED; False if it was cancelled already."""
         with self._lock:
             if self.cancelled_how:
                 return False  # its interruption is on its way, or the code ended after it
@@ -349,7 +351,7 @@ class Jobs(object):
         self,
         start: Callable[[Job], None],
         runs_here: Callable[[], bool],
-        who: Callable[[Any], str] = lambda conn: "a client",
+        who: Callable[[Any], str],
     ) -> None:
         self._start = start  # the dispatcher's: run a job where hou is safe, without waiting for it
         self._who = who  # the server's: a client as a busy message names it, for Houdini's progress bar
