@@ -258,7 +258,7 @@ def close_undo_group(group: Any) -> None:
 
 
 def open_operation(name: str) -> Optional[Any]:
-    """Open `hou.InterruptableOperation` named `name` on the calling thread - a progress bar in Houdini's
+    """Open `hou.InterruptableOperation` named `name` on the calling thread - its progress in Houdini's
     status line, and the artist's Esc raising `hou.OperationInterrupted` from its updates - and return it;
     None where there is none to show: outside a graphical Houdini (hython, plain Python, the demo), and
     off its main thread, whose event loop alone hears Esc."""
@@ -270,18 +270,18 @@ def open_operation(name: str) -> Optional[Any]:
             return None
         operation = hou.InterruptableOperation(name, long_operation_name=name, open_interrupt_dialog=False)
         operation.__enter__()
-    except Exception:  # a broken or partial hou: the job runs without a bar, as it would in hython
+    except Exception:  # a broken or partial hou: the job runs without one, as it would in hython
         return None
     return operation
 
 
 def close_operation(operation: Any) -> None:
-    """Close an operation open_operation() opened: its bar goes."""
+    """Close an operation open_operation() opened: it leaves the status line."""
     operation.__exit__(None, None, None)
 
 
 def report_progress(operation: Any, fraction: float, message: Optional[str]) -> None:
-    """Move the operation's bar to `fraction` (0 to 1) with `message` beside it (None: as it was);
+    """Show the operation at `fraction` (0 to 1) with `message` (None: as it was) in the status line;
     hou.OperationInterrupted once the artist has pressed Esc."""
     operation.updateLongProgress(fraction, message)
 

@@ -170,7 +170,7 @@ class Job(object):
                 continue
 
     def report(self, fraction: float, message: Optional[str]) -> None:
-        """hrpyc.progress() on the job's thread: keep it for the client, move Houdini's bar (which raises
+        """hrpyc.progress() on the job's thread: keep it for the client, show it in Houdini (which raises
         hou.OperationInterrupted once the artist has pressed Esc)."""
         self.progress = (fraction, message)  # one step: a poll reads the whole pair or the one before
         operation = self._operation
@@ -271,8 +271,8 @@ _running: Dict[int, Job] = {}  # thread ident -> the job whose code runs there (
 
 def progress(fraction: float, message: Optional[str] = None) -> None:
     """In a job's code: say how far it is - `fraction` done, from 0 to 1, and what it is doing. The job's
-    client reads it as `Job.progress`; in a graphical Houdini it moves the job's bar in the status line,
-    and raises `hou.OperationInterrupted` once the artist has pressed Esc (the job then ends cancelled,
+    client reads it as `Job.progress`; in a graphical Houdini it shows in the status line, by the job's
+    name, and raises `hou.OperationInterrupted` once the artist has pressed Esc (the job then ends cancelled,
     unless the code catches it). A fraction beyond 0 to 1 is taken as the nearer end; the message is
     kept to one line of 200 characters. Elsewhere (outside a job, in a thread the job started) nothing
     happens."""
@@ -354,7 +354,7 @@ class Jobs(object):
         who: Callable[[Any], str],
     ) -> None:
         self._start = start  # the dispatcher's: run a job where hou is safe, without waiting for it
-        self._who = who  # the server's: a client as a busy message names it, for Houdini's progress bar
+        self._who = who  # the server's: a client as a busy message names it, for Houdini's status line
         # The dispatcher's: does the calling thread run jobs (the main thread)? There, nothing may wait
         # for a job: it would wait for itself.
         self.runs_here = runs_here

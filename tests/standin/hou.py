@@ -234,10 +234,14 @@ class InterruptableOperation(object):
     status line; updateProgress() / updateLongProgress() take a fraction from 0 to 1 (negative: none shown)
     and raise OperationInterrupted once the artist has pressed Esc. Operations nest; Esc interrupts them
     all until the outermost ends. Updates outside its `with` block raise OperationFailed. Only the
-    fraction and text each update shows are kept (standin_operations)."""
+    fraction and text each update shows are kept (standin_operations); timeout_ms is not played."""
 
     def __init__(
-        self, operation_name: str, long_operation_name: Optional[str] = None, open_interrupt_dialog: bool = False
+        self,
+        operation_name: str,
+        long_operation_name: Optional[str] = None,
+        open_interrupt_dialog: bool = False,
+        timeout_ms: int = 0,
     ) -> None:
         self._names = [operation_name, long_operation_name]
         self._shown: List[Tuple[float, Optional[str]]] = []
