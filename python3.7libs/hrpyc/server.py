@@ -103,7 +103,7 @@ class Server(object):
         self._record: Optional[str] = None
         self._refusals = RefusalLog(self._tell_refused)
         self._lanes = Lanes(self._security.hears_preambles)
-        self._jobs = Jobs(self._dispatcher.start, self._dispatcher.runs_jobs_here)
+        self._jobs = Jobs(self._dispatcher.start, self._dispatcher.runs_jobs_here, self._who)
         self._undo = UndoGroups(self._dispatcher.start)
         self._dispatcher.who = self._who
         sessions.folder()  # what can fail fails before the port is taken: a listener nobody could stop

@@ -8,6 +8,8 @@ signatures of the types-houdini stubs. Never shipped, never imported by product 
 - A graphical session (HOU_STANDIN_UI=1) has one Scene Viewer whose flipbook writes PNGs as Houdini's
   does (each row filtered as libpng picks); HOU_STANDIN_FLIPBOOK=black makes it write a black picture, as
   a viewport that drew nothing does, and =none makes it write no file.
+- `InterruptableOperation` keeps what it showed in `standin_operations`; `standin_press_escape()` plays the
+  artist's Esc.
 """
 
 from __future__ import annotations
@@ -267,6 +269,83 @@ def _syncToMainContext() -> None:
     if seconds > 0:
         time.sleep(seconds)
     _frames[threading.main_thread().ident or 0] = _frames.get(threading.get_ident(), 1.0)
+
+
+class Error(Exception):
+    """hou.Error: the base of the hou module's exceptions."""
+
+
+class OperationFailed(Error):
+    pass
+
+
+class OperationInterrupted(Error):
+    """What an InterruptableOperation's updates raise once the artist has pressed Esc."""
+
+
+# The operations open, outermost first, and whether the artist has pressed Esc since the outermost opened.
+_open_operations: List[InterruptableOperation] = []
+_escape_pressed = threading.Event()
+# Each operation that opened: [operation_name, long_operation_name, thread name, [(fraction, text), ...]]
+standin_operations: List[list] = []
+
+
+def standin_press_escape() -> None:
+    """The artist presses Esc: heard only while an operation is open (Houdini's event loop polls the key
+    for it); the operations' updates raise OperationInterrupted until the outermost one ends."""
+    if _open_operations:
+        _escape_pressed.set()
+
+
+def standin_wait_for_escape(timeout: float) -> bool:
+    """What a long cook or render does in C++ while it looks for the artist's Esc: returns once pressed."""
+    return _escape_pressed.wait(timeout)
+
+
+class InterruptableOperation(object):
+    """hou.InterruptableOperation, as SideFX documents it: a context manager whose progress shows in the
+    status line; updateProgress() / updateLongProgress() take a fraction from 0 to 1 (negative: none shown)
+    and raise OperationInterrupted once the artist has pressed Esc. Operations nest; Esc interrupts them
+    all until the outermost ends. Updates outside its `with` block raise OperationFailed. Only the
+    fraction and text each update shows are kept (standin_operations); timeout_ms is not played."""
+
+    def __init__(
+        self,
+        operation_name: str,
+        long_operation_name: Optional[str] = None,
+        open_interrupt_dialog: bool = False,
+        timeout_ms: int = 0,
+    ) -> None:
+        self._names = [operation_name, long_operation_name]
+        self._shown: List[Tuple[float, Optional[str]]] = []
+        self._entered = False
+
+    def __enter__(self) -> InterruptableOperation:
+        _record("InterruptableOperation")
+        self._entered = True
+        _open_operations.append(self)
+        standin_operations.append(self._names + [threading.current_thread().name, self._shown])
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _open_operations.remove(self)
+        self._entered = False
+        if not _open_operations:
+            _escape_pressed.clear()
+
+    def updateProgress(self, percentage: float = -1.0) -> None:
+        self._update(percentage, None)
+
+    def updateLongProgress(self, percentage: float = -1.0, long_op_status: Optional[str] = None) -> None:
+        self._update(percentage, long_op_status)
+
+    def _update(self, percentage: float, text: Optional[str]) -> None:
+        if not self._entered:
+            raise OperationFailed("InterruptableOperation used outside its with statement")
+        if percentage >= 0 or text is not None:
+            self._shown.append((percentage, text))
+        if _escape_pressed.is_set():
+            raise OperationInterrupted("Operation interrupted")
 
 
 class qt(object):
