@@ -156,7 +156,7 @@ def test_a_flood_of_refusals_reaches_the_log_summed_up_not_a_line_each(view, qtb
     import time
 
     monkeypatch.setattr(refusals.RefusalLog, "WINDOW", 1.0)
-    server = hrpyc.start_server(port=0, token="flood")
+    server = hrpyc.start_server(port=0, token="flood-token")
     started = time.monotonic()
     for _ in range(60):  # stock clients without the token: each refused
         with socket.create_connection(server.address, timeout=5) as sock:
