@@ -104,12 +104,14 @@ def main():
     load_packages()
     build_sys_path()
 
-    started = time.perf_counter()
+    # What the hooks cost Houdini's start-up is the work they do: CPU time, which a machine busy with
+    # other processes does not stretch as it stretches wall time.
+    started = time.process_time()
     run_each("pythonrc.py")
     run_first_script("456" if args.scene else "123")
     if args.app == "houdini":
         run_each("uiready.py")
-    hooks_seconds = time.perf_counter() - started
+    hooks_seconds = time.process_time() - started
     for _ in range(args.loads):
         run_first_script("456")  # File > Open, File > New
     print("houdini: started", flush=True)
