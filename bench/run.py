@@ -172,13 +172,14 @@ def bulk_seconds(conn, size, repeat):
 
 
 def blob_length(data):
-    return len(data)
+    return len(data if isinstance(data, bytes) else data[0])
 
 
-def fast_bulk_seconds(conn, size, repeat):
-    """The same through hrpyc.run: a bytes result and a bytes argument, by the bulk lane."""
+def fast_bulk_seconds(conn, size, repeat, in_a_tuple=False):
+    """The same through hrpyc.run: a bytes result and a bytes argument, by the bulk lane; or each the
+    only item of a tuple."""
     hrpyc.run(conn, "import os, sys\nsys.hrpyc_bench_blob = os.urandom({})".format(size))
-    fetch = "import sys\nresult = sys.hrpyc_bench_blob"
+    fetch = "import sys\nresult = ({})".format("sys.hrpyc_bench_blob," if in_a_tuple else "sys.hrpyc_bench_blob")
     down = hrpyc.run(conn, fetch)
     assert hrpyc.run(conn, blob_length, down) == size
     down_seconds = statistics.median(timed(lambda: hrpyc.run(conn, fetch), repeat))
@@ -300,6 +301,12 @@ def main():
         time.sleep(idle)  # the measurement: both servers idle, each with a client connected
         cpu = {pid: (cpu_seconds(pid) - value) / idle * 100 for pid, value in before.items()}
         rows.append(("idle server CPU over {:g} s, %".format(idle), cpu[stock.proc.pid], cpu[ours.proc.pid], None))
+        nested = 1 << 20 if short else 12 << 20
+        alone, inside = (fast_bulk_seconds(our_conn, nested, bulk_repeat, in_a_tuple) for in_a_tuple in (False, True))
+        for direction, index in (("server -> client", 0), ("client -> server", 1)):
+            label = "{:g} MB {}, hrpyc.run".format(nested / float(1 << 20), direction)
+            rows.append(("{}, alone, ms".format(label), None, alone[index] * 1e3, None))
+            rows.append(("  the same inside a tuple, ms", None, inside[index] * 1e3, None))
         # Last: a stock transfer that runs out of time keeps its server busy long after.
         for size in sizes:
             mb = size / float(1 << 20)

@@ -194,7 +194,8 @@ def run(connection: Any, code: Union[str, Callable[..., Any]], *args: Any, **kwa
 
     `code` is a function (sent as source, so it must be self-contained: imports inside it) called with
     `args` and `kwargs`, which must be plain data too; or a code block whose variable `result` is returned.
-    Bytes-like arguments and results travel as raw buffers, by the bulk lane when large.
+    Bytes-like arguments and results travel as raw buffers, by the bulk lane when large: at any depth with
+    a server of this hrpyc or later, else at the top level only.
     """
     try:
         started = _start(connection, code, args, kwargs, echo=True)
@@ -220,11 +221,13 @@ def _start(connection: Any, code: Any, args: Any, kwargs: Any, echo: bool) -> An
         if echo:
             return None
         raise HrpycError("the hrpyc server at {} is older than jobs; update hrpyc there".format(connection.address))
-    literal, buffers = plain.pack_arguments(args, kwargs, functools.partial(lane.send, connection))
+    at_any_depth = connection.server_info.get(plain.CAPABILITY[0]) == plain.CAPABILITY[1]
+    literal, buffers = plain.pack_arguments(args, kwargs, functools.partial(lane.send, connection), at_any_depth)
     tag = next(_tags)
     progress = () if getattr(service, "hrpyc_job_news", None) is None else (True,)  # a server older than progress
+    newer = {"bytes_at_any_depth": True} if at_any_depth else {}  # older servers take no such argument
     try:
-        answer = submit_call(source, name, literal, buffers, FIRST_WAIT, tag, *progress)
+        answer = submit_call(source, name, literal, buffers, FIRST_WAIT, tag, *progress, **newer)
     except KeyboardInterrupt:
         raise _Interrupted(Job(connection, 0, name or "code", echo, tag)) from None
     try:

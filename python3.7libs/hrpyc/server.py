@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from . import config, discovery, events, houdini, identity, sessions
+from . import config, discovery, events, houdini, identity, plain, sessions
 from .address import DEFAULT_HOST, DEFAULT_PORT, format_address, is_loopback
 from .auth import Security
 from .clients import ClientInfo, ClientRecord, Pairs, to_pairs
@@ -97,6 +97,7 @@ class Server(object):
             ("users", "owner" if self._security.only_owner else "any"),
             ("tls", "yes" if self._security.tls else "no"),
             RELEASE_CAPABILITY,
+            plain.CAPABILITY,
         )
         if houdini.is_demo():  # hrpyc serve --demo: clients, ping and session records say it is not Houdini
             self._about += (("demo", "yes"),)

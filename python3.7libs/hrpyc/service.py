@@ -70,24 +70,27 @@ class HrpycService(SlaveService):
         source: str,
         name: str,
         arguments: str,
-        buffers: plain.Buffers,
+        buffers: Any,
         wait: float,
         tag: int = 0,
         progress: bool = False,
+        bytes_at_any_depth: bool = False,
     ) -> Tuple[Any, ...]:
         """hrpyc.submit() and hrpyc.run(): start a job (see hrpyc.jobs) and answer as hrpyc_job_poll
         does (hrpyc_job_news with `progress`), after up to `wait` s, with the job's id first: a quick job
         is done in one round trip.
         `tag`: the client's name for the job, should it have to cancel it before this answer comes.
         A job not taken (see Jobs.submit) is id 0, cancelled, with the reason as its outcome: older
-        clients raise CancelledError with it."""
+        clients raise CancelledError with it.
+        `bytes_at_any_depth`: the client sends and takes bytes-likes at any depth as buffers (see hrpyc.plain)."""
         if not isinstance(source, str) or not isinstance(name, str):
             raise TypeError("hrpyc_submit takes the code's source and its function's name as strings")
-        args, kwargs = plain.unpack_arguments(arguments, buffers, self._unship)
+        at_any_depth = bytes_at_any_depth is True
+        args, kwargs = plain.unpack_arguments(arguments, buffers, self._unship, at_any_depth)
         ship = self._ship
 
         def code() -> plain.Answer:
-            return plain.pack_result(execute(source, name, args, kwargs), ship)
+            return plain.pack_result(execute(source, name, args, kwargs), ship, at_any_depth)
 
         try:
             job = self.jobs.submit(self._conn, identity.printable(name or "code", 80), code, tag)
