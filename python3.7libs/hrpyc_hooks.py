@@ -46,6 +46,13 @@ def _config():
     return module
 
 
+def _say(text):
+    """print(text) in ASCII, with escapes for the rest: a hook's line may name a path in any script, and
+    Houdini's console may be cp1252 (Windows) or ASCII (the C locale). Not oslayer.console.say, which
+    imports the hrpyc package, and so rpyc: what these lines may be reporting missing."""
+    print(text.encode("ascii", "backslashreplace").decode("ascii"), flush=True)
+
+
 _broken = False  # hrpyc could not be loaded; said so once
 
 
@@ -61,11 +68,11 @@ def run(hook):
             from hrpyc.autostart import from_hook
     except ValueError as exc:  # hrpyc.ConfigError: HRPYC_AUTOSTART has a value config cannot read
         _broken = True
-        print("hrpyc: not started: {}".format(exc))
+        _say("hrpyc: not started: {}".format(exc))
         return
     except Exception as exc:  # a missing rpyc, a broken install: say so, and let Houdini go on
         _broken = True
-        print(
+        _say(
             "hrpyc: cannot load hrpyc ({}: {}); check that rpyc is installed in this Houdini's Python "
             "and that the hrpyc package is loaded".format(type(exc).__name__, exc)
         )
@@ -94,7 +101,7 @@ def hand_on(script):
             output, errors = hou.hscript('source "{}"'.format(found.replace("\\", "/")))
             for text in (output, errors):
                 if text.strip():
-                    print(text.rstrip())
+                    _say(text.rstrip())
     finally:
         _handing_on = False
 
