@@ -78,8 +78,10 @@ def test_every_file_hrpyc_reads_or_writes_is_utf8_whatever_the_locale(tmp_path):
     hip = "C:/shots/Zoë/シーン.hip"
     assert answers.pop("locale").lower().replace("-", "").replace("_", "") not in ("utf8", "utf8sig")
     assert answers == {
-        "package": ["hrpyc: {} is valid JSON; for Houdini it sets:".format(tmp_path / "state" / "hrpyc.json"),
-                    "  SCENE = " + hip],  # fmt: skip
+        "package": [
+            "hrpyc: {} is valid JSON; for Houdini it sets:".format(tmp_path / "state" / "hrpyc.json"),
+            "  SCENE = " + hip,
+        ],
         "package as installed": hip,
         "token file": "s3cret",
         "auto token": "auto-s3cret",
