@@ -229,7 +229,7 @@ def _seconds(wait: Any) -> float:
 def _why(exc: BaseException, link: Link) -> str:
     """A tool's failure in one line: ours as it is, the SDK's refusal of the arguments field by field."""
     cause = exc.__cause__ or exc
-    refused = getattr(cause, "errors", None)
+    refused: Any = getattr(cause, "errors", None)
     if callable(refused):  # pydantic's ValidationError: the arguments
         fields = ["{}: {}".format(".".join(str(p) for p in error["loc"]), error["msg"]) for error in refused()]
         return "bad arguments - " + "; ".join(fields)

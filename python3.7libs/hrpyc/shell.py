@@ -56,7 +56,7 @@ def plumbing(conn: Any) -> Sequence[str]:
     path: a traceback's frames from files under them are plumbing. Known by where the packages are, never
     by a folder's name (a checkout named hrpyc, or a user's folder of that name, holds other files too)."""
     folders = []
-    for module in (rpyc, sys.modules[__package__]):
+    for module in (rpyc, sys.modules[__package__ or "hrpyc"]):
         folder = os.path.dirname(os.path.abspath(str(module.__file__)))
         folders += [folder, os.path.realpath(folder)]
     try:
