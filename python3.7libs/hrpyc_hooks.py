@@ -40,7 +40,10 @@ def _real(path):
 def _config():
     """hrpyc.config on its own: it imports nothing of hrpyc's, and the package would import rpyc first.
     A private copy (config keeps no state); the package loads its own when it is used."""
-    spec = importlib.util.spec_from_file_location("hrpyc.config", os.path.join(HERE, "hrpyc", "config.py"))
+    path = os.path.join(HERE, "hrpyc", "config.py")
+    spec = importlib.util.spec_from_file_location("hrpyc.config", path)
+    if spec is None or spec.loader is None:  # not for a .py file that exists
+        raise ImportError("cannot load {}".format(path))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -63,9 +66,9 @@ def run(hook):
         return
     try:
         claim_name()
-        wanted = _config().autostart()
-        if wanted:
-            from hrpyc.autostart import from_hook
+        start = None
+        if _config().autostart():
+            from hrpyc.autostart import from_hook as start
     except ValueError as exc:  # hrpyc.ConfigError: HRPYC_AUTOSTART has a value config cannot read
         _broken = True
         _say("hrpyc: not started: {}".format(exc))
@@ -77,8 +80,8 @@ def run(hook):
             "and that the hrpyc package is loaded".format(type(exc).__name__, exc)
         )
         return
-    if wanted:
-        from_hook(hook)
+    if start is not None:
+        start(hook)
 
 
 def hand_on(script):

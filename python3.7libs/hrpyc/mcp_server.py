@@ -229,8 +229,9 @@ def _seconds(wait: Any) -> float:
 def _why(exc: BaseException, link: Link) -> str:
     """A tool's failure in one line: ours as it is, the SDK's refusal of the arguments field by field."""
     cause = exc.__cause__ or exc
-    refused: Any = getattr(cause, "errors", None)
+    refused = getattr(cause, "errors", None)
     if callable(refused):  # pydantic's ValidationError: the arguments
-        fields = ["{}: {}".format(".".join(str(p) for p in error["loc"]), error["msg"]) for error in refused()]
+        errors: Any = refused()
+        fields = ["{}: {}".format(".".join(str(p) for p in error["loc"]), error["msg"]) for error in errors]
         return "bad arguments - " + "; ".join(fields)
     return str(cause) if isinstance(cause, ToolError) else link.error(cause)

@@ -237,7 +237,7 @@ class FastSocketStream(SocketStream):
             return True
         return self._readable(timeout.timeleft() if isinstance(timeout, Timeout) else timeout)
 
-    def read(self, count: int) -> bytes:
+    def read(self, count: int) -> bytes:  # pyright: ignore[reportIncompatibleMethodOverride]  # rpyc's is untyped
         """`count` bytes. What is left of a frame header's 4 GB promise is read in pieces of at most
         READ_PIECE: memory must only grow as data arrives."""
         ahead, at = self._ahead, self._at
