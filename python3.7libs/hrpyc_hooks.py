@@ -40,10 +40,20 @@ def _real(path):
 def _config():
     """hrpyc.config on its own: it imports nothing of hrpyc's, and the package would import rpyc first.
     A private copy (config keeps no state); the package loads its own when it is used."""
-    spec = importlib.util.spec_from_file_location("hrpyc.config", os.path.join(HERE, "hrpyc", "config.py"))
+    path = os.path.join(HERE, "hrpyc", "config.py")
+    spec = importlib.util.spec_from_file_location("hrpyc.config", path)
+    if spec is None or spec.loader is None:  # not for a .py file that exists
+        raise ImportError("cannot load {}".format(path))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _say(text):
+    """print(text) in ASCII, with escapes for the rest: a hook's line may name a path in any script, and
+    Houdini's console may be cp1252 (Windows) or ASCII (the C locale). Not oslayer.console.say, which
+    imports the hrpyc package, and so rpyc: what these lines may be reporting missing."""
+    print(text.encode("ascii", "backslashreplace").decode("ascii"), flush=True)
 
 
 _broken = False  # hrpyc could not be loaded; said so once
@@ -56,22 +66,22 @@ def run(hook):
         return
     try:
         claim_name()
-        wanted = _config().autostart()
-        if wanted:
-            from hrpyc.autostart import from_hook
+        start = None
+        if _config().autostart():
+            from hrpyc.autostart import from_hook as start
     except ValueError as exc:  # hrpyc.ConfigError: HRPYC_AUTOSTART has a value config cannot read
         _broken = True
-        print("hrpyc: not started: {}".format(exc))
+        _say("hrpyc: not started: {}".format(exc))
         return
     except Exception as exc:  # a missing rpyc, a broken install: say so, and let Houdini go on
         _broken = True
-        print(
+        _say(
             "hrpyc: cannot load hrpyc ({}: {}); check that rpyc is installed in this Houdini's Python "
             "and that the hrpyc package is loaded".format(type(exc).__name__, exc)
         )
         return
-    if wanted:
-        from_hook(hook)
+    if start is not None:
+        start(hook)
 
 
 def hand_on(script):
@@ -94,7 +104,7 @@ def hand_on(script):
             output, errors = hou.hscript('source "{}"'.format(found.replace("\\", "/")))
             for text in (output, errors):
                 if text.strip():
-                    print(text.rstrip())
+                    _say(text.rstrip())
     finally:
         _handing_on = False
 

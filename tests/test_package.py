@@ -102,6 +102,7 @@ def test_a_port_range_takes_the_first_free_port(hfs):
     [
         ({"HRPYC_PORT": "abc"}, "HRPYC_PORT='abc' is not valid"),
         ({"HRPYC_AUTOSTART": "maybe"}, "HRPYC_AUTOSTART='maybe' is not valid"),
+        ({"HRPYC_AUTOSTART": "シ", "PYTHONIOENCODING": "cp1252"}, "HRPYC_AUTOSTART='\\u30b7' is not valid"),
         ({"HRPYC_DISPATCH": "gpu"}, "HRPYC_DISPATCH='gpu' is not valid"),
         ({"HRPYC_HOST": "0.0.0.0"}, "refusing to listen on 0.0.0.0"),
         (

@@ -6,7 +6,8 @@ import ipaddress
 import socket
 from typing import Optional, Tuple, Union
 
-from .config import DEFAULT_HOST, DEFAULT_PORT
+from .config import DEFAULT_HOST as DEFAULT_HOST  # re-exported: client and server import them here
+from .config import DEFAULT_PORT as DEFAULT_PORT
 
 Address = Tuple[str, int]
 

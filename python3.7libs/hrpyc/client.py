@@ -22,7 +22,7 @@ from .errors import (
     VersionMismatchError,
 )
 from .printable import printable_error, printable_pairs
-from .rpyc_client import ClientService
+from .rpyc_client import ClientConnection, ClientService
 from .rpyc_wire import (
     GENERATION,
     RELEASE_CAPABILITY,
@@ -48,7 +48,7 @@ def connect(
     keyfile: Optional[str] = None,
     serve_callbacks: bool = False,
     allow_other_users: bool = False,
-) -> rpyc.Connection:
+) -> ClientConnection:
     """An rpyc connection to the hrpyc (or stock rpyc classic) server at server:port.
 
     Our side exposes nothing: unlike rpyc.classic.connect, the server cannot reach into this process.
@@ -98,14 +98,15 @@ def connect(
         raise
     sock.settimeout(None)
 
-    def hello(conn: rpyc.Connection) -> None:
+    def hello(conn: ClientConnection) -> None:
         """The handshake: say how long we wait and who we are, learn what the server is and our
         bulk-lane key."""
         try:
+            root: Any = conn.root
             try:
-                answer = conn.root.hrpyc_hello(seconds, identity.own())
+                answer = root.hrpyc_hello(seconds, identity.own())
             except TypeError:  # an hrpyc server older than client identity
-                answer = conn.root.hrpyc_hello(seconds)
+                answer = root.hrpyc_hello(seconds)
             conn.server_info = printable_pairs(answer)  # odd fields '?'; an odd answer: ValueError, one line
             conn.lane_key = bytes.fromhex(conn.server_info.pop(lane.HANDSHAKE_KEY, ""))
             conn.batch_releases = conn.server_info.get(RELEASE_CAPABILITY[0]) == RELEASE_CAPABILITY[1]
@@ -115,8 +116,10 @@ def connect(
     stream = _HeaderStream(sock) if secret is None else FastSocketStream(sock)
     try:
         # No TCP_NODELAY here: on the client alone it makes rpyc slower (measured); our server sets it.
-        conn = rpyc.connect_stream(
-            stream, ClientService(hello), {"sync_request_timeout": reach}
+        conn: ClientConnection = rpyc.connect_stream(  # ClientService makes it one
+            stream,
+            ClientService(hello),  # pyright: ignore[reportArgumentType]  # rpyc takes an instance as well as a class
+            {"sync_request_timeout": reach},
         )  # the first requests (the server's root, our handshake) happen here
     except RequestTimeoutError:
         sock.close()
@@ -281,7 +284,7 @@ def import_remote_module(
     allow_other_users: bool = ...,
     _module: _Module = _HOU,  # type: ignore[assignment]  # for type checkers only: never pass it
     **credentials: Optional[str],
-) -> Tuple[rpyc.Connection, _Module]: ...
+) -> Tuple[ClientConnection, _Module]: ...
 
 
 @overload
@@ -294,7 +297,7 @@ def import_remote_module(
     serve_callbacks: bool = ...,
     allow_other_users: bool = ...,
     **credentials: Optional[str],
-) -> Tuple[rpyc.Connection, Any]: ...
+) -> Tuple[ClientConnection, Any]: ...
 
 
 def import_remote_module(  # type: ignore[misc]  # the overloads' _module exists for type checkers only
@@ -306,7 +309,7 @@ def import_remote_module(  # type: ignore[misc]  # the overloads' _module exists
     serve_callbacks: bool = False,
     allow_other_users: bool = False,
     **credentials: Optional[str],
-) -> Tuple[rpyc.Connection, Any]:
+) -> Tuple[ClientConnection, Any]:
     """`(connection, module)`: the server's `name` module, used as if it were local (typed as the `hou`
     module where types-houdini is installed). `server` and `port` as for `connect`: `(18811)`,
     `("render07")`, `("render07:18812")` and `("render07", 18812)` all work.

@@ -185,7 +185,7 @@ def token_setting() -> Optional[str]:
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise _invalid("HRPYC_TOKEN_FILE", path, "a regular file holding the token, not a pipe or a device")
-        value = handle.read(MAX_TOKEN + 1).decode("utf-8", "replace").strip()
+        value = handle.read(MAX_TOKEN + 4).decode("utf-8-sig", "replace").strip()  # 3 more: Notepad's BOM
     if not value:
         raise _invalid("HRPYC_TOKEN_FILE", path, "a file holding the token, not an empty one")
     if len(value) > MAX_TOKEN:

@@ -291,7 +291,8 @@ class MainThreadDispatcher(Dispatcher):
                     self._queue.remove(job)
                     job.state = BUSY
             if job.state is BUSY:
-                request.refuse(HoudiniBusyError.for_stock_clients(timeout, self.busy_holder()))
+                # a timeout here: wait(None) returns only once the job is taken
+                request.refuse(HoudiniBusyError.for_stock_clients(timeout or 0.0, self.busy_holder()))
                 return
             job.wait(None)  # taken just now: a running request is never interrupted
         if job.state is DROPPED:

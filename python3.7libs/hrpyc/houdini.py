@@ -113,7 +113,7 @@ def deferred_poster() -> Optional[Callable[..., None]]:
     if hou is None or not hou.isUIAvailable():
         return None
     try:
-        import hdefereval
+        import hdefereval  # pyright: ignore[reportMissingImports]  # Houdini's own, only inside Houdini
     except ImportError:
         return None
     return hdefereval.executeDeferred
@@ -138,7 +138,7 @@ def waits_run_directly() -> Callable[[], None]:
     socket threads) wraps UI work in `executeInMainThreadWithResult`: on the main thread, that
     queues the work for itself and waits with no timeout - Houdini freezes.
     """
-    import hdefereval
+    import hdefereval  # pyright: ignore[reportMissingImports]  # Houdini's own, only inside Houdini
 
     token = object()
     with _waits_lock:
@@ -234,7 +234,7 @@ def attrib_buffer(node_path: str, name: str, kind: str) -> Tuple[bytes, str, int
     node = hou.node(node_path)
     if node is None or not hasattr(node, "geometry"):
         raise ValueError("no geometry node (SOP) at {!r}".format(node_path))
-    geometry = node.geometry()
+    geometry = node.geometry()  # pyright: ignore[reportAttributeAccessIssue]  # a SOP's: hasattr above
     attrib = getattr(geometry, "find{}Attrib".format(kind.capitalize()))(name)
     if attrib is None:
         raise ValueError("{} has no {} attribute {!r}".format(node_path, kind, name))

@@ -76,7 +76,7 @@ def folder_version(version):
 
 def package_text(root: str, source: str = CHECKOUT) -> str:
     """`source`'s hrpyc.json with `root` in place of $HOUDINI_PACKAGE_PATH."""
-    with open(os.path.join(source, PACKAGE)) as handle:
+    with open(os.path.join(source, PACKAGE), encoding="utf-8-sig") as handle:
         package = json.load(handle)
     for entry in package["env"]:
         if "HRPYC_ROOT" in entry:
@@ -111,9 +111,9 @@ def install(prefs: List[str], dry_run: bool = False, uninstall: bool = False) ->
                     shutil.rmtree(copy)
                 shutil.copytree(SHIPPED, copy, ignore=IGNORED)
                 shutil.copytree(HERE, os.path.join(copy, "python3.7libs", "hrpyc"), ignore=IGNORED)
-                open(os.path.join(copy, MARK), "w").close()
+                open(os.path.join(copy, MARK), "w", encoding="utf-8").close()
             os.makedirs(os.path.dirname(target), exist_ok=True)
-            with open(target, "w") as handle:
+            with open(target, "w", encoding="utf-8") as handle:
                 handle.write(text)
         copied = " (a copy of the pip-installed hrpyc in {})".format(HERE) if root == copy else ""
         lines.append("hrpyc: {}{} -> {}{}".format("would write " if dry_run else "wrote ", target, root, copied))
@@ -167,7 +167,7 @@ def check(path):
     """Validate a package file as Houdini would read it; returns (ok, lines)."""
     lines, ok = [], True
     try:
-        with open(path) as handle:
+        with open(path, encoding="utf-8-sig") as handle:
             package = json.load(handle)
     except (OSError, ValueError) as exc:
         return False, ["hrpyc: {} is not a readable JSON package file: {}".format(path, exc)]
@@ -224,8 +224,10 @@ def _expand(text, env):
 
 
 def _read(path):
+    """The text of a package file (None if there is none); bytes that are not UTF-8 read as U+FFFD: it
+    is then not ours, whatever else it is."""
     try:
-        with open(path) as handle:
+        with open(path, encoding="utf-8-sig", errors="replace") as handle:
             return handle.read()
     except OSError:
         return None

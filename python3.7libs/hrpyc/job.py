@@ -237,7 +237,7 @@ def _start(connection: Any, code: Any, args: Any, kwargs: Any, echo: bool) -> An
     except (TypeError, ValueError, IndexError):
         raise ProtocolError(connection.address, "its answer to a job is not one") from None
     if not job_id:
-        raise HrpycError("{} did not take the job: {}".format(connection.address, reason))
+        raise HrpycError("{} did not take the job: {}".format(connection.address, reason))  # pyright: ignore[reportPossiblyUnboundVariable]  # set when job_id is 0
     return Job(connection, job_id, name or "code", echo), news
 
 

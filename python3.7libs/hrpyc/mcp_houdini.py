@@ -100,7 +100,8 @@ def scene(path: str, cursor: Optional[str], max_depth: Optional[int], limit: int
     characters; its `next_cursor` starts the next page, from the same place in the same walk."""
     root = _node(path)
     start, after = _cursor(cursor)
-    cut, rows, index = Cut(budget), [], 0  # type: Cut, List[Any], int
+    cut, index = Cut(budget), 0
+    rows: List[Any] = []
     previous: Any = None
     stack: List[Tuple[Any, int]] = [(root, 0)]
     while stack:

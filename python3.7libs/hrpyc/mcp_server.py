@@ -231,6 +231,7 @@ def _why(exc: BaseException, link: Link) -> str:
     cause = exc.__cause__ or exc
     refused = getattr(cause, "errors", None)
     if callable(refused):  # pydantic's ValidationError: the arguments
-        fields = ["{}: {}".format(".".join(str(p) for p in error["loc"]), error["msg"]) for error in refused()]
+        errors: Any = refused()
+        fields = ["{}: {}".format(".".join(str(p) for p in error["loc"]), error["msg"]) for error in errors]
         return "bad arguments - " + "; ".join(fields)
     return str(cause) if isinstance(cause, ToolError) else link.error(cause)

@@ -46,6 +46,8 @@ class ClientConnection(rpyc.Connection):
     dial: Optional[Callable[[], socket.socket]] = None  # a new socket to the same server (the bulk lane's)
     lane_key = b""  # from the handshake; b"" when the server offers no bulk lane
     batch_releases = False  # set from the handshake: the server takes HANDLE_RELEASE
+    server_info: Dict[str, str]  # what the server is, from the handshake ({} from a stock server)
+    modules: Any  # rpyc's classic service sets it: the server's modules by name
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -265,7 +265,7 @@ class ServerConnection(rpyc.Connection):
         """
         try:
             while not self.closed:
-                self.serve(None)
+                self.serve(None)  # pyright: ignore[reportArgumentType]  # rpyc says int; None: no time limit
         except EOFError:
             pass
         except Exception:

@@ -15,7 +15,7 @@ import struct
 import threading
 import time
 import zlib
-from typing import Any, Callable, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import rpyc
 from rpyc.core.channel import Channel
@@ -199,8 +199,9 @@ def _new_spinner() -> None:
     _spinner = threading.Lock()  # a fork while a thread spun would leave the child's lock taken
 
 
-if hasattr(os, "register_at_fork"):  # not on Windows
-    os.register_at_fork(after_in_child=_new_spinner)
+_at_fork = getattr(os, "register_at_fork", None)  # not on Windows
+if _at_fork is not None:
+    _at_fork(after_in_child=_new_spinner)
 _POLL_IN = getattr(select, "POLLIN", 0) | getattr(select, "POLLPRI", 0)
 
 
@@ -216,6 +217,7 @@ class FastSocketStream(SocketStream):
     """
 
     __slots__ = ("_ahead", "_at", "_held", "_holding", "_poller", "_spins")
+    sock: socket.socket  # rpyc's close() puts its ClosedFile here, whose every method raises EOFError
 
     def __init__(self, sock: Any) -> None:
         super().__init__(sock)
@@ -235,7 +237,7 @@ class FastSocketStream(SocketStream):
             return True
         return self._readable(timeout.timeleft() if isinstance(timeout, Timeout) else timeout)
 
-    def read(self, count: int) -> bytes:
+    def read(self, count: int) -> bytes:  # pyright: ignore[reportIncompatibleMethodOverride]  # rpyc's is untyped
         """`count` bytes. What is left of a frame header's 4 GB promise is read in pieces of at most
         READ_PIECE: memory must only grow as data arrives."""
         ahead, at = self._ahead, self._at
@@ -284,7 +286,7 @@ class FastSocketStream(SocketStream):
             return bool(super().poll(seconds))
         poller = self._poller
         if poller is None:
-            poller = self._poller = select.poll()
+            poller = self._poller = select.poll()  # pyright: ignore[reportAttributeAccessIssue]  # _POLL_IN: not Windows
             poller.register(self.fileno(), _POLL_IN)
         spin = SPIN if seconds is None else min(SPIN, seconds)
         if self._spins and spin > 0 and _spinner.acquire(False):
@@ -353,7 +355,7 @@ def raw_socket(conn: rpyc.Connection) -> socket.socket:
 
 
 def peer_address(conn: rpyc.Connection) -> Tuple[str, int]:
-    peer = conn._config["endpoints"][1]
+    peer = _config(conn)["endpoints"][1]
     return peer[0], peer[1]
 
 
@@ -363,8 +365,13 @@ def set_compression(conn: rpyc.Connection, enabled: bool) -> None:
 
 
 def request_timeout(conn: rpyc.Connection) -> Optional[float]:
-    return conn._config["sync_request_timeout"]
+    return _config(conn)["sync_request_timeout"]
 
 
 def set_request_timeout(conn: rpyc.Connection, seconds: Optional[float]) -> None:
-    conn._config["sync_request_timeout"] = seconds
+    _config(conn)["sync_request_timeout"] = seconds
+
+
+def _config(conn: rpyc.Connection) -> Dict[str, Any]:
+    """rpyc's settings of `conn` (typed there as the union of its defaults' types)."""
+    return conn._config

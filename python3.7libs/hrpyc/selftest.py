@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import statistics
 import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import config
+from .oslayer import interpreter
 
 STEPS = ("connect", "round trip", "main thread", "time sync", "bulk lane")
 PINGS = 20
@@ -38,19 +38,8 @@ def command(host: str, port: int, token: Optional[str] = None) -> Tuple[str, Lis
 
 
 def python_executable() -> str:
-    """A Python for the test's process: this one - or, in Houdini, whose sys.executable is houdini or
-    hython (which would take a licence), the Python Houdini ships in sys.prefix."""
-    if os.path.basename(sys.executable).lower().startswith("python"):
-        return sys.executable
-    version = "{}.{}".format(*sys.version_info[:2])
-    for candidate in (
-        os.path.join(sys.prefix, "bin", "python" + version),  # Linux, macOS
-        os.path.join(sys.prefix, "bin", "python3"),
-        os.path.join(sys.prefix, "python.exe"),  # Windows
-    ):
-        if os.path.isfile(candidate):
-            return candidate
-    return shutil.which("python3") or shutil.which("python") or sys.executable
+    """A Python for the test's process: this one, or in Houdini the one it ships (see oslayer.interpreter)."""
+    return interpreter.for_child(sys.executable, sys.prefix, "{}.{}".format(*sys.version_info[:2]), os.environ)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

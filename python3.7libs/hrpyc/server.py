@@ -26,7 +26,7 @@ from .lane import Lanes
 from .oslayer import owner, sockets
 from .printable import printable_error
 from .refusals import RefusalLog
-from .rpyc_server import ListeningServer, Request
+from .rpyc_server import ListeningServer, Request, ServerConnection
 from .rpyc_wire import RELEASE_CAPABILITY, RPYC_VERSION_STRING, peer_address, raw_socket, set_compression
 from .service import service_for
 from .undo import UndoGroups
@@ -334,7 +334,7 @@ class Server(object):
         finally:
             self.stop()
 
-    def _serve(self, conn: object) -> None:
+    def _serve(self, conn: ServerConnection) -> None:
         """Runs on the client's own thread from connect to disconnect."""
         peer = peer_address(conn)
         compress = self._compress if self._compress is not None else not is_loopback(peer[0])

@@ -9,10 +9,12 @@ from typing import Any, Callable, Optional, Tuple
 
 from rpyc.core.service import SlaveService
 
-from . import houdini, identity, plain
+from . import houdini, plain
 from .clients import Pairs
-from .jobs import CANCELLED, DONE, FAILED, MAX_WAIT, Chunk, Jobs, Progress, Refused, execute
+from .jobs import CANCELLED, DONE, FAILED, MAX_WAIT, Jobs, Progress, Refused, execute
 from .lane import HANDSHAKE_KEY, Buffer, Lanes, Shipped
+from .output import Chunk
+from .printable import printable
 from .rpyc_server import ServerConnection
 from .undo import UndoGroups
 
@@ -93,7 +95,7 @@ class HrpycService(SlaveService):
             return plain.pack_result(execute(source, name, args, kwargs), ship, at_any_depth)
 
         try:
-            job = self.jobs.submit(self._conn, identity.printable(name or "code", 80), code, tag)
+            job = self.jobs.submit(self._conn, printable(name or "code", 80), code, tag)
         except Refused as refused:
             return 0, CANCELLED, (), str(refused)
         news = self._news(job.id, 0, wait)
@@ -144,7 +146,7 @@ class HrpycService(SlaveService):
 
     def hrpyc_undo_open(self, label: str) -> None:
         """hrpyc.undo_group(): open an undo group on the main thread, after what is queued there."""
-        self.undo.open(self._conn, identity.printable(str(label), 200))
+        self.undo.open(self._conn, printable(str(label), 200))
 
     def hrpyc_undo_close(self) -> None:
         """Close this client's innermost undo group, after what is queued on the main thread."""

@@ -17,6 +17,7 @@ from typing import Any, Dict, Optional, Sequence
 import rpyc
 
 from .errors import ConnectionLostError, HrpycError
+from .oslayer import console
 from .printable import printable
 
 LOST = 1  # the exit status when the connection is lost
@@ -28,7 +29,8 @@ HOU_IS_HERE = "hrpyc: `hou` is the server's, and already here: use it without im
 
 
 def run(conn: Any, about: str) -> int:
-    """The prompt, until Ctrl-D (0) or until the connection is lost (1). `about`: what the server is."""
+    """The prompt, until end of input (0: Ctrl-D; Ctrl-Z on Windows) or the connection is lost (1).
+    `about`: what the server is."""
     namespace: Dict[str, Any] = {"connection": conn}
     try:
         namespace["hou"] = conn.modules["hou"]
@@ -38,12 +40,12 @@ def run(conn: Any, about: str) -> int:
         raise
     except Exception:  # ImportError: not a Houdini (or a server that answers oddly)
         theirs = "`connection` is the server's ({})".format(NO_HOU)
-    banner = "hrpyc shell: this prompt runs here, in this Python (pid {}); {}, at {}: {}. Ctrl-D leaves.".format(
-        os.getpid(), theirs, conn.address, about
-    )
     try:
         show = _Shown(plumbing(conn), "hou" in namespace)
         ipython = _ipython_shell()
+        banner = "hrpyc shell: this prompt runs here, in this Python (pid {}); {}, at {}: {}. {} leaves.".format(
+            os.getpid(), theirs, conn.address, about, console.end_of_input(line_editor=ipython is not None)
+        )
         return _standard(namespace, banner, show) if ipython is None else _ipython(ipython, namespace, banner, show)
     finally:
         conn.close()
@@ -54,7 +56,7 @@ def plumbing(conn: Any) -> Sequence[str]:
     path: a traceback's frames from files under them are plumbing. Known by where the packages are, never
     by a folder's name (a checkout named hrpyc, or a user's folder of that name, holds other files too)."""
     folders = []
-    for module in (rpyc, sys.modules[__package__]):
+    for module in (rpyc, sys.modules[__package__ or "hrpyc"]):
         folder = os.path.dirname(os.path.abspath(str(module.__file__)))
         folders += [folder, os.path.realpath(folder)]
     try:

@@ -66,7 +66,8 @@ def read_private(path: str, secret: bool = False) -> Optional[str]:
     if problem is not None:
         os.close(fd)
         raise UnsafeFileError(path, *problem)
-    with os.fdopen(fd, "r") as handle:
+    # UTF-8 whatever the locale (Windows' is cp1252), past a BOM (Notepad's); a stranger's bytes read as U+FFFD
+    with os.fdopen(fd, "r", encoding="utf-8-sig", errors="replace") as handle:
         return handle.read()
 
 
@@ -95,7 +96,7 @@ def _publish(path: str, text: str, place: Callable[[str, str], None]) -> None:
     temporary = "{}.{}.tmp".format(path, secrets.token_hex(8))
     fd = private.create_file(temporary)
     try:
-        with os.fdopen(fd, "w") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         place(temporary, path)
     finally:

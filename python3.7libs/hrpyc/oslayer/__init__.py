@@ -12,5 +12,6 @@ are in `linux` (netlink, /proc), `win32` (ctypes) and `darwin` (libproc) alone, 
     sockets   error numbers, bind options, cutting a socket: accept_error, bind_error, exclusive, cut
     console   text that always prints, Ctrl-C: never_unencodable, say, interrupts, break_interrupts,
               child_options, interrupt
+    interpreter   a Python to start a child with, never the Microsoft Store's stub: for_child, store_alias
     linux, win32, darwin   what is asked of Linux, Windows and macOS; system: which OS this is
 """

@@ -2,6 +2,7 @@
 
 - Text: a console's encoding may lack a character (a scene path in Japanese on a cp1252 Windows
   console, a terminal in the C locale): it is printed as its escape (\\u30b7), never UnicodeEncodeError.
+- End of input: Ctrl-D at a POSIX terminal; at Windows' console, Ctrl-Z then Enter.
 - Ctrl-C: POSIX sends SIGINT to the terminal's processes. Windows sends Ctrl-C as SIGINT and Ctrl-Break
   as SIGBREAK, whose default ends the process with no clean-up; and no signal can be sent to a child:
   it must be started in a process group of its own (CREATE_NEW_PROCESS_GROUP) and sent CTRL_BREAK_EVENT.
@@ -41,6 +42,12 @@ def say(text: str, stream: Optional[TextIO] = None) -> None:
     except LookupError:  # an encoding Python does not know: ASCII is in every one
         text = text.encode("ascii", "backslashreplace").decode("ascii")
     print(text, file=stream, flush=True)
+
+
+def end_of_input(line_editor: bool) -> str:
+    """The keys that leave an interactive prompt: Ctrl-D, but at Python's own prompt on Windows, Ctrl-Z
+    then Enter (`line_editor`: IPython's, which takes Ctrl-D on every OS)."""
+    return "Ctrl-Z then Enter" if system.NAME == "windows" and not line_editor else "Ctrl-D"
 
 
 def interrupts() -> Tuple[int, ...]:

@@ -22,7 +22,7 @@ from .view import PanelView
 
 __all__ = ["create_widget", "main", "show_floating"]
 
-_floating: Optional[Any] = None
+_floating: Any = None
 
 
 def create_widget(parent: Any = None) -> Any:
