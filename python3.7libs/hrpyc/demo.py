@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from . import demo_geometry
 from .demo_geometry import (  # noqa: F401 - unused here, served: hou.Attrib, hou.Point...
     Attrib,
+    Error,
     Geometry,
     OperationFailed,
     Point,
