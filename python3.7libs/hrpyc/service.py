@@ -10,9 +10,10 @@ from rpyc.core.service import SlaveService
 
 from . import houdini, identity, plain
 from .clients import Pairs
-from .jobs import CANCELLED, DONE, FAILED, MAX_WAIT, Chunk, Jobs, Refused, execute
+from .jobs import CANCELLED, DONE, FAILED, MAX_WAIT, Chunk, Jobs, Refused, compiled, execute
 from .lane import HANDSHAKE_KEY, Buffer, Lanes, Shipped
 from .rpyc_server import ServerConnection
+from .rpyc_wire import BYTECODE_CAPABILITY
 from .undo import UndoGroups
 
 # Pairs rather than a dict: rpyc sends a tuple of strings by value, a dict as a proxy.
@@ -48,12 +49,12 @@ class HrpycService(SlaveService):
     def hrpyc_hello(self, timeout: Optional[float], client: Any = ()) -> Info:
         """Our client's handshake: how long it waits for an answer, so the server can say "busy"
         before the client gives up, and who it is (hrpyc.identity's pairs; older hrpyc clients send
-        none); answers with hrpyc_info() and the connection's bulk-lane key (hex; empty when this
-        server offers no lane - see hrpyc.lane)."""
+        none); answers with hrpyc_info(), the connection's bulk-lane key (hex; empty when this server
+        offers no lane - see hrpyc.lane) and the bytecode it runs (see hrpyc_submit)."""
         if timeout is None or (isinstance(timeout, (int, float)) and timeout > 0):
             self._conn.timeout = timeout
         self.introduce(self._conn, client)
-        return self.describe() + ((HANDSHAKE_KEY, self.lanes.open(self._conn).hex()),)
+        return self.describe() + ((HANDSHAKE_KEY, self.lanes.open(self._conn).hex()), BYTECODE_CAPABILITY)
 
     def hrpyc_clients(self) -> Tuple[Pairs, ...]:
         """The server's other clients, oldest first, as hrpyc.clients.to_pairs (`hrpyc sessions --clients`)."""
@@ -68,17 +69,19 @@ class HrpycService(SlaveService):
         self, source: str, name: str, arguments: str, buffers: plain.Buffers, wait: float, tag: int = 0
     ) -> Tuple[Any, ...]:
         """hrpyc.submit() and hrpyc.run(): start a job (see hrpyc.jobs) and answer as hrpyc_job_poll
-        does, after up to `wait` s, with the job's id first: a quick job is done in one round trip.
-        `tag`: the client's name for the job, should it have to cancel it before this answer comes.
-        A job not taken (see Jobs.submit) is id 0, cancelled, with the reason as its outcome: older
-        clients raise CancelledError with it."""
-        if not isinstance(source, str) or not isinstance(name, str):
-            raise TypeError("hrpyc_submit takes the code's source and its function's name as strings")
+        does, after up to `wait` s, with the job's id first: a quick job run() waits for is done in one
+        round trip. `source`: a code block, a function's source, or (bytes) a function's compiled code
+        from a client of this Python (jobs.compiled). `tag`: the client's name for the job, should it have
+        to cancel it before this answer comes. A job not taken (see Jobs.submit) is id 0, cancelled, with
+        the reason as its outcome: older clients raise CancelledError with it."""
+        if not isinstance(source, (str, bytes)) or not isinstance(name, str):
+            raise TypeError("hrpyc_submit takes the code's source (or compiled code) and its function's name")
+        function = compiled(source) if isinstance(source, bytes) else source
         args, kwargs = plain.unpack_arguments(arguments, buffers, self._unship)
         ship = self._ship
 
         def code() -> plain.Answer:
-            return plain.pack_result(execute(source, name, args, kwargs), ship)
+            return plain.pack_result(execute(function, name, args, kwargs), ship)
 
         try:
             job = self.jobs.submit(self._conn, identity.printable(name or "code", 80), code, tag)
