@@ -9,7 +9,7 @@ import sys
 import time
 from typing import Any, List, Optional, Sequence
 
-from . import clients, config, discovery, houdini, install, sessions, shell
+from . import clients, config, discovery, houdini, install, interrupts, sessions, shell
 from .address import format_address, parse_address
 from .client import connect
 from .config import DEFAULT_HOST, DEFAULT_PORT, DISPATCH_MODES
@@ -60,6 +60,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         message = exc.worded(lambda setting: flag(setting, args.verb))
         print("{}: {}".format(label, printable(message, MESSAGE)), file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C: the shell shows ^C; no traceback (see hrpyc.interrupts)
+        return interrupts.STATUS
 
 
 def _never_unencodable() -> None:
