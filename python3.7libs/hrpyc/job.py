@@ -8,6 +8,7 @@ five requests a second.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import functools
 import inspect
@@ -248,8 +249,8 @@ def _unpack(connection: Any, answer: Any) -> Any:
 def _code(connection: Any, code: Union[str, Callable[..., Any]], args: Any, kwargs: Any) -> Tuple[Any, str, Any, Any]:
     """What is sent for `code`, and the arguments to call it with: (source or compiled code, the function's
     name, args, kwargs). A code block goes as it is, a function as its source; one Python keeps no source
-    of (typed at a prompt, exec'd by Maya's or Nuke's script editor, a lambda: its source is the line
-    it sits in) as its compiled code, called with its defaults filled in here (they do not travel)."""
+    of (typed at a prompt, exec'd by Maya's or Nuke's script editor, a lambda) as its compiled code,
+    called with its defaults filled in here (they do not travel)."""
     if isinstance(code, str):
         return code, "", args, kwargs
     source = _source(code)
@@ -261,15 +262,23 @@ def _code(connection: Any, code: Union[str, Callable[..., Any]], args: Any, kwar
 
 
 def _source(code: Callable[..., Any]) -> Optional[str]:
-    """Where Python keeps a function's source (its file, an IPython cell, linecache), that; else None."""
-    if inspect.isfunction(code) and code.__name__ == "<lambda>":
-        return None
+    """Where Python keeps a function's source (its file, an IPython cell, linecache), that; else None.
+    What it finds must define that function: code exec'd from a string is "<string>" to Python, and so
+    is, from 3.13, the script of `python -c` (a lambda's source is the line it sits in)."""
     try:
-        return textwrap.dedent(inspect.getsource(code))
+        source = textwrap.dedent(inspect.getsource(code))
     except OSError:  # "could not get source code"
         if inspect.isfunction(code):
             return None
         raise
+    if not inspect.isfunction(code):
+        return source
+    try:
+        first = ast.parse(source).body[0]
+    except (SyntaxError, IndexError):
+        return None
+    defines = isinstance(first, (ast.FunctionDef, ast.AsyncFunctionDef)) and first.name == code.__name__
+    return source if defines else None
 
 
 def _compiled(connection: Any, function: Any) -> bytes:
