@@ -2,21 +2,14 @@
 a legitimate client keeps working, silent sockets, stop/start cycles on one port, and the attacks of a
 local user without credentials on a server allowed 256 open files (a burst past that limit, drips,
 a zlib bomb): the server's peak memory, descriptors and threads before and after, and time to recover.
-With --terminal, only this: rogue servers, registry entries and session records run through the `hrpyc`
-command, and how many raw control bytes reach its output.
+Each attack of issue 23 can also run alone:
 
-    python bench/robustness.py [--cases 10000] [--cycles 200] [--burst 1100]
-    python bench/robustness.py --terminal
-`--flood` runs only issue 23's flood of silent sockets, while legitimate clients connect.
-
-    python bench/robustness.py [--cases 10000] [--cycles 200] [--burst 1100]
+    python bench/robustness.py [--cases 10000] [--cycles 200] [--burst 1100] [--closing 200]
+    python bench/robustness.py --relays [--closing 200]   relays, localhost's ::1, registry entries, closed sockets
     python bench/robustness.py --flood [--flood-seconds 20] [--flood-rate 26] [--flood-sources 1]
-`--admitted`: instead, the attacks of a client the server admitted (thousands of jobs, a job printing
-millions of single characters, bulk-lane uploads that declare 8 GB and drip): threads, memory, address
-space, and how long a drip holds a lane.
-
-    python bench/robustness.py [--cases 10000] [--cycles 200] [--burst 1100]
     python bench/robustness.py --admitted [--submits 3000] [--prints 3000000] [--lanes 200]
+    python bench/robustness.py --terminal   rogue answers through the `hrpyc` command: raw control bytes out
+    python bench/robustness.py --reader [SECONDS]   the client's reader of plain data alone, fuzzed 20 s
 """
 
 import argparse
@@ -611,6 +604,145 @@ def _lanes(address, pid, count):
         owner.close()
 
 
+def _timed(read, text, runs=3):
+    """(the fewest CPU seconds of `runs`, so that the load of other processes counts less; what `read` made of
+    `text`: read, or refused and why)."""
+    best, outcome = float("inf"), "read"
+    for _ in range(runs):
+        started = time.process_time()
+        try:
+            read(text)
+        except (ValueError, SyntaxError) as exc:
+            outcome = "refused: {}".format(str(exc)[:60])
+        best = min(best, time.process_time() - started)
+    return best, outcome
+
+
+def _ordinary_answers(rng):
+    """What hrpyc.run returns every day, and the densest plain data: each a list of many small values."""
+    return {
+        "10,000 floats": repr([rng.random() * 1000 for _ in range(10000)]),
+        "10,000 strings": repr(["node_{}/{}".format(i, "x" * rng.randrange(20)) for i in range(10000)]),
+        "10,000 dicts": repr(
+            [{"id": i, "name": "pt{}".format(i), "P": (rng.random(), 1.5, -2.0)} for i in range(10000)]
+        ),
+        "10,000 short bytes": repr([bytes(rng.getrandbits(8) for _ in range(rng.randrange(30))) for _ in range(10000)]),
+        "1 MB of bytes in a tuple": repr(("digest", bytes(rng.getrandbits(8) for _ in range(1 << 20)))),
+        "1 MB of [0, 0, ...]": repr([0] * (1 << 19)),
+        "1 MB of [[0], [0], ...]": repr([[0]] * (1 << 18)),
+    }
+
+
+def reader(seconds):
+    """The client's reader of plain data (what hrpyc.run returns, what a rogue server may send instead):
+    seconds a megabyte for each hostile answer and for ordinary data beside ast.literal_eval, then
+    `seconds` of fuzzing for slow inputs (a motif repeated to 16 kB and to 128 kB: linear time grows 8x,
+    quadratic 64x), crashes, warnings and disagreements with literal_eval."""
+    import ast
+
+    from test_security import HOSTILE_LITERALS
+
+    from hrpyc.plain import read_literal
+
+    print("reader of plain data, Python {}: CPU seconds a megabyte".format(sys.version.split()[0]))
+    for name in sorted(HOSTILE_LITERALS):
+        text = HOSTILE_LITERALS[name](1 << 20)
+        took, outcome = _timed(read_literal, text)
+        print("  {:36} {:6.3f} s/MB  {}".format(name, took / len(text) * (1 << 20), outcome))
+    for name, text in _ordinary_answers(random.Random(1)).items():
+        ours, theirs = _timed(read_literal, text)[0], _timed(ast.literal_eval, text)[0]
+        print(
+            "  {:36} {:6.3f} s/MB  (literal_eval {:.3f}; {:.1f} ms here)".format(
+                name, ours / len(text) * (1 << 20), theirs / len(text) * (1 << 20), ours * 1e3
+            )
+        )
+    _fuzz_reader(read_literal, seconds)
+
+
+def _cpu(read, text):
+    started = time.process_time()
+    try:
+        read(text)
+    except ValueError:
+        pass
+    return time.process_time() - started
+
+
+def _repeated(motif, size):
+    head, body = motif
+    return head + body * max(1, (size - len(head)) // len(body))
+
+
+def _fuzz_reader(read_literal, seconds):
+    """Random plain data read back exactly, mutated texts against literal_eval, and motifs repeated to
+    16 kB and 128 kB (linear time grows 8x, quadratic 64x): pieces of literals at random, or the reprs of
+    small values (dense plain data); the slowest and the steepest are timed again at 1 MB."""
+    import tempfile
+    import warnings
+
+    from test_security import LITERAL_PIECES, disagreement, mutated_literals, plain_values, same
+
+    rng, deadline = random.Random(), time.monotonic() + seconds
+    counts = dict.fromkeys(("values", "mutations", "motifs"), 0)
+    failures, slowest, steepest = [], [(0.0, ("", ""))], [(0.0, ("", ""))]
+    heads = ("", "[", "{", "(", "'", "b'", '"', "[1, ", "{0: ", "b'\\'", "'\\x")
+    with tempfile.TemporaryFile() as stderr, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        saved = os.dup(2)
+        os.dup2(stderr.fileno(), 2)  # what the C parts might print
+        try:
+            while time.monotonic() < deadline:
+                for value in plain_values(rng, 50):
+                    counts["values"] += 1
+                    try:
+                        if not same(read_literal(repr(value)), value):
+                            failures.append(("read back wrong", repr(value)))
+                    except Exception as exc:  # any of them is a finding
+                        failures.append((type(exc).__name__, repr(value)))
+                for text in mutated_literals(rng, 50):
+                    counts["mutations"] += 1
+                    try:
+                        what = disagreement(text)
+                    except Exception as exc:
+                        what = type(exc).__name__
+                    if what:
+                        failures.append((what, text))
+                if rng.random() < 0.5:
+                    motif = (rng.choice(heads), "".join(rng.choice(LITERAL_PIECES) for _ in range(rng.randint(1, 6))))
+                else:
+                    motif = ("[", "".join(repr(value) + ", " for value in plain_values(rng, rng.randint(1, 3), 1)))
+                small, large = (_repeated(motif, size) for size in (16 << 10, 128 << 10))
+                counts["motifs"] += 1
+                took = [min(_cpu(read_literal, text) for _ in range(2)) for text in (small, large)]
+                slowest = sorted(slowest + [(took[1] / len(large) * (1 << 20), motif)])[-3:]
+                if took[1] > 0.005:
+                    steepest = sorted(steepest + [(took[1] / max(took[0], 1e-6), motif)])[-3:]
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        printed = stderr.seek(0, os.SEEK_END)
+    failures += [("warning", str(warning.message)) for warning in caught]
+    print(
+        "  fuzzed {:.0f} s: {values} random values read back, {mutations} mutated texts against literal_eval, "
+        "{motifs} motifs timed".format(seconds, **counts)
+    )
+    for label, found in (("slowest", slowest), ("steepest growth", steepest)):
+        for measure, motif in reversed(found):
+            if motif[1]:
+                text = _repeated(motif, 1 << 20)
+                print(
+                    "  {} motif: {:.3f} at 128 kB, {:.3f} s/MB at 1 MB: {}".format(
+                        label,
+                        measure,
+                        min(_cpu(read_literal, text) for _ in range(2)) / len(text) * (1 << 20),
+                        ascii(motif[0] + motif[1])[:50],
+                    )
+                )
+    print("  failures: {}; bytes on stderr: {}".format(len(failures), printed))
+    for what, text in failures[:10]:
+        print("    {}: {}".format(what, ascii(text)[:100]))
+
+
 def main():
     logging.getLogger("hrpyc").setLevel(logging.ERROR)  # thousands of refusals are the point here
     parser = argparse.ArgumentParser()
@@ -629,7 +761,10 @@ def main():
     parser.add_argument("--submits", type=int, default=3000)
     parser.add_argument("--prints", type=int, default=3000000)
     parser.add_argument("--lanes", type=int, default=200)
+    parser.add_argument("--reader", type=float, nargs="?", const=20, help="only the reader of plain data, fuzzed N s")
     args = parser.parse_args()
+    if args.reader is not None:
+        return reader(args.reader)
     servers.private_state_dir()
     if args.terminal:
         terminal()

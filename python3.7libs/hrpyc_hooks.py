@@ -23,12 +23,18 @@ def claim_name():
     else:
         spec = importlib.util.find_spec("hrpyc")
         found = (spec.origin or "") if spec is not None else ""
-    if found.startswith(HERE):
+    here = _real(HERE)
+    if found and _real(os.path.dirname(os.path.dirname(found))) == here:  # .../python3.7libs/hrpyc/__init__.py
         return
-    while HERE in sys.path:
-        sys.path.remove(HERE)
+    sys.path[:] = [entry for entry in sys.path if not entry or _real(entry) != here]
     sys.path.insert(0, HERE)
     sys.modules.pop("hrpyc", None)
+
+
+def _real(path):
+    """`path` as the file system resolves it: Houdini spells its folders its own way (`C:/Users/...` for
+    `C:\\Users\\...`, another case, a link), and Windows' names ignore case."""
+    return os.path.normcase(os.path.realpath(path))
 
 
 def _config():

@@ -56,14 +56,14 @@ def _cert(subject, key, issuer, issuer_key, ca=False, sans=(), expired=False):
     return builder.sign(issuer_key, hashes.SHA256())
 
 
-def make_authority(folder):
+def make_authority(folder, names=()):
     """{'ca': path, 'server': (cert, key), 'client': (cert, key), 'stranger': (cert, key), 'expired': (cert, key)}:
-    the server's certificates are for 127.0.0.1 and localhost; 'expired' ran out two days ago."""
+    the server's certificates are for 127.0.0.1, localhost and `names`; 'expired' ran out two days ago."""
     ca_key = _key()
     ca = _cert("hrpyc test CA", ca_key, "hrpyc test CA", ca_key, ca=True)
     ca_path = _write(os.path.join(folder, "ca"), ca_key, ca)[0]
     server_key = _key()
-    sans = (x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost"))
+    sans = (x509.IPAddress(ipaddress.ip_address("127.0.0.1")), *map(x509.DNSName, ("localhost", *names)))
     server = _write(
         os.path.join(folder, "server"), server_key, _cert("127.0.0.1", server_key, "hrpyc test CA", ca_key, sans=sans)
     )

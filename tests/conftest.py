@@ -20,6 +20,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # the panel's tests run w
 import hrpyc
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
+# `hrpyc mcp` needs the MCP SDK, which needs Python 3.10+: on older rows (Houdini 19.0's Python 3.7) its
+# tests are not collected at all - by design, not a skip that would hide a missing install.
+collect_ignore = [] if sys.version_info >= (3, 10) else ["test_mcp.py"]
 STANDIN = os.path.join(TESTS, "standin")
 LIBS = os.path.join(os.path.dirname(TESTS), "python3.7libs")
 

@@ -46,10 +46,12 @@ HOSTILE_CLIENTS = (
 
 class Rogue(rpyc.SlaveService):
     """Answers our client's handshake with `answer` (raises it if it is an error), the clients listing
-    with `clients`, and `boom()` with an error whose message and traceback are hostile."""
+    with `clients`, a job's progress with `progress`, and `boom()` with an error whose message and
+    traceback are hostile."""
 
     answer = ()
     clients = ()
+    progress = (float("nan"), HOSTILE * 1000)
 
     def hrpyc_hello(self, timeout, client=()):
         if isinstance(self.answer, BaseException):
@@ -59,8 +61,13 @@ class Rogue(rpyc.SlaveService):
     def hrpyc_clients(self):
         return self.clients
 
-    def hrpyc_submit(self, *request):
+    def hrpyc_submit(self, source, *request):
+        if source == "report progress":
+            return (2, "running", (), None, self.progress)  # job 2 runs, and says this of how far it is
         return (1, "cancelled", (), HOSTILE * 1000)  # job 1 was cancelled, and this is how
+
+    def hrpyc_job_news(self, job_id, index, wait):
+        return ("running", (), None, self.progress)
 
     def boom(self):
         code = compile("raise ValueError(text)", "<{}>".format(HOSTILE), "exec")
@@ -73,8 +80,8 @@ class RogueServers(object):
     def __init__(self):
         self.servers = []
 
-    def start(self, answer, clients=()):
-        service = type("Rogue", (Rogue,), {"answer": answer, "clients": clients})
+    def start(self, answer, clients=(), **answers):
+        service = type("Rogue", (Rogue,), dict(answers, answer=answer, clients=clients))
         server = ThreadedServer(service, hostname="127.0.0.1", port=0, protocol_config={})
         threading.Thread(target=server.start, daemon=True).start()
         wait_for(lambda: server.active, what="the rogue server to listen")

@@ -7,7 +7,18 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ServerProcess, _ctrl_c_as_in_a_terminal, child_env, free_port, hrpyc_cli, need, wait_for
+import rpyc
+from conftest import (
+    LIBS,
+    STANDIN,
+    ServerProcess,
+    _ctrl_c_as_in_a_terminal,
+    child_env,
+    free_port,
+    hrpyc_cli,
+    need,
+    wait_for,
+)
 
 import hrpyc
 from hrpyc.rpyc_wire import RPYC_VERSION_STRING
@@ -122,8 +133,8 @@ def _says_in_flags(result, *flags):
     "args, flags",
     [
         (("--host", "0.0.0.0"), ("--token auto", "--allow-insecure")),
-        (("--host", "192.0.2.1", "--token", "s3cret"), ("--host 127.0.0.1",)),  # not an address of this machine
-        (("--host", "bad..host", "--token", "s3cret"), ("cannot listen on bad..host", "--host 127.0.0.1")),
+        (("--host", "192.0.2.1", "--token", "s3cret-token"), ("--host 127.0.0.1",)),  # not an address of this machine
+        (("--host", "bad..host", "--token", "s3cret-token"), ("cannot listen on bad..host", "--host 127.0.0.1")),
         (("--dispatch", "main"), ("--dispatch main", "--dispatch auto")),
         (("--certfile", "/no/such/cert.pem"), ("--certfile /no/such/cert.pem",)),
         (("--keyfile", __file__), ("--certfile is missing",)),
@@ -135,12 +146,72 @@ def test_serve_errors_name_the_flag_to_use(args, flags):
     _says_in_flags(hrpyc_cli("serve", "--port", "0", *args), *flags)
 
 
-def test_a_taken_port_says_use_port_0():
+def test_a_taken_port_says_use_port_0_or_a_range():
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = taken.getsockname()[1]
-        _says_in_flags(hrpyc_cli("serve", "--port", str(port)), "127.0.0.1:{}".format(port), "--port 0")
+        _says_in_flags(
+            hrpyc_cli("serve", "--port", str(port)),
+            "127.0.0.1:{} is already in use by another program".format(port),
+            "use --port 0 or --port 18811-18820 to take a free port",
+        )
+
+
+def test_a_port_held_by_a_session_is_named_by_its_holder_as_the_panel_names_it(server_process):
+    result = hrpyc_cli("serve", "--port", str(server_process.port))
+    holder = "hrpyc in Python {} (pid {})".format(sys.version.split()[0], server_process.proc.pid)
+    _says_in_flags(result, "127.0.0.1:{} is already in use by {};".format(server_process.port, holder))
+
+
+def _serve_first_lines(*args, lines=1, **env):
+    """`hrpyc serve ...`'s first `lines` lines once it listens (or its error), and its process killed."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hrpyc", "serve", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=child_env(**env),
+    )
+    try:
+        return "".join(proc.stdout.readline() for _ in range(lines))
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
+def _taken_then_free():
+    """A listening socket on a port whose next port is free (for now)."""
+    for _ in range(20):
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", taken.getsockname()[1] + 1))
+                return taken
+            except OSError:
+                taken.close()
+    raise AssertionError("no two free ports in a row")
+
+
+def test_serve_takes_a_range_from_port_and_from_hrpyc_port():
+    with _taken_then_free() as taken:
+        port = taken.getsockname()[1]
+        serving = "hrpyc: serving on 127.0.0.1:{} ".format(port + 1)
+        assert _serve_first_lines("--port", "{}-{}".format(port, port + 1)).startswith(serving)
+        assert _serve_first_lines(HRPYC_PORT="{}-{}".format(port, port + 1)).startswith(serving)
+        assert _serve_first_lines(HRPYC_PORT=str(port)).startswith("hrpyc: 127.0.0.1:{} is already in use".format(port))
+        result = hrpyc_cli("serve", "--port", "{}-{}".format(port, port))
+        _says_in_flags(result, "127.0.0.1:{} is already in use".format(port))
+    assert hrpyc_cli("serve", "--port", "18820-18811").returncode == 2  # usage: a range ends after it starts
+
+
+def test_serve_in_a_python_without_hou_points_to_the_demo():
+    lines = _serve_first_lines("--port", "0", lines=2, PYTHONPATH=LIBS).splitlines()  # no stand-in hou
+    assert lines[0].startswith("hrpyc: serving on ") and "`hrpyc serve --demo` serves a demo hou" in lines[1]
+    with_hou = _serve_first_lines("--port", "0", "--verbose", lines=2)  # hou importable (the stand-in)
+    assert "--demo" not in with_hou and "hrpyc: listening on" in with_hou
 
 
 @pytest.mark.parametrize(
@@ -157,20 +228,56 @@ def test_ping_and_shell_errors_name_the_flag_to_use(args, flags):
 
 
 def test_a_missing_or_wrong_token_says_use_token():
-    server = ServerProcess("--token", "s3cret")
+    server = ServerProcess("--token", "s3cret-token")
     try:
         address = "{}:{}".format(server.host, server.port)
-        _says_in_flags(hrpyc_cli("ping", address), "--token")
+        needs = "hrpyc: the server at {} needs a token; pass it as --token or set HRPYC_TOKEN".format(address)
+        _says_in_flags(hrpyc_cli("ping", address), needs)
+        # not this user's session record: the server itself says it asks for one
+        _says_in_flags(hrpyc_cli("ping", address, HRPYC_STATE_DIR=os.environ["HRPYC_STATE_DIR"] + "-other"), needs)
         _says_in_flags(hrpyc_cli("ping", address, "--token", "wrong"), "--token", "--token auto")
-        assert hrpyc_cli("ping", address, "--token", "s3cret").returncode == 0
+        assert hrpyc_cli("ping", address, "--token", "s3cret-token").returncode == 0
     finally:
         server.close()
 
 
-def test_several_sessions_say_pass_host_port():
+def test_a_token_offered_to_a_server_that_asks_for_none_says_where_it_came_from(server_process):
+    address = "{}:{}".format(server_process.host, server_process.port)
+    left_over = hrpyc_cli("ping", address, HRPYC_TOKEN="left-over-token")
+    _says_in_flags(left_over, "asks for no token", "unset HRPYC_TOKEN")
+    assert "pass the server's token" not in left_over.stderr and "left-over-token" not in left_over.stderr
+    _says_in_flags(hrpyc_cli("ping", address, "--token", "a-token-given"), "asks for no token", "leave out --token")
+
+
+def test_an_unknown_host_says_check_the_host_name():
+    result = hrpyc_cli("ping", "no-such-host.invalid:18811")
+    _says_in_flags(result, "no hrpyc server at no-such-host.invalid:18811 (unknown host", "; check the host name")
+    assert "start_server" not in result.stderr and "`hrpyc serve" not in result.stderr
+
+
+def test_ping_and_shell_take_the_port_as_port_or_in_host_port(server_process):
+    port = str(server_process.port)
+    for args in (("--port", port), ("127.0.0.1", "--port", port), ("localhost:" + port,)):
+        result = hrpyc_cli("ping", *args)
+        assert result.returncode == 0 and ":{} is alive".format(port) in result.stdout, result.stderr
+    shell = hrpyc_cli("shell", "--port", port, stdin="print(connection.modules.os.getpid())\n")
+    assert shell.returncode == 0 and str(server_process.proc.pid) in shell.stdout.split()
+    twice = hrpyc_cli("ping", "localhost:1", "--port", port)
+    assert twice.returncode == 2 and "give the port once" in twice.stderr
+
+
+def test_serve_refuses_a_token_the_panel_would_refuse_without_showing_it():
+    for token, says in (("abcde", "use at least 8 characters"), (" padded-token ", "remove the spaces at its ends")):
+        result = hrpyc_cli("serve", "--port", "0", "--token", token)
+        _says_in_flags(result, "hrpyc: --token is not valid: " + says)
+        assert token.strip() not in result.stderr
+    _says_in_flags(hrpyc_cli("serve", "--port", "0", HRPYC_TOKEN="abcde"), "HRPYC_TOKEN is not valid: use at least 8")
+
+
+def test_several_sessions_say_pass_port():
     first, second = ServerProcess(), ServerProcess()
     try:
-        _says_in_flags(hrpyc_cli("ping"), str(first.port), str(second.port), "pass HOST:PORT")
+        _says_in_flags(hrpyc_cli("ping"), str(first.port), str(second.port), "pass --port")
     finally:
         first.close()
         second.close()
@@ -200,7 +307,8 @@ def _shell_session(server, **env):
     assert "ZeroDivisionError: division by zero" in err
     assert 'File "<string>", line 1' in err and ", in hscript\n" in err and "NotImplementedError: " in err
     frames = [line for line in err.splitlines() if line.startswith("  File ")]
-    assert "Remote Traceback" not in err and [frame for frame in frames if "rpyc" in frame] == []
+    plumbing = [os.path.dirname(module.__file__) + os.sep for module in (hrpyc, rpyc)]  # where they are installed
+    assert "Remote Traceback" not in err and [frame for frame in frames if any(p in frame for p in plumbing)] == []
     assert "NameError" in out + err  # an error made here prints as Python's own
     return out, err
 
@@ -233,6 +341,45 @@ def test_shell_uses_ipython_when_installed_and_ends_with_one_line_when_the_serve
     need("IPython", "hrpyc shell uses IPython when it is installed")
     out, _ = _shell_session(server_process)
     assert "In [1]" in out
+
+
+def test_mcp_without_the_sdk_says_in_one_line_how_to_install_it(tmp_path):
+    """hrpyc keeps working without the MCP SDK; `hrpyc mcp` then says how to get it (and, before Python
+    3.10, which the SDK needs, that it needs a newer Python)."""
+    (tmp_path / "mcp").mkdir()
+    (tmp_path / "mcp" / "__init__.py").write_text("raise ImportError('No module named mcp (hidden by the test)')\n")
+    result = hrpyc_cli("mcp", PYTHONPATH=os.pathsep.join([str(tmp_path), LIBS]))
+    assert result.returncode == 1 and result.stdout == "", result
+    wanted = "needs the MCP SDK" if sys.version_info >= (3, 10) else "needs Python 3.10 or newer"
+    assert result.stderr.count("\n") == 1 and wanted in result.stderr and "pip install 'hrpyc[mcp]'" in result.stderr
+
+
+def test_import_hou_in_the_shell_says_hou_is_the_servers_already(server_process, without_ipython):
+    address = "{}:{}".format(server_process.host, server_process.port)
+    result = hrpyc_cli(
+        "shell", address, stdin="import hou\nprint(hou.node('/obj/sphere1').path())\n", **without_ipython
+    )
+    assert result.returncode == 0 and "/obj/sphere1" in result.stdout
+    assert "ModuleNotFoundError: No module named 'hou'" in result.stderr
+    assert "hrpyc: `hou` is the server's, and already here: use it without importing it" in result.stderr
+
+
+def test_the_shell_keeps_the_frames_of_user_code_in_a_folder_named_hrpyc(tmp_path, without_ipython):
+    """Plumbing is hrpyc's and rpyc's own files, known by where they are installed: a folder named hrpyc
+    (a clone's, a user's) is not."""
+    folder = tmp_path / "hrpyc"
+    folder.mkdir()
+    (folder / "usertool.py").write_text("def fail():\n    raise ValueError('from the user tool')\n")
+    server = ServerProcess(PYTHONPATH=os.pathsep.join([str(folder), LIBS, STANDIN]))
+    try:
+        address = "{}:{}".format(server.host, server.port)
+        result = hrpyc_cli("shell", address, stdin="connection.modules.usertool.fail()\n", **without_ipython)
+    finally:
+        server.close()
+    assert '{}", line 2, in fail'.format(folder / "usertool.py") in result.stderr, result.stderr
+    assert "ValueError: from the user tool" in result.stderr
+    frames = [line for line in result.stderr.splitlines() if line.startswith("  File ")]
+    assert len(frames) == 1, frames  # the user's; none of rpyc's or hrpyc's
 
 
 def _interrupted_cli(*args, when, **env):

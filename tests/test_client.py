@@ -93,6 +93,36 @@ def test_missing_hou_suggests_a_houdini_or_hython_session(local_server, monkeypa
     with pytest.raises(hrpyc.RemoteImportError) as caught:
         hrpyc.import_remote_module(*local_server.address)
     assert "hou" in str(caught.value) and "hython" in str(caught.value)
+    assert "`hrpyc serve --demo`" in str(caught.value)  # to try hrpyc without a Houdini
+
+
+def test_import_remote_module_takes_a_port_a_host_or_host_port(server_process):
+    host, port = server_process.address
+    pid = server_process.proc.pid
+    for server in (port, "{}:{}".format(host, port), "localhost:{}".format(port), " :{} ".format(port)):
+        conn, os_module = hrpyc.import_remote_module(server, name="os")
+        assert os_module.getpid() == pid and conn.address.endswith(":{}".format(port)), server
+        conn.close()
+    conn, os_module = hrpyc.import_remote_module(host, port, "os")
+    assert os_module.getpid() == pid
+    conn.close()
+    conn, os_module = hrpyc.import_remote_module("localhost", name="os")  # a host: this user's only session there
+    assert os_module.getpid() == pid
+    conn.close()
+    with pytest.raises(ValueError, match="give the port once"):
+        hrpyc.connect("localhost:{}".format(port), port + 1)
+    for bad in (70000, True, 1.5):
+        with pytest.raises(ValueError):
+            hrpyc.connect(bad)
+    with pytest.raises(hrpyc.ServerNotFoundError, match="check the host name"):
+        hrpyc.connect("localhost:http")
+
+
+def test_an_unknown_host_says_check_the_host_name():
+    with pytest.raises(hrpyc.ServerNotFoundError) as caught:
+        hrpyc.connect("no-such-host.invalid", 18811)
+    message = str(caught.value)
+    assert message.endswith("; check the host name") and "start_server" not in message
 
 
 def test_a_request_that_runs_out_of_time_names_the_setting_to_raise(remote):

@@ -2,6 +2,8 @@
 `hou` that says wherever it speaks that it is not Houdini, and never runs unless asked."""
 
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -177,3 +179,168 @@ def test_a_server_not_asked_for_the_demo_serves_no_hou_and_never_loads_it():
         conn.close()
     finally:
         server.close()
+
+
+# --- every Python example of the README, run as written against the demo
+
+# The README names machines of a studio; here they are this machine, and SideFX's port 18811 is the port
+# of the session playing Houdini (a fixed port would meet another test's, or a TD's own Houdini).
+MACHINES = ("render07", "node12", "ws042")
+ROUTES = """import socket as _socket
+_getaddrinfo = _socket.getaddrinfo
+
+
+def _routed(host, port, *args, **kwargs):
+    host = "127.0.0.1" if host in {machines!r} else host
+    if host in ("127.0.0.1", "localhost") and port in (18811, "18811"):
+        port = {port}
+    return _getaddrinfo(host, port, *args, **kwargs)
+
+
+_socket.getaddrinfo = _routed
+"""
+# A part under `# in Houdini`: run in a plain Python whose hou is the demo (as hython's is Houdini's), its
+# start_server() taking a free port for SideFX's 18811; then it serves until its stdin closes.
+PLAYS_HOUDINI = """import sys
+
+import hrpyc as _hrpyc
+from hrpyc import houdini as _houdini
+
+_houdini.use_demo()
+_start_server = _hrpyc.start_server
+_hrpyc.start_server = lambda port=18811, *args, **kwargs: _start_server(0 if port == 18811 else port, *args, **kwargs)
+"""
+SERVES = """
+print("serving on {}:{}".format(*_hrpyc.running_server().address), flush=True)
+sys.stdin.read()
+"""
+NOT_RUN = re.compile(r"<!-- example not run: (?P<why>[^>]+) -->\n$")  # the mark for what needs a real Houdini
+
+
+def readme_examples():
+    """Each ```python block of the README: (line, code, why it is not run or None)."""
+    with open(README, encoding="utf-8") as handle:
+        text = handle.read()
+    for match in re.finditer(r"^```python\n(.*?)^```", text, re.MULTILINE | re.DOTALL):
+        mark = NOT_RUN.search(text, 0, match.start())
+        why = mark.group("why") if mark is not None and mark.end() == match.start() else None
+        yield text.count("\n", 0, match.start()) + 1, match.group(1), why
+
+
+def parts(code):
+    """The block cut at its `# in ...` lines: [(plays Houdini?, code)]; no such line: one client part."""
+    found, side, lines = [], False, []
+    for line in code.splitlines(keepends=True):
+        if line.startswith("# in ") and lines and any(text.strip() for text in lines):
+            found.append((side, "".join(lines)))
+            lines = []
+        if line.startswith("# in "):
+            side = line.startswith("# in Houdini")
+        lines.append(line)
+    return found + [(side, "".join(lines))]
+
+
+class _Serving(object):
+    """A session playing Houdini, in `folder` (its scene's folder): `hrpyc serve --demo`, or a part under
+    `# in Houdini`."""
+
+    def __init__(self, folder, code=None):
+        argv = ["-m", "hrpyc", "serve", "--demo", "--port", "0"]
+        if code is not None:
+            (folder / "houdini_part.py").write_text(PLAYS_HOUDINI + code + SERVES)
+            argv = [str(folder / "houdini_part.py")]
+        self.proc = subprocess.Popen(
+            [sys.executable, *argv],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=str(folder),
+            env=child_env(PYTHONPATH=LIBS),
+        )
+        line = self.proc.stdout.readline()
+        found = re.search(r"serving on \S+:(\d+)", line)
+        if found is None:
+            self.close()
+            raise AssertionError("it did not serve:\n{}{}".format(code or "", self.proc.stderr.read()))
+        self.port = int(found.group(1))
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.communicate()
+
+
+def _tls_files(folder):
+    """The files the README's TLS example names, signed by a throwaway CA, the server's for ws042."""
+    from certs import make_authority
+
+    made = make_authority(str(folder / "ca"), names=("ws042",))
+    for name, path in (
+        ("studio-ca.pem", made["ca"]),
+        ("houdini.pem", made["server"][0]),
+        ("houdini.key", made["server"][1]),
+        ("td.pem", made["client"][0]),
+        ("td.key", made["client"][1]),
+    ):
+        shutil.copy(path, str(folder / name))
+
+
+EXAMPLES = list(readme_examples())
+
+
+@pytest.mark.parametrize("line, code, why", EXAMPLES, ids=["README.md:{}".format(e[0]) for e in EXAMPLES])
+def test_every_python_example_in_the_readme_runs_as_written_against_the_demo(line, code, why, tmp_path):
+    """A part under `# in Houdini` serves (the demo as its hou); every other part is a client's script, run
+    against the last Houdini part before it, or against `hrpyc serve --demo`."""
+    if why is not None:
+        assert "Houdini" in why, "a README example is run, or marked as needing a real Houdini"
+        return
+    if "certfile=" in code:
+        need("cryptography", "the README's TLS example needs certificates made for it")
+        (tmp_path / "ca").mkdir()
+        _tls_files(tmp_path)
+    houdini = None
+    try:
+        for plays_houdini, part in parts(code):
+            if plays_houdini or houdini is None:
+                if houdini is not None:
+                    houdini.close()  # one session at a time: a client without a port finds the only one
+                houdini = _Serving(tmp_path, part if plays_houdini else None)
+                if plays_houdini:
+                    continue
+            script = tmp_path / "client_part.py"
+            script.write_text(ROUTES.format(machines=MACHINES, port=houdini.port) + part)
+            result = subprocess.run(
+                [sys.executable, str(script)],
+                capture_output=True,
+                text=True,
+                cwd=str(tmp_path),
+                env=child_env(PYTHONPATH=LIBS),
+                timeout=120,
+            )
+            assert result.returncode == 0, "README.md:{}:\n{}\n{}".format(line, part, result.stderr)
+    finally:
+        if houdini is not None:
+            houdini.close()
+
+
+def test_the_demo_has_what_the_readmes_examples_use_lights_a_rop_and_string_parameters(demo):
+    conn, hou = hrpyc.import_remote_module(demo.host, demo.port)
+    light = hou.node("/obj").createNode("hlight", "key")
+    light.parm("light_intensity").set(2)
+    assert light.type().name() == "hlight" and light.parm("light_intensity").eval() == 2.0
+    assert light.parmTuple("light_color").eval() == (1.0, 1.0, 1.0)
+    rop = hou.node("/out/cache1")
+    assert rop.parm("soppath").eval() == "/obj/geo1/OUT"
+    hou.setFrame(12)
+    assert rop.parm("sopoutput").eval().endswith("/geo/untitled.0012.bgeo.sc")
+    assert rop.parm("sopoutput").unexpandedString() == "$HIP/geo/$HIPNAME.$F4.bgeo.sc"
+    rop.render(frame_range=(1, 3))
+    assert hou.frame() == 12.0  # put back, as Houdini does
+    rop.parm("soppath").set("/obj/nothing")
+    with pytest.raises(Exception, match="not a geometry node"):
+        rop.render()
+    with pytest.raises(TypeError):
+        rop.parm("soppath").set(1.0)
+    conn.close()

@@ -122,8 +122,8 @@ def test_push_file_writes_a_file_on_the_server_and_fetch_file_reads_it_back(remo
         assert hrpyc.push_file(conn, str(target), payload) == len(payload)
         assert target.read_bytes() == payload
         assert hrpyc.fetch_file(conn, str(target)) == payload
-    with pytest.raises(FileNotFoundError):
-        hrpyc.push_file(conn, str(tmp_path / "no" / "such" / "dir"), b"x")
+    target = tmp_path / "no" / "such" / "folder" / "tex.exr"
+    assert hrpyc.push_file(conn, str(target), b"x") == 1 and target.read_bytes() == b"x"  # its folders made
 
 
 def test_numpy_arrays_come_back_as_arrays_or_as_bytes_without_numpy(remote, monkeypatch):

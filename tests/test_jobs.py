@@ -12,12 +12,13 @@ import threading
 import time
 
 import pytest
-from conftest import child_env, wait_for
+from conftest import ServerProcess, child_env, wait_for
 
 import hrpyc
 import hrpyc.job
 import hrpyc.jobs
-from hrpyc import plain
+import hrpyc.plain
+import hrpyc.service
 
 SPIN = (
     "def spin(seconds, marker=None):\n"
@@ -122,6 +123,159 @@ def test_cancelling_a_queued_job_drops_it_before_it_runs(gui_houdini):
     with pytest.raises(hrpyc.CancelledError):
         second.result()
     assert not hrpyc.run(conn, "import builtins\nresult = hasattr(builtins, 'second_ran')")
+
+
+CACHE = (
+    "import hrpyc, time\n"
+    "def cache(frames):\n"
+    "    for frame in range(1, frames + 1):\n"
+    "        time.sleep(0.05)\n"
+    "        hrpyc.progress(frame / frames, 'frame {} of {}'.format(frame, frames))\n"
+    "        print('cached', frame, flush=True)\n"
+    "        if frame == 2:\n"
+    "            time.sleep(1.0)  # long enough for the client to read the progress at frame 2\n"
+    "    return frames\n"
+)
+
+
+def test_a_jobs_progress_moves_its_bar_in_houdini_and_reaches_its_client(gui_houdini):
+    conn = hrpyc.connect(*gui_houdini.address)
+    job = hrpyc.submit(conn, CACHE + "result = cache(4)")
+    wait_for(lambda: "cached 2" in job.output, what="frame 2")
+    assert job.progress == (0.5, "frame 2 of 4")  # reported before it printed
+    assert job.result() == 4
+    assert job.progress == (1.0, "frame 4 of 4")
+    quick = hrpyc.submit(conn, "import hrpyc\nhrpyc.progress(1.0, 'at once')\nresult = 2")
+    assert quick.result() == 2 and quick.progress == (1.0, "at once")  # in the submit's own answer
+    quiet = hrpyc.submit(conn, "result = 1")
+    assert quiet.result() == 1 and quiet.progress is None  # its code never said
+    # Each job ran inside an InterruptableOperation of its own, named after it and its client, on the
+    # main thread; the first one's bar went through the frames.
+    operations = hrpyc.run(conn, "import hou\nresult = hou.standin_operations")
+    who = "pytest (pid {}, ".format(os.getpid())
+    name, long_name, thread, shown = operations[0]
+    assert name.startswith("hrpyc: job {} 'code' from {}".format(job.id, who)) and long_name == name
+    assert thread == "MainThread"
+    assert shown == [(frame / 4, "frame {} of 4".format(frame)) for frame in range(1, 5)]
+    assert [operation[0].split(" from ")[0] for operation in operations[1:]] == [
+        "hrpyc: job {} 'code'".format(job_id)
+        for job_id in (quick.id, quiet.id, quiet.id + 1)  # + this run
+    ]
+
+
+def test_progress_is_kept_to_a_fraction_and_one_printable_line_and_needs_no_hou(server_process):
+    conn = hrpyc.connect(*server_process.address)
+    job = hrpyc.submit(
+        conn, "import hrpyc, sys\nhrpyc.progress(3, '\\x1b[2J' + 'x' * 500)\nresult = 'hou' in sys.modules"
+    )
+    assert job.result() is False  # a plain Python server: no hou loaded for it
+    fraction, message = job.progress
+    assert fraction == 1.0
+    assert message.startswith("\\x1b[2Jxxx") and message.endswith("...") and len(message) == 200
+    hrpyc.run(conn, "import hrpyc\nhrpyc.progress(-2)")  # taken as 0
+    with pytest.raises(TypeError, match=r"hrpyc.progress\(fraction=<str>\): give a number from 0 to 1"):
+        hrpyc.run(conn, "import hrpyc\nhrpyc.progress('half')")
+    with pytest.raises(TypeError, match=r"message=<int>"):
+        hrpyc.run(conn, "import hrpyc\nhrpyc.progress(0.5, 12)")
+
+
+def test_progress_outside_a_job_does_nothing():
+    assert hrpyc.progress(0.5, "not in a job") is None
+    with pytest.raises(ValueError, match="fraction=nan"):
+        hrpyc.progress(float("nan"))
+
+
+ESCAPABLE = (
+    "import hou, hrpyc, time\n"
+    "until = time.monotonic() + 30\n"
+    "try:\n"
+    "    while time.monotonic() < until:\n"
+    "        hrpyc.progress(0.25, 'waiting for Esc')\n"
+    "        print('working', flush=True)\n"
+    "except hou.OperationInterrupted:\n"
+    "    print('cleaning up', flush=True)\n"
+    "    raise\n"
+)
+
+
+def test_escape_in_houdini_ends_a_job_cancelled_at_its_next_progress_report(gui_houdini):
+    conn = hrpyc.connect(*gui_houdini.address)
+    job = hrpyc.submit(conn, ESCAPABLE)
+    wait_for(lambda: "working" in job.output, what="the job to start")
+    gui_houdini.tell("esc")
+    with pytest.raises(hrpyc.CancelledError) as caught:
+        job.result(timeout=5)
+    message = str(caught.value)
+    assert "job {} 'code' on ".format(job.id) in message and "was cancelled (interrupted in Houdini)" in message
+    assert "\n" not in message and job.state == "cancelled"
+    assert job.output.endswith("working\ncleaning up\n")  # hou.OperationInterrupted, as Houdini raises it
+    assert job.progress == (0.25, "waiting for Esc")
+    # Esc was for that job: the next one runs to its end.
+    assert hrpyc.run(conn, "import hrpyc\nhrpyc.progress(1.0)\nresult = 'next'") == "next"
+
+
+def test_escape_in_houdini_stops_a_job_that_never_reports_progress(gui_houdini):
+    """hrpyc looks for Esc itself, every 0.1 s between two bytecodes of the job's code."""
+    conn = hrpyc.connect(*gui_houdini.address)
+    job = spin_job(conn, 30, "finished")
+    wait_for(lambda: "spinning" in job.output, what="the job to start")
+    pressed = time.monotonic()
+    gui_houdini.tell("esc")
+    with pytest.raises(hrpyc.CancelledError, match=r"\(interrupted in Houdini\)"):
+        job.result(timeout=5)
+    took = time.monotonic() - pressed
+    assert took < 1.0, took  # measured 0.06-0.1 s: the next look, then a poll
+    assert job.progress is None
+    assert not hrpyc.run(conn, "import builtins\nresult = hasattr(builtins, 'finished')")
+
+
+RENDER_SEES_ESCAPE = (
+    "import hou, hrpyc.jobs\n"
+    "hrpyc.jobs._esc_watch._job = None  # hrpyc's own looks off: only what the render says counts here\n"
+    "print('rendering', flush=True)\n"
+    "hou.standin_wait_for_escape(30)  # a render, in C++, sees the artist's Esc ...\n"
+    "raise hou.OperationFailed('Render failed')  # ... and fails in its own words\n"
+)
+
+
+def test_a_job_whose_render_fails_after_escape_in_houdini_ends_cancelled(gui_houdini):
+    conn = hrpyc.connect(*gui_houdini.address)
+    job = hrpyc.submit(conn, RENDER_SEES_ESCAPE)
+    wait_for(lambda: "rendering" in job.output, what="the render to start")
+    gui_houdini.tell("esc")
+    with pytest.raises(hrpyc.CancelledError, match=r"\(interrupted in Houdini\)"):
+        job.result(timeout=5)
+    with pytest.raises(Exception, match="Render failed"):
+        hrpyc.run(conn, RENDER_SEES_ESCAPE.replace("hou.standin_wait_for_escape(30)", "pass"))  # no Esc
+
+
+def test_hython_runs_jobs_with_progress_and_no_interruptable_operation():
+    server = ServerProcess(session="hython_blocking.py")  # hou loaded, no UI; jobs on the main thread
+    try:
+        conn = hrpyc.connect(*server.address)
+        job = hrpyc.submit(conn, CACHE + "import threading\nresult = cache(2), threading.current_thread().name")
+        assert job.result() == (2, "MainThread")
+        assert job.progress == (1.0, "frame 2 of 2")
+        assert hrpyc.run(conn, "import hou\nresult = hou.standin_operations") == []
+    finally:
+        server.close()
+
+
+def test_clients_and_servers_from_before_progress_still_run_jobs(local_server, monkeypatch):
+    conn = hrpyc.connect(*local_server.address)
+    code = "import hrpyc, time\nhrpyc.progress(0.5)\ntime.sleep(0.3)\nresult = 1"
+    # A client before progress: submit with six arguments, poll with hrpyc_job_poll; three fields each.
+    literal, buffers = hrpyc.plain.pack_arguments((), {}, None)
+    answer = conn.root.hrpyc_submit(code, "", literal, buffers, 0.0, 0)
+    assert len(answer) == 4
+    polls = []
+    wait_for(lambda: polls.append(conn.root.hrpyc_job_poll(answer[0], 0, 0.2)) or polls[-1][0] == "done")
+    assert {len(poll) for poll in polls} == {3}
+    # A server before progress has no hrpyc_job_news: jobs run, and their progress is never known.
+    monkeypatch.delattr(hrpyc.service.HrpycService, "hrpyc_job_news")
+    older = hrpyc.connect(*local_server.address)
+    job = hrpyc.submit(older, code)
+    assert job.result() == 1 and job.progress is None
 
 
 def test_result_with_a_timeout_leaves_the_job_running(server_process):
@@ -269,7 +423,7 @@ def test_a_function_with_no_source_is_refused_in_one_line_where_its_code_cannot_
 
 def test_the_server_refuses_compiled_code_from_another_python(remote):
     conn, _ = remote
-    arguments, buffers = plain.pack_arguments((), {}, None)
+    arguments, buffers = hrpyc.plain.pack_arguments((), {}, None)
     with pytest.raises(ValueError, match="compiled by another Python version than the server's"):
         conn.root.hrpyc_submit(b"\x00\x00\r\n" + marshal.dumps((lambda: 1).__code__), "f", arguments, buffers, 0.0)
 
@@ -326,9 +480,10 @@ def test_a_job_ends_cancelled_when_its_client_disconnects(gui_houdini):
 
 def test_jobs_are_listed_with_their_client(local_server):
     conn = hrpyc.connect(*local_server.address)
-    job = spin_job(conn, 1.0)
+    job = hrpyc.submit(conn, "import hrpyc\nhrpyc.progress(0.4)\n" + SPIN + "result = spin(1.0)")
     (client,) = local_server.clients()
     assert len(client.jobs) == 1 and client.jobs[0].startswith("job {} 'code' (running".format(job.id))
+    assert client.jobs[0].endswith(" s, 40 %)")
     job.result()
     assert local_server.clients()[0].jobs == ()
 

@@ -1,5 +1,6 @@
 """hrpyc as a Houdini package: the package file, the installer, autostart through Houdini's hooks."""
 
+import glob
 import json
 import os
 import shutil
@@ -103,6 +104,10 @@ def test_a_port_range_takes_the_first_free_port(hfs):
         ({"HRPYC_AUTOSTART": "maybe"}, "HRPYC_AUTOSTART='maybe' is not valid"),
         ({"HRPYC_DISPATCH": "gpu"}, "HRPYC_DISPATCH='gpu' is not valid"),
         ({"HRPYC_HOST": "0.0.0.0"}, "refusing to listen on 0.0.0.0"),
+        (
+            {"HRPYC_HOST": "0.0.0.0"},
+            "set HRPYC_TOKEN=auto (or HRPYC_TOKEN / TLS client certificates), or HRPYC_ALLOW_INSECURE=1",
+        ),
     ],
 )
 def test_a_bad_value_gives_one_line_and_houdini_goes_on(hfs, env, says):
@@ -110,6 +115,20 @@ def test_a_bad_value_gives_one_line_and_houdini_goes_on(hfs, env, says):
     report, lines, _ = houdini(hfs, "--app", "houdini", "--loads", "3", **environment)
     assert report["server"] is None
     assert len(lines) == 1 and lines[0].startswith("hrpyc: not started: ") and says in lines[0]
+
+
+def test_a_taken_port_says_what_to_set_in_the_environment(hfs):
+    """Autostart's words are the environment's: HRPYC_PORT, not port=."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        report, lines, _ = houdini(hfs, "--app", "hython", HRPYC_AUTOSTART="1", HRPYC_PORT=str(port))
+    assert report["server"] is None
+    assert lines == [
+        "hrpyc: not started: 127.0.0.1:{} is already in use by another program; stop it, or use HRPYC_PORT=0 or "
+        "HRPYC_PORT=18811-18820 to take a free port".format(port)
+    ]
 
 
 @pytest.mark.parametrize("off", ["0", "false", "no", "off", " OFF "])
@@ -271,16 +290,49 @@ def test_the_installer_writes_a_package_houdini_reads_and_is_idempotent(hfs, tmp
     assert "removed" in gone.stdout and not target.exists()
 
 
-@pytest.mark.parametrize("given, folder", [("22", "houdini22.0"), ("21", "houdini21.0"), ("20.5", "houdini20.5")])
+@pytest.mark.parametrize(
+    "given, folder",
+    [("22", "houdini22.0"), ("21", "houdini21.0"), ("20.5", "houdini20.5"), ("21.0.440", "houdini21.0")],
+)
 def test_the_installer_writes_the_preference_folder_houdini_reads(tmp_path, given, folder):
+    """The version as a user has it at hand: X, X.Y, or X.Y.Z as Houdini's About box writes it. With HOME
+    set, Houdini looks under it on every OS (Windows too: %HOME%\\houdiniX.Y), and the installer says where
+    it looked and why."""
     env = dict(os.environ, HOME=str(tmp_path), USERPROFILE=str(tmp_path))
     env.pop("HOUDINI_USER_PREF_DIR", None)
     run = subprocess.run(
         [sys.executable, INSTALLER, "--houdini-version", given], capture_output=True, text=True, env=env
     )
-    assert run.returncode == 0 and (tmp_path / folder / "packages" / "hrpyc.json").is_file(), run.stderr
+    mac = "Library/Preferences/houdini/" + folder[len("houdini") :] if sys.platform == "darwin" else folder
+    assert run.returncode == 0 and (tmp_path / mac / "packages" / "hrpyc.json").is_file(), run.stderr
+    said = run.stdout.splitlines()[0]
+    assert said.startswith("hrpyc: Houdini's preference folder: {}".format(tmp_path)) and "X.Y" in said, said
     bad = subprocess.run([sys.executable, INSTALLER, "--houdini-version", "22.x"], capture_output=True, text=True)
     assert bad.returncode == 2 and "--houdini-version '22.x'" in bad.stderr
+
+
+def test_the_hooks_know_their_own_folder_however_houdini_spells_it(monkeypatch, tmp_path):
+    """Houdini writes its folders its own way (`C:/Users/...`, another case, through a link): a hook that
+    finds our hrpyc already imported from such a spelling of its folder leaves sys.path and the module as
+    they are, rather than claim the name again at every start."""
+    import hrpyc_hooks
+
+    if os.name == "posix":
+        spelled = str(tmp_path / "linked")
+        os.symlink(hrpyc_hooks.HERE, spelled)
+    else:
+        spelled = hrpyc_hooks.HERE.upper().replace("\\", "/")
+    ours = type(sys)("hrpyc")
+    ours.__file__ = os.path.join(spelled, "hrpyc", "__init__.py")
+    monkeypatch.setitem(sys.modules, "hrpyc", ours)
+    path = [spelled] + [entry for entry in sys.path if entry != hrpyc_hooks.HERE]
+    monkeypatch.setattr(sys, "path", list(path))
+    hrpyc_hooks.claim_name()
+    assert sys.path == path and sys.modules["hrpyc"] is ours
+    monkeypatch.setitem(sys.modules, "hrpyc", type(sys)("hrpyc"))  # SideFX's: claimed, every spelling of ours once
+    sys.modules["hrpyc"].__file__ = os.path.join("hfs", "houdini", "python3.11libs", "hrpyc.py")
+    hrpyc_hooks.claim_name()
+    assert sys.path[0] == hrpyc_hooks.HERE and spelled not in sys.path and "hrpyc" not in sys.modules
 
 
 def test_the_package_has_hooks_for_every_python_a_supported_houdini_runs():
@@ -311,20 +363,71 @@ def test_hrpyc_install_runs_the_installer(tmp_path):
     assert result.returncode == 0 and "would write" in result.stdout and "21.0" in result.stdout
 
 
-def test_hrpyc_install_works_from_a_wheel_installed_in_a_fresh_virtualenv(hfs, tmp_path):
-    """The installer and the files Houdini reads ship in the wheel: `hrpyc install` from a pip install writes a
-    package Houdini loads, with a copy of hrpyc beside it (not that virtualenv's site-packages)."""
-    source = tmp_path / "checkout"  # built from a copy: a build writes build/ and egg-info where it runs
-    shutil.copytree(ROOT, str(source), ignore=shutil.ignore_patterns(".*", "build", "*.egg-info", "tests", "bench"))
-    home = tmp_path / "home"
+def _clean_environment(home):
+    """This environment for a pip or a Python of its own: no HRPYC_*, HOUDINI_* or PYTHON* from ours."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HRPYC_", "HOUDINI_", "PYTHON"))}
     env.update(HOME=str(home), USERPROFILE=str(home), HRPYC_STATE_DIR=os.environ["HRPYC_STATE_DIR"])
-    quiet = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True, "timeout": 120, "env": env}
+    return env
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    """hrpyc's wheel, built once from a copy of the checkout (a build writes build/ and egg-info where it runs)."""
+    folder = tmp_path_factory.mktemp("wheel")
+    source = folder / "checkout"
+    shutil.copytree(ROOT, str(source), ignore=shutil.ignore_patterns(".*", "build", "*.egg-info", "tests", "bench"))
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(source)], **quiet
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(folder / "dist"), str(source)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+        env=_clean_environment(folder),
     )
     assert built.returncode == 0, built.stdout
-    (wheel,) = (tmp_path / "dist").glob("hrpyc-*.whl")
+    (path,) = (folder / "dist").glob("hrpyc-*.whl")
+    return path
+
+
+# rpyc 6 needs Python 3.8; Python 3.7 (Houdini 19.0's) takes 4.1 and 5.x.
+RPYC_ALREADY_THERE = ("4.1.0", "5.3.1") + (("6.0.2",) if sys.version_info >= (3, 8) else ())
+WHEELS = os.path.join(ROOT, ".venvs", "wheels", "py{}.{}".format(*sys.version_info[:2]))  # downloaded once
+
+
+@pytest.mark.parametrize("version", RPYC_ALREADY_THERE)
+def test_installing_the_client_keeps_the_rpyc_a_python_has(wheel, version, tmp_path):
+    """A Maya or Nuke Python with rpyc 4.1 to 6 keeps it: hrpyc's client works with each."""
+    if not glob.glob(os.path.join(WHEELS, "rpyc-{}-*.whl".format(version))):
+        pip = [sys.executable, "-m", "pip", "download", "-q", "--only-binary", ":all:", "-d", WHEELS]
+        subprocess.run(pip + ["rpyc=={}".format(version)], check=True, timeout=300)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = str(venv / ("Scripts" if sys.platform == "win32" else "bin") / "python")
+    env = _clean_environment(tmp_path)
+
+    def pip_install(*what):
+        command = [sys.executable, "-m", "pip", "--python", python, "--disable-pip-version-check", "install"]
+        command += ["--no-compile", "--no-index", "--find-links", WHEELS]
+        done = subprocess.run(
+            command + list(what), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        )
+        assert done.returncode == 0, done.stdout
+        return done.stdout
+
+    pip_install("rpyc=={}".format(version))
+    said = pip_install(str(wheel))
+    assert "Uninstalling rpyc" not in said, said
+    code = "import hrpyc\nfrom hrpyc.rpyc_wire import RPYC_VERSION_STRING\nprint(RPYC_VERSION_STRING)"
+    kept = subprocess.run([python, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    assert kept.stdout.strip() == version, kept.stdout
+
+
+def test_hrpyc_install_works_from_a_wheel_installed_in_a_fresh_virtualenv(hfs, tmp_path, wheel):
+    """The installer and the files Houdini reads ship in the wheel: `hrpyc install` from a pip install writes a
+    package Houdini loads, with a copy of hrpyc beside it (not that virtualenv's site-packages)."""
+    home = tmp_path / "home"
+    env = _clean_environment(home)
+    quiet = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True, "timeout": 120, "env": env}
     with zipfile.ZipFile(str(wheel)) as archive:
         names = archive.namelist()
         metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()

@@ -156,7 +156,7 @@ def test_a_flood_of_refusals_reaches_the_log_summed_up_not_a_line_each(view, qtb
     import time
 
     monkeypatch.setattr(refusals.RefusalLog, "WINDOW", 1.0)
-    server = hrpyc.start_server(port=0, token="flood")
+    server = hrpyc.start_server(port=0, token="flood-token")
     started = time.monotonic()
     for _ in range(60):  # stock clients without the token: each refused
         with socket.create_connection(server.address, timeout=5) as sock:
@@ -326,6 +326,27 @@ def test_a_typed_token_is_checked_as_you_type(view, typed, says):
     assert not view.start_button.isEnabled()
     view.token_edit.setText("a-shared-secret")
     assert view.problem.text() == "" and view.start_button.isEnabled()
+
+
+@pytest.mark.parametrize(
+    "token", ["abcde", "seven77", " padded-token ", "tab\there-token", "x" * 1025, "eight888", "a shared secret"]
+)
+def test_the_panel_and_the_api_follow_one_token_rule(token):
+    """The panel's typed token, `token=` and `hrpyc serve --token` (test_cli) refuse the same tokens, saying
+    the same, without the token."""
+    from hrpyc import config
+
+    panel_says = model.token_problem(model.TYPED_TOKEN, token)
+    try:
+        hrpyc.Server("127.0.0.1", 0, token=token).stop()
+        api_says = None
+    except hrpyc.ConfigError as exc:
+        api_says = str(exc)
+    rule = config.token_problem(token)
+    assert (panel_says is None) == (api_says is None) == (rule is None)
+    if rule is not None:
+        assert api_says == "token= is not valid: " + rule and token.strip() not in api_says
+        assert panel_says.lower().startswith("token: " + rule)
 
 
 def test_all_interfaces_needs_a_credential_and_apply_names_the_field(qtbot):
@@ -538,3 +559,110 @@ def test_the_event_log_shows_what_a_client_said_escaped():
     event = hrpyc.ServerEvent("disconnected", ("127.0.0.1", 18811), client, message=hostile * 1000)
     line = model.event_line(event)
     assert line.isprintable() and len(line) < 1000 and "\\x1b[2J\\r\\nhrpyc: fake\\u202e" in line
+
+
+# --- issue 25: the panel's rough edges
+
+
+def test_the_snippet_names_the_token_the_server_was_given_and_auto_only_for_the_auto_token(qtbot):
+    from hrpyc.panel.qt import QtWidgets
+
+    widget, controller = panel_with_answers(qtbot, [True, True])
+    widget.port_edit.setText("0")
+    choose(widget.credential_choice, "typed")
+    widget.token_edit.setText("a-shared-secret")
+    controller.start()
+    widget.snippet_button.click()
+    typed = QtWidgets.QApplication.clipboard().text()
+    assert "token=TOKEN" in typed and "typed token" in typed
+    assert "auto" not in typed and "a-shared-secret" not in typed
+    choose(widget.credential_choice, "auto")
+    widget.apply_button.click()
+    widget.snippet_button.click()
+    auto = QtWidgets.QApplication.clipboard().text()
+    port = hrpyc.running_server().address[1]
+    assert "import_remote_module('127.0.0.1', {}, token='auto')".format(port) in auto
+    compile(auto, "snippet", "exec")
+    hrpyc.connect("127.0.0.1", port, token="auto").close()  # what the snippet does, minus the hou
+
+
+def test_test_results_leave_the_log_its_lines_and_go_away_after_apply_or_stop(qtbot):
+    widget, controller = panel_with_answers(qtbot, [True])
+    widget.resize(720, 560)  # the floating panel's size
+    widget.port_edit.setText("0")
+    controller.start()
+
+    def tested():
+        widget.test_button.click()
+        qtbot.waitUntil(lambda: widget.test_button.isEnabled(), timeout=10000)
+        assert widget.test_steps.isVisible() and widget.test_steps.rowCount() == 5
+
+    tested()
+    qtbot.wait(10)  # the layout settles
+    lines = widget.log.viewport().height() / widget.log.fontMetrics().lineSpacing()
+    assert lines >= 6
+    widget.port_edit.setText(str(free_port()))
+    widget.apply_button.click()
+    assert not widget.test_steps.isVisible()  # they were the old server's
+    tested()
+    widget.stop_button.click()
+    assert not widget.test_steps.isVisible()
+
+
+def test_using_the_free_port_offered_clears_the_taken_port_from_the_status(view):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        view.port_edit.setText(str(port))
+        view.start_button.click()
+        assert "{} is already in use".format(port) in view.status.text()
+        view.free_port_button.click()
+    assert view.status.property("state") == "stopped" and "in use" not in view.status.text()
+    assert view.problem.text() == "" and view.start_button.isEnabled()
+
+
+def test_a_mistyped_address_is_flagged_before_any_dialog_and_a_refused_one_is_not_remembered(qtbot):
+    widget, controller = panel_with_answers(qtbot, [True])  # one answer: for the address that looks right
+    widget.port_edit.setText("0")
+    controller.start()
+    port = hrpyc.running_server().address[1]
+    choose(widget.host_choice, "")
+    widget.host_edit.setText("192.168.1.999")
+    assert widget.problem.text().startswith("Host: '192.168.1.999' is not an IP address")
+    assert not widget.apply_button.isEnabled()
+    widget.apply_button.click()  # disabled: no dialog (a second answer would be asked for, and fail)
+    widget.host_edit.setText("192.0.2.1")  # well formed, but no address of this machine
+    choose(widget.credential_choice, "auto")
+    widget.apply_button.click()
+    assert widget.problem.text().startswith("Host: 192.0.2.1 is not an address of this machine")
+    remembered = Settings()  # what the running server took, not what it refused
+    assert (remembered.host, remembered.port, remembered.credential, remembered.running) == (
+        "127.0.0.1",
+        port,
+        "none",
+        True,
+    )
+
+
+def test_the_shown_auto_token_fits_its_field(view):
+    choose(view.credential_choice, "auto")
+    view.show_token_button.click()
+    token = view.auto_token.text()
+    assert token == auth.auto_token(create=False) and len(token) >= 43
+    metrics = view.auto_token.fontMetrics()
+    width = metrics.horizontalAdvance(token) if hasattr(metrics, "horizontalAdvance") else metrics.width(token)
+    assert view.auto_token.width() >= width + 4  # the text, and the frame around it
+
+
+def test_the_client_table_fills_its_width(view, qtbot):
+    view.resize(900, 600)
+    server = hrpyc.start_server(port=0)
+    client = hrpyc.connect(*server.address)
+    qtbot.waitUntil(lambda: view.clients.rowCount() == 1, timeout=2000)
+    header = view.clients.horizontalHeader()
+    filled = sum(header.sectionSize(column) for column in range(view.clients.columnCount()))
+    assert abs(filled - view.clients.viewport().width()) <= 1
+    client.close()

@@ -63,6 +63,23 @@ def test_how_a_rogue_server_says_a_job_was_cancelled_is_escaped_in_the_error(rog
     assert said.isprintable() and "\\x1b[2J" in said and len(said) < 1000
 
 
+def test_a_rogue_servers_word_on_a_jobs_progress_is_bounded_escaped_or_one_line(rogue):
+    connection = hrpyc.connect("127.0.0.1", rogue.start((("hrpyc", "rogue"),)))
+    fraction, message = hrpyc.submit(connection, "report progress").progress
+    assert fraction == 0.0  # nan, as near to 0 to 1 as it gets
+    assert message.isprintable() and message.startswith("\\x1b[2J") and len(message) == 200
+    odd_message = hrpyc.connect("127.0.0.1", rogue.start((("hrpyc", "rogue"),), progress=(0.5, 7)))
+    assert hrpyc.submit(odd_message, "report progress").progress == (0.5, "?")
+    odd_message.close()
+    for odd in ([0.5, "a list: a proxy"], (1, "not a float"), 0.5):
+        odd_connection = hrpyc.connect("127.0.0.1", rogue.start((("hrpyc", "rogue"),), progress=odd))
+        with pytest.raises(hrpyc.ProtocolError, match="its answer about a job is not one") as raised:
+            hrpyc.submit(odd_connection, "report progress")
+        assert "\n" not in str(raised.value)
+        odd_connection.close()
+    connection.close()
+
+
 def assert_clean(result, bound=BOUND, output=None):
     """The command's output holds no raw control character, stays bounded, and shows no traceback."""
     output = result.stdout + result.stderr if output is None else output

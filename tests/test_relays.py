@@ -19,7 +19,6 @@ from test_security import Squatter
 
 import hrpyc
 import hrpyc.auth
-import hrpyc.peer_user
 
 
 @pytest.fixture(scope="module")
@@ -245,11 +244,11 @@ def test_a_token_works_through_an_ssh_style_port_forward(tls, authority):
     """`ssh -L 9000:localhost:18811 farmnode` forwards TCP as this user; with a token (and TLS end to
     end through it) the client connects as if it were there."""
     files = _tls_files(authority) if tls else {}
-    server = hrpyc.Server("127.0.0.1", 0, token="s3cret", **files).start()
+    server = hrpyc.Server("127.0.0.1", 0, token="s3cret-token", **files).start()
     forward = Relay(server.address)
     try:
         extra = {"cafile": authority["ca"]} if tls else {}
-        conn = hrpyc.connect(*forward.address, token="s3cret", **extra)
+        conn = hrpyc.connect(*forward.address, token="s3cret-token", **extra)
         assert conn.modules.os.getpid() == os.getpid()
         assert bytes(hrpyc.run(conn, "result = b'x' * 300000")) == b"x" * 300000  # the bulk lane too
         conn.close()
@@ -301,7 +300,7 @@ def test_a_token_works_through_a_real_ssh_port_forward(tls, authority, tmp_path)
     if os.getuid() == 0:
         os.makedirs("/run/sshd", exist_ok=True)  # its privilege separation folder
     files = _tls_files(authority) if tls else {}
-    server = hrpyc.Server("127.0.0.1", 0, token="s3cret", **files).start()
+    server = hrpyc.Server("127.0.0.1", 0, token="s3cret-token", **files).start()
     daemon = subprocess.Popen([sshd, "-D", "-e", "-f", str(tmp_path / "sshd_config")], stderr=subprocess.PIPE)
     forward = None
     try:
@@ -317,7 +316,7 @@ def test_a_token_works_through_a_real_ssh_port_forward(tls, authority, tmp_path)
         wait_for(lambda: forward.poll() is not None or _accepts(("127.0.0.1", local)), what="the forward")
         assert forward.poll() is None, forward.stderr.read()
         extra = {"cafile": authority["ca"]} if tls else {}
-        conn = hrpyc.connect("127.0.0.1", local, token="s3cret", **extra)
+        conn = hrpyc.connect("127.0.0.1", local, token="s3cret-token", **extra)
         assert conn.modules.os.getpid() == os.getpid()
         assert bytes(hrpyc.run(conn, "result = b'x' * 300000")) == b"x" * 300000
         conn.close()
@@ -333,7 +332,7 @@ def test_a_relay_that_ends_tls_cannot_pass_a_proof_on(authority, caplog):
     """A relay between hosts that holds a certificate the client trusts, and opens its own TLS to the
     server: the proofs are bound to each TLS channel, so what it forwards proves nothing on the other."""
     files = _tls_files(authority)
-    server = hrpyc.Server("127.0.0.1", 0, token="s3cret", **files).start()
+    server = hrpyc.Server("127.0.0.1", 0, token="s3cret-token", **files).start()
     as_server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     as_server.load_cert_chain(files["certfile"], files["keyfile"])
     as_client = ssl.create_default_context(cafile=authority["ca"])
@@ -345,7 +344,7 @@ def test_a_relay_that_ends_tls_cannot_pass_a_proof_on(authority, caplog):
     try:
         with caplog.at_level(logging.INFO, logger="hrpyc"):
             with pytest.raises(hrpyc.AuthenticationError):
-                hrpyc.connect(*relay.address, token="s3cret", cafile=authority["ca"])
+                hrpyc.connect(*relay.address, token="s3cret-token", cafile=authority["ca"])
         assert server.clients() == []
     finally:
         relay.close()
@@ -354,7 +353,7 @@ def test_a_relay_that_ends_tls_cannot_pass_a_proof_on(authority, caplog):
 
 def test_an_older_hrpyc_client_still_authenticates():
     """hrpyc clients from before channel binding (challenge version 3) keep working, unbound."""
-    server = hrpyc.Server("127.0.0.1", 0, token="s3cret").start()
+    server = hrpyc.Server("127.0.0.1", 0, token="s3cret-token").start()
     try:
         with socket.create_connection(server.address, timeout=5) as sock:
             nonce = os.urandom(hrpyc.auth.NONCE)
@@ -362,7 +361,7 @@ def test_an_older_hrpyc_client_still_authenticates():
             answer = b""
             while len(answer) < 65:
                 answer += sock.recv(65 - len(answer))
-            key = hrpyc.auth._key(b"s3cret")
+            key = hrpyc.auth._key(b"s3cret-token")
             assert answer[33:] == hrpyc.auth._proof(key, b"server", nonce, answer[1:33])
             sock.sendall(hrpyc.auth._proof(key, b"client", nonce, answer[1:33]))
             assert sock.recv(1) == hrpyc.auth.ACCEPTED
@@ -402,51 +401,6 @@ def test_a_socket_closed_before_the_look_up_is_never_taken_for_root(caplog):
         server.stop()
 
 
-def _table(path, *rows):
-    head = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
-    path.write_text(head + "".join("   {}: {}\n".format(i, row) for i, row in enumerate(rows)))
-    return str(path)
-
-
-@linux_only
-def test_only_a_socket_some_process_holds_names_its_owner_in_proc_net_tcp(tmp_path, monkeypatch):
-    """Where netlink is not allowed, /proc/net/tcp's lines, as Linux writes them: the client's end, a
-    TIME_WAIT left-over and an orphaned FIN_WAIT2 (uid 0, inode 0) mean 'cannot tell'; the listener answers
-    for the server's end while it has not been accepted yet."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-    client = socket.create_connection(server.getsockname())
-    accepted, _ = server.accept()
-    ours = hrpyc.peer_user._entry(socket.AF_INET, client.getsockname())
-    theirs = hrpyc.peer_user._entry(socket.AF_INET, server.getsockname())
-    rest = "00000000:00000000 00:00000000 00000000 {uid:>5} 0 {inode} 1 0000000000000000 20 4 0 10 -1"
-    live = "{} {} 01 " + rest
-    tables = {
-        "held": [live.format(ours, theirs, uid=1002, inode=4242)],
-        "time-wait": [live.replace(" 01 ", " 06 ").format(ours, theirs, uid=0, inode=0)],
-        "orphaned": [live.replace(" 01 ", " 05 ").format(ours, theirs, uid=0, inode=0)],
-    }
-
-    def no_netlink(*args):
-        raise PermissionError("netlink is not allowed here")  # as in some sandboxes: /proc is read instead
-
-    monkeypatch.setattr(hrpyc.peer_user, "_ask_netlink", no_netlink)
-    for name, rows in tables.items():
-        monkeypatch.setitem(hrpyc.peer_user.TABLES, socket.AF_INET, _table(tmp_path / name, *rows))
-        assert hrpyc.peer_user.client_owner(accepted) == (1002 if name == "held" else None), name
-    not_accepted = live.format(theirs, ours, uid=0, inode=0)
-    listener = "{} 00000000:0000 0A ".format(theirs) + rest
-    monkeypatch.setitem(
-        hrpyc.peer_user.TABLES,
-        socket.AF_INET,
-        _table(tmp_path / "pending", not_accepted, listener.format(uid=1003, inode=77)),
-    )
-    assert hrpyc.peer_user.server_owner(client) == 1003
-    for sock in (client, accepted, server):
-        sock.close()
-
-
 # An OpenSSL that would accept TLS 1.0 were it left to decide (as a 1.1.1 build does): what the ends get
 # must come from hrpyc's own code. OpenSSL reads it when a process starts, so the checks run in children.
 LAX_OPENSSL = """openssl_conf = default_conf
@@ -468,7 +422,7 @@ def legacy(context):
     context.minimum_version, context.maximum_version = ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1
     return context
 
-server = hrpyc.Server("127.0.0.1", 0, token="s3cret", certfile=cert, keyfile=key).start()
+server = hrpyc.Server("127.0.0.1", 0, token="s3cret-token", certfile=cert, keyfile=key).start()
 old = legacy(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
 old.load_verify_locations(ca)
 try:
@@ -493,7 +447,7 @@ def answer():
 
 threading.Thread(target=answer, daemon=True).start()
 try:
-    hrpyc.connect(*listener.getsockname(), token="s3cret", cafile=ca, timeout=5)
+    hrpyc.connect(*listener.getsockname(), token="s3cret-token", cafile=ca, timeout=5)
 except hrpyc.ProtocolError as exc:
     print("client: refused" if "TLS failed" in str(exc) else "client: " + str(exc), flush=True)
 except hrpyc.HrpycError as exc:
@@ -520,7 +474,7 @@ def test_tls_1_0_and_1_1_are_refused_to_openssl_s_client(authority, tmp_path):
     (tmp_path / "openssl.cnf").write_text(LAX_OPENSSL)
     cert, key = authority["server"]
     server = ServerProcess(
-        "--token", "s3cret", HRPYC_TLS_CERT=cert, HRPYC_TLS_KEY=key, OPENSSL_CONF=str(tmp_path / "openssl.cnf")
+        "--token", "s3cret-token", HRPYC_TLS_CERT=cert, HRPYC_TLS_KEY=key, OPENSSL_CONF=str(tmp_path / "openssl.cnf")
     )
     try:
         for flag in ("-tls1", "-tls1_1", "-tls1_2"):
@@ -559,22 +513,3 @@ def test_servers_started_at_once_agree_on_the_auto_token(tmp_path, monkeypatch):
             thread.join()
         assert len(set(tokens)) == 1 and tokens[0], round_
         assert tokens[0] == hrpyc.auth.auto_token(create=False)
-
-
-@linux_only
-def test_the_kernel_names_the_owner_of_each_end_while_a_process_holds_it():
-    """netlink's answer, for real sockets: both ends of a live connection are ours; the server's end
-    before it is accepted answers through its listener; once the client has closed its end, nobody holds
-    it ("cannot tell"), whatever uid the kernel prints for it."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    client = socket.create_connection(listener.getsockname())
-    assert hrpyc.peer_user.server_owner(client) == os.getuid()  # not accepted yet: the listener's
-    accepted, _ = listener.accept()
-    assert hrpyc.peer_user.client_owner(accepted) == os.getuid()
-    assert hrpyc.peer_user.server_owner(client) == os.getuid()
-    client.close()
-    wait_for(lambda: hrpyc.peer_user.client_owner(accepted) is None, what="the closed end to have no owner")
-    accepted.close()
-    listener.close()

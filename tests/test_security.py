@@ -1,8 +1,10 @@
 """Only its owner can use the server, and nothing sent to it can hurt it."""
 
+import ast
 import builtins
 import glob
 import logging
+import math
 import os
 import random
 import signal
@@ -13,6 +15,8 @@ import struct
 import subprocess
 import sys
 import threading
+import time
+import warnings
 
 import pytest
 import rpyc
@@ -66,10 +70,17 @@ def test_a_stock_rpyc_client_is_refused_and_logged_with_its_address(token_server
     assert token_server.clients() == []
 
 
-def test_our_client_without_a_token_is_told_it_may_need_one(token_server):
-    with pytest.raises(hrpyc.ProtocolError) as caught:
+def test_our_client_without_a_token_is_told_the_server_needs_one(token_server, tmp_path, monkeypatch):
+    with pytest.raises(hrpyc.AuthenticationError) as caught:
+        hrpyc.connect(*token_server.address)  # its session record says so
+    assert str(
+        caught.value
+    ) == "the server at {}:{} needs a token; pass it as token= or set HRPYC_TOKEN or HRPYC_TOKEN_FILE".format(
+        *token_server.address
+    )
+    monkeypatch.setenv("HRPYC_STATE_DIR", str(tmp_path / "elsewhere"))  # no record: the server itself says so
+    with pytest.raises(hrpyc.AuthenticationError, match="needs a token"):
         hrpyc.connect(*token_server.address)
-    assert "token" in str(caught.value)
 
 
 def test_tokens_from_the_environment_and_from_a_file(tmp_path, monkeypatch):
@@ -343,12 +354,13 @@ def test_a_hostile_server_cannot_make_our_client_import_or_unpickle(stock_server
     )
     hostile = stock_server(code=script)
     conn = hrpyc.connect(*hostile.address)
+    main_before = sys.modules.get("__mp_main__")  # the MCP SDK's imports put one there, in this process
     with pytest.raises(Exception) as caught:
         conn.root.exposed_boom()
     evil = caught.value
     assert (type(evil).__module__, type(evil).__name__, str(evil)) == ("hrpyc_trap", "Evil", "x")
     assert "hrpyc_trap" not in sys.modules and not hasattr(builtins, "hrpyc_trap_sprung")
-    assert "__mp_main__" not in sys.modules
+    assert sys.modules.get("__mp_main__") is main_before  # nothing imported in the server's __main__'s name
 
 
 def test_ssl_garbage_handshake_does_not_stop_a_tls_server(authority):
@@ -533,6 +545,55 @@ def test_a_rogue_servers_answer_cannot_crash_our_client(answer):
     assert "not plain data" in result.stdout and result.stdout.count("\n") == 1, result.stdout
 
 
+def test_a_rogue_answer_never_writes_to_our_stderr():
+    """Python's own parser printed "s_push: parser stack overflow" for brackets 94-100 deep on 3.7 (then
+    raised MemoryError), and a SyntaxWarning for an escape like '\\d' on 3.12+: we never hand it an answer."""
+    answers = {
+        "deep": "[" * 95 + "]" * 95,
+        "deeper": "[" * 101 + "]" * 101,
+        "escape": "['\\d']",
+        "bytes escape": "b'\\u0041'",
+        "octal": "'\\777'",
+    }
+
+    class Rogue(rpyc.SlaveService):
+        def hrpyc_hello(self, timeout):
+            return (("hrpyc", "a rogue"),)
+
+        def run_code(self, source, *arguments):
+            return ("literal", answers[source])
+
+    rogue = rpyc.utils.server.ThreadedServer(Rogue, hostname="127.0.0.1", port=0, protocol_config={})
+    threading.Thread(target=rogue.start, daemon=True).start()
+    wait_for(lambda: rogue.active, what="the rogue server to listen")
+    script = (
+        "import sys, warnings, hrpyc\n"
+        "connection = hrpyc.connect('127.0.0.1', int(sys.argv[1]), timeout=30)\n"
+        "warnings.simplefilter('always')\n"
+        "for code in sys.argv[2:]:\n"
+        "    try:\n"
+        "        print(code, 'read', len(repr(hrpyc.run(connection, code))))\n"
+        "    except hrpyc.ProtocolError as exc:\n"
+        "        print(code, 'refused', exc)\n"
+    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", script, str(rogue.port), *answers],
+            capture_output=True,
+            text=True,
+            env=child_env(),
+            timeout=60,
+        )
+        wait_for(lambda: not rogue.clients, what="the rogue server to see its client leave")
+    finally:
+        rogue.close()
+    assert result.returncode == 0 and result.stderr == "", result.stderr[-500:]
+    said = dict(line.split(" ", 1) for line in result.stdout.replace("bytes escape", "bytes-escape").splitlines())
+    assert said["deep"] == "read 190", said
+    assert "nested more than 100 deep" in said["deeper"]
+    assert all(said[code].startswith("refused") for code in ("escape", "bytes-escape", "octal")), said
+
+
 @pytest.mark.parametrize(
     "certificate, host, says",
     [
@@ -622,3 +683,170 @@ def test_no_other_expression_reaches_literal_eval(answer):
 
     with pytest.raises(ValueError, match="an expression where plain data should be"):
         read_literal(answer)
+
+
+def _repeat(motif, size, head="", tail=""):
+    return head + motif * max(1, (size - len(head) - len(tail)) // len(motif)) + tail
+
+
+def _keys_sharing_a_hash(key, size):
+    """A set whose keys all share one hash: key(k) for k = 2, 3, ..., `size` characters of it."""
+    keys, length, k = [], 2, 2
+    while length < size:
+        keys.append(key(k))
+        length, k = length + len(keys[-1]) + 2, k + 1
+    return "{" + ", ".join(keys) + "}"
+
+
+_MODULUS = sys.hash_info.modulus  # ints a multiple of it apart share their hash
+HOSTILE_LITERALS = {  # what a rogue server may answer instead of plain data, `size` characters of each
+    "unclosed escaped string": lambda size: _repeat("\\'", size, "'"),
+    "unclosed escaped bytes": lambda size: _repeat("\\'", size, "b'"),
+    "quotes in an unclosed string": lambda size: _repeat('"', size, "'"),
+    "strings of quotes and backslashes": lambda size: _repeat("'\\', ", size, "["),
+    "a control character in each string": lambda size: _repeat("'\x01', ", size, "["),
+    "bytes of backslashes, unclosed": lambda size: _repeat("\\\\\\'", size, "b'"),
+    "1e+1e+": lambda size: _repeat("1e+", size),
+    "sums between separators": lambda size: _repeat("1-1-1e-1-", size, "[", "1]"),
+    "signs": lambda size: _repeat("-", size, tail="1"),
+    "sum": lambda size: _repeat("+1", size, "1"),
+    "index chain": lambda size: _repeat("[1]", size, "1"),
+    "calls": lambda size: _repeat("(2)", size, "(1)"),
+    "nested brackets": lambda size: "[" * (size // 2) + "]" * (size // 2),
+    "a million-digit number": lambda size: _repeat("1", size),
+    "4300-digit numbers": lambda size: "[" + ", ".join(["9" * 4300] * max(1, size // 4302)) + "]",
+    "b'' after b''": lambda size: _repeat("b''", size),
+    "b prefixes": lambda size: _repeat("b", size, tail="''"),
+    "invalid escapes": lambda size: _repeat("\\d", size, "'", "'"),
+    "escapes": lambda size: _repeat("\\x41", size, "'", "'"),
+    "commas": lambda size: _repeat(",", size, "[", "]"),
+    "spaces": lambda size: _repeat(" ", size, tail="1"),
+    "int keys sharing a hash": lambda size: _keys_sharing_a_hash(lambda k: str(_MODULUS * k + 7), size),
+    "complex keys sharing a hash": lambda size: _keys_sharing_a_hash(lambda k: "({}-{}j)".format(1000003 * k, k), size),
+    "tuple keys sharing a hash": lambda size: _keys_sharing_a_hash(lambda k: "({},)".format(_MODULUS * k + 7), size),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(HOSTILE_LITERALS))
+def test_a_megabyte_of_a_rogue_answer_is_read_or_refused_within_two_seconds(shape):
+    """The client's whole Python waits while it reads an answer (the GIL is held): linear time, or a
+    server freezes it for an hour with a megabyte."""
+    from hrpyc.plain import read_literal
+
+    text = HOSTILE_LITERALS[shape](1 << 20)
+    started = time.perf_counter()
+    try:
+        read_literal(text)
+    except ValueError as exc:
+        assert "\n" not in str(exc)
+    assert time.perf_counter() - started < 2
+
+
+def plain_values(rng, count, depth=3):
+    """Random plain data of every kind repr() writes, edge cases first among them."""
+    for _ in range(count):
+        yield _plain_value(rng, depth)
+
+
+def _plain_value(rng, depth):
+    kind = rng.randrange(10 if depth else 6)
+    if kind == 0:
+        return rng.choice((0, -1, 2**64, -(10**4299), 10**4300 - 1, rng.randrange(-(10**30), 10**30)))
+    if kind == 1:
+        special = (-0.0, 1e16, 1.5e-7, 5e-324, 1.7976931348623157e308, 0.1, rng.uniform(-1e6, 1e6))
+        return rng.choice(special + (rng.random() * 10.0 ** rng.randrange(-300, 300),))
+    if kind == 2:
+        return complex(*(rng.choice((0.0, -0.0, 1.5, -2.0, 1e300, rng.random())) for _ in range(2)))
+    if kind == 3:  # quotes, backslashes, controls, Latin-1, surrogates, beyond the BMP
+        pool = "'\"\\ab \x00\x1f\x7f\x80\xe9\u2028\ufffe\U0001f600\U0010ffff\ud800"
+        return "".join(rng.choice(pool) for _ in range(rng.randrange(12)))
+    if kind == 4:  # bytes, short or long enough to be read in passes of C, quotes and backslashes among them
+        pool = bytes(range(256)) + b"'\"\\" * 40
+        return bytes(rng.choice(pool) for _ in range(rng.choice((0, 3, 40, 300))))
+    if kind == 5:
+        return rng.choice((True, False, None))
+    items = [_plain_value(rng, depth - 1) for _ in range(rng.randrange(4))]
+    if kind == 6:
+        return items
+    if kind == 7:
+        return tuple(items)
+    keys = [_plain_value(rng, 0) for _ in items]  # scalars: hashable
+    if kind == 8:
+        return dict(zip(keys, items))
+    return set(keys)
+
+
+def same(a, b):
+    """a == b, and of the same types all the way down, with the signs of zeros."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return a == b and math.copysign(1, a) == math.copysign(1, b)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(map(same, a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(value, b[key]) for key, value in a.items())
+    return a == b
+
+
+def test_plain_data_of_every_kind_reads_back_exactly():
+    from hrpyc.plain import MAX_DEPTH, read_literal
+
+    for value in plain_values(random.Random(23), 2000):
+        assert same(read_literal(repr(value)), value), repr(value)[:200]
+    deepest = (-1.5, {b"x": "y"})
+    for _ in range(MAX_DEPTH - 2):  # Python 3.7's own parser fails from 93 deep, printing to stderr
+        deepest = [deepest, -1]
+    assert read_literal(repr(deepest)) == deepest
+
+
+LITERAL_PIECES = ("'", '"', "\\", "b", "b'", "0", "9", "e", "j", ".", "+", "-", "[", "]", "(", ")", "{", "}", ",", ":")
+LITERAL_PIECES += (" ", "None", "set()", "\\x4", "\\u", "\\d", "\x00", "\n", "\xe9", "_", "0x", "1e+", "\\'")
+
+
+def mutated_literals(rng, count):
+    """repr()s of plain data with a few characters inserted, doubled, replaced or cut off."""
+    for value in plain_values(rng, count, depth=2):
+        text = repr(value)
+        for _ in range(rng.randrange(1, 4)):
+            at = rng.randrange(len(text) + 1)
+            edit = rng.randrange(4)
+            if edit == 0:
+                text = text[:at] + rng.choice(LITERAL_PIECES) + text[at:]
+            elif edit == 1:
+                text = text[:at] + text[at : at + rng.randrange(1, 8)] * 2 + text[at + 8 :]
+            elif edit == 2:
+                text = text[:at] + rng.choice(LITERAL_PIECES) + text[at + 1 :]
+            else:
+                text = text[:at]
+        yield text
+
+
+def disagreement(text):
+    """How our reader and ast.literal_eval disagree on `text`, if they do: what we read, it reads, to the
+    same value; we refuse in one line, only what it refuses or what repr() does not write. Python 3.7-3.8's
+    literal_eval does not know set(); our complex numbers keep the signs of their zeros."""
+    from hrpyc.plain import read_literal
+
+    try:
+        ours = read_literal(text)
+    except ValueError as exc:
+        ours = exc
+        if "\n" in str(exc):
+            return "a refusal of more than one line"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the invalid escapes we refuse, SyntaxWarning on 3.12+
+        try:
+            theirs = ast.literal_eval(text.lstrip(" \t"))  # as 3.10+ does
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+            theirs = exc
+    if isinstance(ours, ValueError):
+        return "refused what repr() writes" if repr(theirs) == text else None
+    if isinstance(theirs, Exception):
+        return None if "set()" in text and sys.version_info < (3, 9) else "read what literal_eval refuses"
+    return None if same(ours, theirs) or (ours == theirs and "j" in text) else "read it differently"
+
+
+def test_the_reader_refuses_what_literal_eval_refuses_and_reads_the_rest_alike():
+    disagreements = [(text, disagreement(text)) for text in mutated_literals(random.Random(23), 3000)]
+    assert [(text, what) for text, what in disagreements if what] == []

@@ -41,6 +41,7 @@ from .errors import (
 from .events import ServerEvent, subscribe, unsubscribe
 from .fastpath import fetch_attrib, fetch_file, push_file
 from .job import Job, run, submit, undo_group
+from .jobs import progress
 from .server import Server, running_server, start_server, stop_server
 from .sidefx import DEFAULT_SERVER_PORT, REGISTRY_PORT, SlaveService, ThreadedServer
 from .sidefx import rpyc as rpyc  # SideFX's module has it; a module, so not in __all__
@@ -64,6 +65,8 @@ __all__ = [
     "submit",
     "Job",
     "undo_group",
+    # in a job's code, on the server
+    "progress",
     "fetch_attrib",
     "fetch_file",
     "push_file",

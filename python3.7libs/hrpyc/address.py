@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from typing import Tuple
+from typing import Optional, Tuple, Union
 
 from .config import DEFAULT_HOST, DEFAULT_PORT
 
@@ -65,3 +65,24 @@ def parse_port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise ValueError("port {} is outside 0-65535".format(port))
     return port
+
+
+def server_and_port(server: Union[str, int], port: Optional[int]) -> Tuple[str, Optional[int]]:
+    """connect()'s first two arguments as (host, port or None): `server` may be a host (`render07`, `::1`),
+    `HOST:PORT`, `[V6]:PORT`, or a port number alone (`18811`, on this machine). ValueError for a port
+    number out of range, or a port given twice; text that is none of those is a host name to look up
+    (which then says it names no machine)."""
+    if isinstance(server, bool) or not isinstance(server, (str, int)):
+        raise ValueError("server={!r}: give a host name, 'HOST:PORT' or a port number".format(server))
+    if isinstance(server, int):
+        host, named = DEFAULT_HOST, parse_port(str(server))
+    else:
+        try:
+            host, named = parse_address(server, default_port=-1)
+        except ValueError:  # not HOST:PORT (a session record's or a registry's odd host, say)
+            return server, port
+    if named < 0:
+        return host, port
+    if port is not None and port != named:
+        raise ValueError("server={!r} names port {} and port={}: give the port once".format(server, named, port))
+    return host, named

@@ -16,7 +16,7 @@ registry entry: whoever answers in the server's place learns a nonce, nothing de
 `binding` is the TLS channel's own (tls-unique) when there is TLS, so a proof is worthless on any other
 TLS connection: a relay that ends TLS on either side cannot pass it on. Without TLS nothing binds a proof
 to its connection (an `ssh -L` forward must keep working): a relay on this machine is kept out by the
-owner checks instead (peer_user), on both ends. MAGIC_V3 (hrpyc before channel binding) is still answered,
+owner checks instead (oslayer.owner), on both ends. MAGIC_V3 (hrpyc before channel binding) is still answered,
 without a binding.
 A stock rpyc client starts with a frame header instead; such a client is served when the server needs
 no token, and refused, with its address logged, when it does.
@@ -39,7 +39,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 from rpyc.utils.authenticators import AuthenticationError as RpycAuthenticationError
 
-from . import config, deadlines, lane, peer_user, sessions, userdir
+from . import config, deadlines, lane, sessions, userdir
 from .address import format_address, is_loopback
 from .errors import (
     AuthenticationError,
@@ -47,9 +47,10 @@ from .errors import (
     InsecureBindError,
     NotYourServerError,
     ProtocolError,
+    Setting,
     TooManyClientsError,
 )
-from .rpyc_wire import shutdown_socket
+from .oslayer import owner, sockets
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +173,7 @@ class Security(object):
         allow_insecure: Optional[bool] = None,
         allow_other_users: Optional[bool] = None,
     ) -> None:
-        given = token if token is not None else config.token_setting()
+        given = config.server_token(token)
         self.token_source = "auto" if given == "auto" else ("given" if given else "")
         self._token = auto_token() if given == "auto" else (given or None)
         certfile, keyfile, cafile = config.tls_files(certfile, keyfile, cafile)
@@ -182,9 +183,9 @@ class Security(object):
         self.allow_insecure = config.flag("HRPYC_ALLOW_INSECURE") if allow_insecure is None else allow_insecure
         self.timeout = config.auth_timeout()
         others = config.flag("HRPYC_ALLOW_OTHER_USERS") if allow_other_users is None else allow_other_users
-        # On loopback, only this user's processes, whatever the credential (where the system says who
-        # connected): a token shown by another user's process may be one it relays from ours.
-        self.only_owner = not others and peer_user.can_tell()
+        # On loopback, only this user's processes, whatever the credential: a token shown by another user's
+        # process may be one it relays from ours. None the system cannot name either (see Gate._check_owner).
+        self.only_owner = not others
 
     @property
     def credential(self) -> str:
@@ -301,9 +302,11 @@ class Gate(object):
             self._refused(peer, reason)
         raise RpycAuthenticationError(reason or "hung up before saying anything")
 
-    def _authenticate(self, sock: socket.socket, peer: Tuple[str, int], uid: Optional[int]) -> Tuple[Any, Any]:
+    def _authenticate(
+        self, sock: socket.socket, peer: Tuple[str, int], found: Optional[owner.Owner]
+    ) -> Tuple[Any, Any]:
         if self._only_owner and is_loopback(peer[0]):
-            self._check_owner(uid)
+            self._check_owner(found)
         sock.settimeout(self._timeout)
         conn = self._tls.wrap_socket(sock, server_side=True) if self._tls else sock
         credentials = self._check(conn)
@@ -343,10 +346,10 @@ class Gate(object):
         rising = (others - self._shed_from) / max(1, self._pending_limit - self._shed_from)
         return random.random() < self.SHED_RATE + (1 - self.SHED_RATE) * rising
 
-    def _hear(self, sock: socket.socket, peer: Tuple[str, int]) -> Optional[int]:
+    def _hear(self, sock: socket.socket, peer: Tuple[str, int]) -> Optional[owner.Owner]:
         """Wait for the client's first byte (until it comes, the socket may be shed for a newcomer), then,
         on loopback, count it as its user's where the system says who connected: at most PER_SOURCE of
-        one user's sockets may be authenticating once they have spoken. Returns that uid, or None.
+        one user's sockets may be authenticating once they have spoken. Returns who holds it, or None.
 
         The look-up (on Linux a scan of the system's socket table: 10-50 ms here) is made when the owner
         check needs it, or when others from the same address are authenticating too: never for a socket
@@ -363,9 +366,9 @@ class Gate(object):
             raise _HungUp()
         if not is_loopback(peer[0]) or (alone and not self._only_owner):
             return None
-        uid = peer_user.client_owner(sock)
-        if uid is not None:
-            user = "uid {}".format(uid)
+        found = owner.client_owner(sock)
+        if found.state != owner.UNKNOWN:
+            user = found.detail  # 'uid 1000', a Windows SID
             with self._pending_lock:
                 if self._per_source.get(user, 0) >= self.PER_SOURCE:
                     self._turn_away(sock, len(self._pending) - 1)
@@ -373,7 +376,7 @@ class Gate(object):
                 self._count(waiting.source, -1)
                 waiting.source = user
                 self._count(user, 1)
-        return uid
+        return found
 
     def _turn_away(self, sock: socket.socket, others: int) -> None:
         """Tell `sock` the server is busy and shut it. It has been answered nothing yet, so its send buffer
@@ -385,7 +388,7 @@ class Gate(object):
             sock.recv(4096)
         except OSError:
             pass
-        shutdown_socket(sock)
+        sockets.cut(sock)
 
     def _leave(self, sock: socket.socket) -> bool:
         """Count a socket out; False when it had been shed meanwhile."""
@@ -406,14 +409,19 @@ class Gate(object):
         else:
             del self._per_source[source]
 
-    @staticmethod
-    def _check_owner(uid: Optional[int]) -> None:
+    def _check_owner(self, found: Optional[owner.Owner]) -> None:
         """Another user's process on this machine may not use the server, whatever it shows: with a
-        token it may be relaying one of our own clients' challenges."""
-        if uid is None:
-            raise _Refusal("cannot tell which user connected (it closed its end, or is gone)")
-        if uid != os.getuid():
-            raise _Refusal("a process of another user (uid {}); allow_other_users lets other users in".format(uid))
+        token it may be relaying one of our own clients' challenges. Nor may a process the system cannot
+        name (it may be another user's: Windows will not show us their processes), unless this system
+        never names any (Wine; an OS with no look-up) and the client shows the credential asked for: there
+        the credential is all that tells clients apart, and refusing would refuse every local client."""
+        if found is None or (found.state == owner.UNKNOWN and not (found.blind and self._credential)):
+            raise _Refusal(
+                "cannot tell which user connected: {}; allow_other_users lets in any local user's process "
+                "with the credential asked for".format(found.detail if found is not None else owner.GONE)
+            )
+        if found.state == owner.OTHERS:
+            raise _Refusal("a process of another user ({}); allow_other_users lets other users in".format(found.detail))
 
     def _check(self, conn: Any) -> Any:
         """Read the preamble if the client sent one; return the credentials, or raise _Refusal."""
@@ -505,9 +513,10 @@ def busy_others(head: bytes) -> Optional[int]:
 PREAMBLES = (MAGIC, MAGIC_V3, lane.MAGIC)
 
 
-def prove(sock: Any, token: str, address: str) -> None:
+def prove(sock: Any, token: str, address: str, offered: Any = None) -> None:
     """Our client's side of the gate: have the server prove it knows the token, prove we do, and turn
-    the answer into a one-line error. Nothing derived from the token is sent to a server that failed."""
+    the answer into a one-line error. Nothing derived from the token is sent to a server that failed.
+    `offered`: where the token came from ('HRPYC_TOKEN'; None: the `token` argument), for the error's fix."""
     client_nonce = secrets.token_bytes(NONCE)
     status = _exchange(sock, MAGIC + client_nonce, 1, address)
     if status == BUSY:
@@ -515,7 +524,7 @@ def prove(sock: Any, token: str, address: str) -> None:
         if others is not None:
             raise TooManyClientsError(address, busy=True, others=others)
     if status == NO_TOKEN:
-        raise AuthenticationError(address, "it asks for no token, so it cannot prove it is the server ours is for")
+        raise AuthenticationError.no_token_asked(address, offered or Setting("token"))
     if status != PROOF:
         raise ProtocolError(address, "it does not understand hrpyc tokens (a stock rpyc server?)")
     answer = _exchange(sock, b"", NONCE + len(UNPROVEN), address)
@@ -534,6 +543,20 @@ def prove(sock: Any, token: str, address: str) -> None:
         raise TooManyClientsError(address)
     if verdict != ACCEPTED:
         raise ProtocolError(address, "it does not understand hrpyc tokens (a stock rpyc server?)")
+
+
+def asks_for_token(sock: Any, wait: float = 1.0) -> bool:
+    """Does the server at the other end of `sock` (closed here) ask for a token? Its first answer to the
+    challenge says so (PROOF); we hang up then, having proved nothing. Asked only after a server hung up on
+    a client that offered none, so the client can say "needs a token" rather than "not an rpyc server"."""
+    try:
+        sock.settimeout(wait)  # a stock server of the other rpyc generation waits for more: not a token server
+        sock.sendall(MAGIC + secrets.token_bytes(NONCE))
+        return _read_exactly(sock, 1) == PROOF
+    except (OSError, EOFError):
+        return False
+    finally:
+        sock.close()
 
 
 def _exchange(sock: Any, send: bytes, receive: int, address: str) -> bytes:
@@ -565,7 +588,7 @@ def _read_exactly(sock: Any, count: int) -> bytes:
 
 
 def _close(sock: socket.socket) -> None:
-    shutdown_socket(sock)
+    sockets.cut(sock)
     sock.close()
 
 
@@ -589,7 +612,9 @@ def client_token(token: Optional[str], peer: Tuple[str, int], address: str) -> O
 
 def check_owner(sock: socket.socket, address: str) -> None:
     """Our client's side of the owner check: a loopback server another user's process holds (a relay, a
-    squatter on a port of ours) gets nothing from us, where the system says who holds it."""
-    uid = peer_user.server_owner(sock) if is_loopback(sock.getpeername()[0]) else None
-    if uid is not None and uid != os.getuid():
-        raise NotYourServerError.of_user(address, uid)
+    squatter on a port of ours) gets nothing from us. Where the system cannot tell, we go on: a server
+    of ours answers all the same, and the server's own check keeps a relay out."""
+    if is_loopback(sock.getpeername()[0]):
+        found = owner.server_owner(sock)
+        if found.state == owner.OTHERS:
+            raise NotYourServerError.of_user(address, found.detail)

@@ -19,8 +19,9 @@ from typing import Optional
 
 from . import config, houdini
 from .address import format_address
-from .errors import HrpycError, PortInUseError
-from .server import Server, running_server, start_server
+from .errors import HrpycError
+from .oslayer import console
+from .server import Server, running_server, start_first_free
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,10 @@ def from_hook(hook: str) -> Optional[Server]:
             return _start()
         except HrpycError as exc:
             _settled = True
-            print("hrpyc: not started: {}".format(exc))
+            console.say("hrpyc: not started: {}".format(exc.worded(config.as_variable)))
         except Exception as exc:  # never break Houdini's start-up
             _settled = True
-            print("hrpyc: not started: {}: {}".format(type(exc).__name__, exc))
+            console.say("hrpyc: not started: {}: {}".format(type(exc).__name__, exc))
         return None
 
 
@@ -58,20 +59,11 @@ def _start() -> Optional[Server]:
     if inherited and len(ports) == 1:
         log.info("hrpyc: port %d belongs to the parent process; not starting", ports[0])
         return None
-    for port in ports:
-        try:
-            server = start_server(port, host=host)
-        except PortInUseError:
-            if len(ports) == 1:
-                raise
-            continue
-        os.environ[config.AUTOSTART_OWNER] = str(os.getpid())
-        print(
-            "hrpyc: listening on {} (dispatch {}, credential {})".format(
-                format_address(*server.address), server.dispatch, server.credential
-            )
+    server = start_first_free(ports, "HRPYC_PORT={}-{}".format(ports[0], ports[-1]), host=host)
+    os.environ[config.AUTOSTART_OWNER] = str(os.getpid())
+    console.say(
+        "hrpyc: listening on {} (dispatch {}, credential {})".format(
+            format_address(*server.address), server.dispatch, server.credential
         )
-        return server
-    raise HrpycError(
-        "every port of HRPYC_PORT={}-{} on {} is in use; widen the range".format(ports[0], ports[-1], host)
     )
+    return server

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import statistics
 import sys
 import time
-from typing import Any, List, Optional, Sequence
+from typing import Any, List, Optional, Sequence, Tuple
 
 from . import clients, config, discovery, houdini, install, interrupts, sessions, shell
-from .address import format_address, parse_address
+from .address import format_address, parse_address, parse_port, server_and_port
 from .client import connect
 from .config import DEFAULT_HOST, DEFAULT_PORT, DISPATCH_MODES
-from .errors import HrpycError, ProtocolError, Setting
+from .errors import PORT_RANGE, HrpycError, ProtocolError, Setting
 from .identity import STOCK
+from .oslayer import console
 from .printable import printable, printable_error
 from .rpyc_wire import RPYC_VERSION_STRING
-from .server import start_server
+from .server import start_first_free
 from .version import __version__
 
 BUSY_REPORT = 1.0  # seconds of main-thread work before ping calls Houdini busy
@@ -38,11 +40,11 @@ FLAGS = {
     "allow_other_users",
     "timeout",
 }
-ADDRESS_VERBS = ("ping", "shell")  # they take the port in HOST:PORT, not as --port
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    _never_unencodable()
+    console.never_unencodable()  # a scene name in Japanese on a cp1252 console is printed, escaped
+    console.break_interrupts()  # Windows' Ctrl-Break stops `hrpyc serve` as cleanly as Ctrl-C
     parser = _parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv:  # bare `hrpyc`: what it can do
@@ -53,6 +55,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args.rest = extra  # the installer's own options
     elif extra:
         parser.error("unrecognized arguments: " + " ".join(extra))
+    if args.verb in ("ping", "shell"):
+        try:  # HOST[:PORT] and --port: the port given once
+            args.address = server_and_port(args.address, args.port)
+        except ValueError as exc:
+            parser.error(str(exc).replace("server=", "HOST:PORT ").replace("port=", "--port "))
     try:
         return args.run(args)
     except HrpycError as exc:
@@ -64,24 +71,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return interrupts.STATUS
 
 
-def _never_unencodable() -> None:
-    """What the CLI prints can always be written: a character the console's encoding lacks (a scene
-    name in Japanese on a cp1252 console, a `\\u202e` a server sent) shows as its `\\u....` escape
-    instead of raising UnicodeEncodeError."""
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)  # io.TextIOWrapper's, Python 3.7 on
-        if reconfigure is not None:
-            reconfigure(errors="backslashreplace")
-
-
 def flag(setting: Setting, verb: str) -> str:
-    """A setting an error names, as this CLI's `verb` takes it: `--port 0`, `--allow-insecure`, `HOST:PORT`."""
-    if setting.name == "port" and verb in ADDRESS_VERBS:
-        return "HOST:PORT"
+    """A setting an error names, as this CLI's `verb` takes it: `--port 0 or --port 18811-18820` (serve
+    takes a range), `--allow-insecure`, `--token`."""
     if setting.name not in FLAGS:
         return str(setting)  # a setting of the server's code, such as max_clients=
     name = "--" + setting.name.replace("_", "-")
-    return name if setting.value is None or setting.value is True else "{} {}".format(name, setting.value)
+    if setting.value is None or setting.value is True:
+        return name
+    ranged = " or {} {}".format(name, setting.or_range) if setting.or_range and verb == "serve" else ""
+    return "{} {}{}".format(name, setting.value, ranged)
 
 
 def version() -> str:
@@ -92,12 +91,20 @@ def version() -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hrpyc", description="Drive a running Houdini from any Python.")
     parser.add_argument("--version", action="version", version=version())
-    verbs = parser.add_subparsers(dest="verb", metavar="{serve,ping,shell,sessions,panel,install}")
+    verbs = parser.add_subparsers(dest="verb", metavar="{serve,ping,shell,sessions,panel,install,mcp}")
     verbs.required = True
 
     serve = verbs.add_parser("serve", help="serve this Python (hython: this Houdini) until Ctrl-C")
     serve.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default %(default)s)")
-    serve.add_argument("--port", type=_port, default=DEFAULT_PORT, help="0 picks a free one (default %(default)s)")
+    serve.add_argument(
+        "--port",
+        type=_ports,
+        default=None,
+        metavar="PORT",
+        help="a port, 0 for a free one, or a range taking the first free one: {} (default: HRPYC_PORT, else {})".format(
+            PORT_RANGE, DEFAULT_PORT
+        ),
+    )
     serve.add_argument("--dispatch", choices=DISPATCH_MODES, default=None, help="where requests run (default: auto)")
     serve.add_argument("--token", default=None, help="a token clients must show, or 'auto' (default: HRPYC_TOKEN)")
     serve.add_argument("--certfile", default=None, help="serve over TLS with this certificate (HRPYC_TLS_CERT)")
@@ -145,6 +152,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     install.set_defaults(run=_install)
 
+    mcp = verbs.add_parser("mcp", help="serve Houdini's tools to an AI assistant (MCP over stdio; hrpyc[mcp])")
+    mcp.add_argument("--host", default=DEFAULT_HOST, help="where Houdini serves (default %(default)s)")
+    mcp.add_argument("--port", type=_port, default=None, help="default: this user's only local session, else 18811")
+    mcp.add_argument("--token", default=None, help="the server's token (default: HRPYC_TOKEN, or this user's own)")
+    mcp.add_argument("--cafile", default=None, help="connect over TLS, trusting this CA (HRPYC_TLS_CA)")
+    mcp.add_argument("--read-only", action="store_true", help="offer only the tools that change nothing")
+    mcp.set_defaults(run=_mcp)
+
     for name, run, text in (
         ("ping", _ping, "say whether a server answers, how fast, and what it is"),
         ("shell", _shell, "an interactive prompt where `hou` is the server's"),
@@ -154,10 +169,11 @@ def _parser() -> argparse.ArgumentParser:
             "address",
             nargs="?",
             type=_address,
-            default=(DEFAULT_HOST, None),
-            metavar="HOST:PORT",
+            default=DEFAULT_HOST,
+            metavar="HOST[:PORT]",
             help="default: this user's only local session, else {}".format(format_address(DEFAULT_HOST, DEFAULT_PORT)),
         )
+        verb.add_argument("--port", type=_port, default=None, help="the port, if HOST[:PORT] does not say it")
         verb.add_argument(
             "--timeout", default=None, help="seconds per request, 0 for no limit (default: HRPYC_TIMEOUT, 30)"
         )
@@ -172,21 +188,38 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _address(text: str) -> tuple:
+def _address(text: str) -> str:
+    """HOST[:PORT], checked here (bad: usage and exit 2), split by server_and_port in main()."""
     try:
-        return parse_address(text)
+        parse_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _port(text: str) -> int:
+    try:
+        return parse_port(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _port(text: str) -> int:
-    return _address(":" + text)[1]
+def _ports(text: str) -> Tuple[str, Tuple[int, ...]]:
+    """`serve --port`: a port or a range, A-B; (as typed, the ports)."""
+    first, dash, last = text.partition("-")
+    low, high = _port(first), _port(last) if dash else _port(first)
+    if high < low:
+        raise argparse.ArgumentTypeError("range {!r} ends before it starts".format(text))
+    return text, tuple(range(low, high + 1))
 
 
 def _serve(args: argparse.Namespace) -> int:
     label = _use_demo() if args.demo else "hrpyc"
-    server = start_server(
-        args.port,
+    typed, ports = args.port or (None, config.ports())
+    named = Setting("port", typed) if typed else "HRPYC_PORT={}-{}".format(ports[0], ports[-1])
+    server = start_first_free(
+        ports,
+        named,
         quiet=not args.verbose,
         host=args.host,
         dispatch=args.dispatch,
@@ -205,7 +238,15 @@ def _serve(args: argparse.Namespace) -> int:
     )
     if args.demo:
         print(
-            "{}: `hou` is a demo scene: /obj/sphere1, /obj/geo1/OUT, /obj/cam1; try `hrpyc shell`".format(label),
+            "{}: `hou` is a demo scene: /obj/sphere1, /obj/geo1/OUT, /obj/cam1, /out/cache1; try `hrpyc shell`".format(
+                label
+            ),
+            flush=True,
+        )
+    elif not houdini.available():
+        print(
+            "hrpyc: this Python has no `hou` (it is not Houdini or hython): clients reach its modules only; "
+            "`hrpyc serve --demo` serves a demo hou",
             flush=True,
         )
     server.serve_forever()
@@ -347,6 +388,13 @@ def _panel(args: argparse.Namespace) -> int:
         print("hrpyc: {}".format(exc), file=sys.stderr)
         return 1
     return panel.main()
+
+
+def _mcp(args: argparse.Namespace) -> int:
+    from . import mcp_server
+
+    spell = functools.partial(flag, verb="mcp")
+    return mcp_server.main(args.host, args.port, args.token, args.cafile, args.read_only, spell)
 
 
 def _install(args: argparse.Namespace) -> int:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import socket
 import ssl
-from typing import TYPE_CHECKING, Any, List, Optional, Tuple, overload
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple, Union, overload
 
 import rpyc
 
 from . import auth, config, discovery, identity, lane, sessions
-from .address import DEFAULT_HOST, DEFAULT_PORT, format_address, is_ipv6, is_loopback
+from .address import DEFAULT_HOST, DEFAULT_PORT, format_address, is_ipv6, is_loopback, server_and_port
 from .errors import (
+    AuthenticationError,
+    HrpycError,
     ProtocolError,
     RemoteImportError,
     RequestTimeoutError,
@@ -36,7 +38,7 @@ CONNECT_TIMEOUT = 5.0  # seconds to reach the host and hear rpyc answer; rpyc al
 
 
 def connect(
-    server: str = DEFAULT_HOST,
+    server: Union[str, int] = DEFAULT_HOST,
     port: Optional[int] = None,
     *,
     timeout: Optional[config.Seconds] = None,
@@ -50,6 +52,7 @@ def connect(
     """An rpyc connection to the hrpyc (or stock rpyc classic) server at server:port.
 
     Our side exposes nothing: unlike rpyc.classic.connect, the server cannot reach into this process.
+    `server`: a host name or address, `"HOST:PORT"`, or a port number alone (this machine's).
     `port`: None finds this user's only hrpyc session on this machine (several: MultipleSessionsError
     lists them), else SideFX's 18811.
     `timeout` is seconds per request (None: HRPYC_TIMEOUT or 30; 0 or math.inf: no limit).
@@ -63,6 +66,7 @@ def connect(
     that is NotYourServerError before anything is sent: it may be a relay, or a squatter on your port).
     """
     seconds = config.request_timeout(timeout)
+    server, port = server_and_port(server, port)
     if port is None:
         port = discovery.local_port(server) or DEFAULT_PORT
     address = format_address(server, port)
@@ -88,7 +92,7 @@ def connect(
     try:
         secret = auth.client_token(token, reached[0], address)
         if secret is not None:
-            auth.prove(sock, secret, address)
+            auth.prove(sock, secret, address, None if token is not None else config.token_variable())
     except BaseException:
         sock.close()
         raise
@@ -120,6 +124,8 @@ def connect(
     except EOFError:
         sock.close()
         _check_busy(stream, address)
+        if secret is None and _asks_for_token(reached[0], dial):
+            raise AuthenticationError.token_needed(address) from None
         raise ProtocolError(
             address,
             "it closed the connection at once: it may want a token ({} or HRPYC_TOKEN) or TLS, or speak "
@@ -166,6 +172,19 @@ def _check_busy(stream: FastSocketStream, address: str) -> None:
         raise TooManyClientsError(address, busy=True, others=others) from None
 
 
+def _asks_for_token(peer: Tuple[str, int], dial: Callable[[], socket.socket]) -> bool:
+    """A server hung up on us at once, and we offered no token: does it ask for one? Its session record
+    says so, if this user runs it here; else the server's first answer to the token challenge does."""
+    record = sessions.serving(peer)
+    if record is not None:
+        return record.get("auth") == "token"
+    try:
+        sock = dial()
+    except HrpycError:  # gone meanwhile: say what we saw
+        return False
+    return auth.asks_for_token(sock)
+
+
 def _other_generation(exc: BaseException) -> Optional[Tuple[str, str, str]]:
     """(server, client, fix) when rpyc's error means the server speaks the other generation's envelope."""
     if not isinstance(exc, ValueError) or GENERATION.other_answer_error not in str(exc):
@@ -188,9 +207,9 @@ def _addresses(server: str, port: int, address: str) -> List[Tuple[str, int]]:
     try:
         infos = socket.getaddrinfo(server, port, 0, socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise ServerNotFoundError(address, "unknown host: {}".format(exc.strerror)) from None
+        raise ServerNotFoundError.unknown_host(address, "unknown host: {}".format(exc.strerror)) from None
     except (ValueError, UnicodeError) as exc:  # a NUL byte, a label of 64 characters or more
-        raise ServerNotFoundError(address, "not a host name: {}".format(exc)) from None
+        raise ServerNotFoundError.unknown_host(address, "not a host name: {}".format(exc)) from None
     found = [(str(info[4][0]), port) for info in infos]
     if len(found) > 1 and all(is_loopback(host) for host, _ in found):
         found.sort(key=lambda place: (sessions.serving(place) is None, is_ipv6(place[0])))
@@ -253,7 +272,7 @@ else:
 
 @overload
 def import_remote_module(
-    server: str = ...,
+    server: Union[str, int] = ...,
     port: Optional[int] = ...,
     name: Literal["hou"] = ...,
     *,
@@ -267,7 +286,7 @@ def import_remote_module(
 
 @overload
 def import_remote_module(
-    server: str = ...,
+    server: Union[str, int] = ...,
     port: Optional[int] = ...,
     name: str = ...,
     *,
@@ -279,7 +298,7 @@ def import_remote_module(
 
 
 def import_remote_module(  # type: ignore[misc]  # the overloads' _module exists for type checkers only
-    server: str = DEFAULT_HOST,
+    server: Union[str, int] = DEFAULT_HOST,
     port: Optional[int] = None,
     name: str = "hou",
     *,
@@ -289,7 +308,8 @@ def import_remote_module(  # type: ignore[misc]  # the overloads' _module exists
     **credentials: Optional[str],
 ) -> Tuple[rpyc.Connection, Any]:
     """`(connection, module)`: the server's `name` module, used as if it were local (typed as the `hou`
-    module where types-houdini is installed).
+    module where types-houdini is installed). `server` and `port` as for `connect`: `(18811)`,
+    `("render07")`, `("render07:18812")` and `("render07", 18812)` all work.
 
     Keep `connection` (or the module) referenced: the link closes when both are garbage-collected.
     `credentials`: token, cafile, certfile, keyfile, as for `connect`; `allow_other_users` too.

@@ -32,6 +32,13 @@ def _invalid(variable: str, text: str, expected: str) -> Any:
     return ConfigError(variable, text, expected)
 
 
+def _invalid_secret(variable: str, fix: str) -> Any:
+    """The ConfigError for a token that cannot be used: it names where the token came from, never the token."""
+    from .errors import ConfigError
+
+    return ConfigError.secret(variable, fix)
+
+
 def request_timeout(timeout: Optional[Seconds] = None) -> Optional[float]:
     """Seconds a request may take, None for no limit: `timeout` if given, else HRPYC_TIMEOUT, else 30.
 
@@ -123,7 +130,42 @@ def state_dir() -> str:
     return os.path.join(base, "hrpyc")
 
 
+MIN_TOKEN = 8  # characters a server's token needs: a shared secret is often chosen by hand
 MAX_TOKEN = 1024  # characters: a token is a password, not a file
+
+
+def token_problem(token: str) -> Optional[str]:
+    """What to change so `token` can be a server's token ('use at least 8 characters'), or None: the one rule
+    of `hrpyc serve --token`, the panel's typed token, `token=` and HRPYC_TOKEN. ('auto' is a choice, not
+    a token: callers take it first.) Clients show whatever their server asks for, and are not checked."""
+    if len(token) < MIN_TOKEN:
+        return "use at least {} characters".format(MIN_TOKEN)
+    if len(token) > MAX_TOKEN:
+        return "use at most {} characters".format(MAX_TOKEN)
+    if token != token.strip():
+        return "remove the spaces at its ends (clients read tokens without them)"
+    if not token.isprintable():
+        return "use printable characters only (no tabs, newlines or control characters)"
+    return None
+
+
+def server_token(token: Optional[str]) -> Optional[str]:
+    """A server's token: `token` if given, else token_setting(); 'auto' as it is; ConfigError, naming where
+    it came from but never the token, when token_problem() finds one."""
+    given = token if token is not None else token_setting()
+    if given and given != "auto":
+        problem = token_problem(given)
+        if problem is not None:
+            raise _invalid_secret("token" if token is not None else token_variable(), problem)
+    return given
+
+
+def token_variable() -> str:
+    """The variable token_setting() reads the token from: HRPYC_TOKEN, else HRPYC_TOKEN_FILE ('' when neither)."""
+    for variable in ("HRPYC_TOKEN", "HRPYC_TOKEN_FILE"):
+        if os.environ.get(variable, "").strip():
+            return variable
+    return ""
 
 
 def token_setting() -> Optional[str]:
@@ -131,7 +173,7 @@ def token_setting() -> Optional[str]:
     value = os.environ.get("HRPYC_TOKEN", "").strip()
     if value:
         if len(value) > MAX_TOKEN:
-            raise _invalid("HRPYC_TOKEN", value[:8] + "...", "a token of at most {} characters".format(MAX_TOKEN))
+            raise _invalid_secret("HRPYC_TOKEN", "use at most {} characters".format(MAX_TOKEN))
         return value
     path = os.environ.get("HRPYC_TOKEN_FILE", "").strip()
     if not path:
@@ -218,6 +260,32 @@ def ports() -> Tuple[int, ...]:
     return tuple(range(low, high + 1))
 
 
+# The variable each setting an error may name is read from, in autostart's words (errors.Setting).
+SETTING_VARIABLES = {
+    "host": "HRPYC_HOST",
+    "port": "HRPYC_PORT",
+    "dispatch": "HRPYC_DISPATCH",
+    "timeout": "HRPYC_TIMEOUT",
+    "token": "HRPYC_TOKEN",
+    "allow_insecure": "HRPYC_ALLOW_INSECURE",
+    "allow_other_users": "HRPYC_ALLOW_OTHER_USERS",
+    "max_clients": "HRPYC_MAX_CLIENTS",
+    **TLS_VARIABLES,
+}
+
+
+def as_variable(setting: Any) -> str:
+    """A setting an error names (errors.Setting), as the environment sets it: `HRPYC_PORT=0 or
+    HRPYC_PORT=18811-18820`, `HRPYC_ALLOW_INSECURE=1`; in Python's words when no variable sets it."""
+    variable = SETTING_VARIABLES.get(setting.name)
+    if variable is None:
+        return str(setting)
+    if setting.value is None:
+        return variable
+    text = "{}={}".format(variable, 1 if setting.value is True else setting.value)
+    return text + (" or {}={}".format(variable, setting.or_range) if setting.or_range else "")
+
+
 def host() -> str:
     """HRPYC_HOST, else loopback."""
     return os.environ.get("HRPYC_HOST", "").strip() or DEFAULT_HOST
@@ -246,7 +314,6 @@ def houdini_user_pref_dir() -> str:
     return os.environ.get("HOUDINI_USER_PREF_DIR", "").strip()
 
 
-def user_profile() -> str:
-    """The home folder Houdini's default preference folders are under (USERPROFILE on Windows)."""
-    home = os.path.expanduser("~")
-    return os.environ.get("USERPROFILE", home) if sys.platform == "win32" else home
+def windows_homes() -> Tuple[str, str]:
+    """HOME and USERPROFILE ('' when unset): where Houdini on Windows looks for its preference folder."""
+    return os.environ.get("HOME", ""), os.environ.get("USERPROFILE", "")

@@ -1,8 +1,9 @@
 """Server side: deadlines for whole exchanges, kept by one thread for the whole process.
 
 A timeout on each read lets a peer that sends one byte at a time stay for ever (a byte every 1.5 s
-outlived a 2 s limit by minutes). A socket given a deadline here is shut down when it passes, whatever
-it is doing, so its reader fails at once and the server forgets it.
+outlived a 2 s limit by minutes). A socket given a deadline here is cut when it passes, whatever it is
+doing (shut down; on Windows closed too, as only that is documented to end a blocked call: see
+oslayer.sockets.cut), so its reader fails at once and the server forgets it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import threading
 import time
 from typing import Dict, List, Optional, Set, Tuple
 
-from .rpyc_wire import shutdown_socket
+from .oslayer import sockets
 
 _lock = threading.Condition()
 _heap: List[Tuple[float, int]] = []  # (when, ticket), the earliest first
@@ -25,7 +26,7 @@ _reaper: Optional[threading.Thread] = None
 
 
 def watch(sock: socket.socket, seconds: float) -> int:
-    """Shut `sock` down in `seconds` unless released first; returns the ticket for release()."""
+    """Cut `sock` in `seconds` unless released first; returns the ticket for release()."""
     global _reaper
     ticket = next(_tickets)
     with _lock:
@@ -39,7 +40,7 @@ def watch(sock: socket.socket, seconds: float) -> int:
 
 
 def release(ticket: int) -> bool:
-    """Stop watching; True when the deadline had already passed and the socket was shut down."""
+    """Stop watching; True when the deadline had already passed and the socket was cut."""
     with _lock:
         _watched.pop(ticket, None)
         if ticket in _cut:
@@ -58,4 +59,4 @@ def _reap() -> None:
             if sock is None:
                 continue  # released in time
             _cut.add(ticket)
-        shutdown_socket(sock)
+        sockets.cut(sock)

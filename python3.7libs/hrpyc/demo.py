@@ -3,10 +3,14 @@ houdini.use_demo), so hrpyc - and client code, in CI too - can be tried without 
 
 It is not Houdini and does not pass for it: it is the module `hrpyc.demo`, `applicationName()` says
 "hrpyc demo", and the server tells every client (`server_info["demo"]`). It holds /obj/sphere1 (a geo
-object holding a sphere SOP), /obj/geo1 (a grid SOP wired into a null named OUT) and /obj/cam1, with
-their parameters; geometry cooked from those parameters when asked for (see demo_geometry); a frame; a
-scene file name. No expressions, keyframes, flags, UI or other node types, and hipFile.save() writes no
-file. Names and signatures follow hou's, so code tried on the demo is code for Houdini.
+object holding a sphere SOP), /obj/geo1 (a grid SOP wired into a null named OUT), /obj/cam1 and
+/out/cache1 (a geometry ROP writing /obj/geo1/OUT), with their parameters; geometry cooked from those
+parameters when asked for (see demo_geometry); a frame; a scene file name; one Scene Viewer whose
+flipbook draws that geometry into PNG files (see demo_viewport). /obj can also hold lights (`hlight`) and
+more geo objects. No expressions, keyframes, flags, undo history, other UI or other node types; a string
+parameter expands $HIP, $HIPNAME, $F and $F4 only; hipFile.save() and a ROP's render() write no file.
+Names and signatures follow hou's, so code tried on the demo is code for Houdini (the README's examples
+run against it: tests/test_demo.py).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from . import demo_geometry
+from . import demo_geometry, demo_viewport
 from .demo_geometry import (  # noqa: F401 - unused here, served: hou.Attrib, hou.Point...
     Attrib,
     Error,
@@ -26,8 +30,9 @@ from .demo_geometry import (  # noqa: F401 - unused here, served: hou.Attrib, ho
     attribData,
     numericData,
 )
+from .demo_viewport import FlipbookSettings, GeometryViewport, SceneViewer, paneTabType  # noqa: F401 - served
 
-Number = Any  # a parameter's value: float or int, the type of its default
+Number = Any  # a parameter's value: float, int or str, the type of its default
 
 _CENTER = (("t", "xyz", (0.0, 0.0, 0.0)),)
 _TRANSFORM = (*_CENTER, ("r", "xyz", (0.0, 0.0, 0.0)), ("s", "xyz", (1.0, 1.0, 1.0)), ("scale", "", (1.0,)))
@@ -38,6 +43,23 @@ _TYPES: Dict[str, Tuple[str, Optional[str], Tuple[Tuple[str, str, Tuple[Number, 
     "obj": ("Manager", "Object", (), None),
     "geo": ("Object", "Sop", _TRANSFORM, None),
     "cam": ("Object", None, (*_TRANSFORM, ("res", "xy", (1920, 1080))), None),
+    "hlight": (
+        "Object",
+        None,
+        (*_TRANSFORM, ("light_intensity", "", (1.0,)), ("light_color", "rgb", (1.0, 1.0, 1.0))),
+        None,
+    ),
+    "out": ("Manager", "Driver", (), None),
+    "geometry": (  # the geometry ROP: writes a SOP's geometry to a file for each frame
+        "Driver",
+        None,
+        (
+            ("soppath", "", ("/obj/geo1/OUT",)),
+            ("sopoutput", "", ("$HIP/geo/$HIPNAME.$F4.bgeo.sc",)),
+            ("f", "123", (1.0, 240.0, 1.0)),
+        ),
+        None,
+    ),
     "sphere": (
         "Sop",
         None,
@@ -55,7 +77,7 @@ _TYPES: Dict[str, Tuple[str, Optional[str], Tuple[Tuple[str, str, Tuple[Number, 
 
 
 class Parm(object):
-    """hou.Parm: one parameter; its value keeps the type of its default (float, int)."""
+    """hou.Parm: one parameter; its value keeps the type of its default (float, int, str)."""
 
     def __init__(self, node: Node, name: str, default: Number, tuple_name: str) -> None:
         self._node, self._name, self._value, self._tuple = node, name, default, tuple_name
@@ -73,10 +95,18 @@ class Parm(object):
         return ParmTuple(self._node, self._tuple)
 
     def eval(self) -> Number:
+        return _expanded(self._value) if isinstance(self._value, str) else self._value
+
+    def unexpandedString(self) -> str:
+        if not isinstance(self._value, str):
+            raise OperationFailed("{} is not a string parameter".format(self.path()))
         return self._value
 
     def set(self, value: Number) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(self._value, str):
+            if not isinstance(value, str):
+                raise TypeError("{} takes a string, not {!r}".format(self.path(), value))
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError("{} takes a number, not {!r}".format(self.path(), value))
         self._value = type(self._value)(value)
         hipFile._changed()
@@ -240,7 +270,28 @@ class SopNode(Node):
         return source.geometry() if isinstance(source, SopNode) else Geometry()
 
 
-_CLASSES = {"Manager": Node, "Object": ObjNode, "Sop": SopNode}
+class RopNode(Node):
+    """hou.RopNode: an output driver (/out/cache1)."""
+
+    def render(self, frame_range: Sequence[float] = (), **options: Any) -> None:
+        """Cook the SOP at each frame of `frame_range` ((start, end) or (start, end, step); empty: the node's
+        f1-f3), as Houdini does, then put the frame back; the demo writes no file. `options` as hou's, unused."""
+        start, end, step = (tuple(frame_range) + (1.0,))[:3] if frame_range else self.parmTuple("f").eval()  # type: ignore[union-attr]
+        path = self.evalParm("soppath")
+        source = node(path)
+        if not isinstance(source, SopNode):
+            raise OperationFailed("{}: {!r} is not a geometry node".format(self.path(), path))
+        before, frame = _playbar.frame, float(start)
+        try:
+            while frame <= end:
+                setFrame(frame)
+                source.geometry()
+                frame += step if step > 0 else 1.0
+        finally:
+            setFrame(before)
+
+
+_CLASSES = {"Manager": Node, "Object": ObjNode, "Sop": SopNode, "Driver": RopNode}
 
 
 class _HipFile(object):
@@ -286,6 +337,8 @@ _playbar = _Playbar()
 def _build() -> Node:
     top = Node(None, "", "root")
     obj = top._children["obj"] = Node(top, "obj", "obj")
+    top._children["out"] = Node(top, "out", "out")
+    top._children["out"].createNode("geometry", "cache1")
     obj.createNode("geo", "sphere1").createNode("sphere", "sphere1")
     geo = obj.createNode("geo", "geo1")
     geo.createNode("null", "OUT").setInput(0, geo.createNode("grid", "grid1"))
@@ -295,6 +348,20 @@ def _build() -> Node:
 
 
 _root = _build()
+
+
+def _expanded(text: str) -> str:
+    """A string parameter's value as Houdini expands it, for the variables the demo knows: $HIP, $HIPNAME,
+    $F4 and $F (the current frame)."""
+    hip = hipFile.path()
+    for variable, value in (
+        ("$HIPNAME", os.path.splitext(os.path.basename(hip))[0]),
+        ("$HIP", os.path.dirname(hip)),
+        ("$F4", "{:04d}".format(int(_playbar.frame))),
+        ("$F", str(int(_playbar.frame))),
+    ):
+        text = text.replace(variable, value)
+    return text
 
 
 def node(path: str) -> Optional[Node]:
@@ -332,4 +399,16 @@ def applicationVersionString() -> str:
 
 
 def isUIAvailable() -> bool:
-    return False
+    """True: hou.ui is here, though it holds only the Scene Viewer (see demo_viewport)."""
+    return True
+
+
+ui = demo_viewport.ui_for(lambda: _root.node("obj"), frame)
+
+
+class undos(object):
+    """hou.undos: the demo keeps no undo history."""
+
+    @staticmethod
+    def areEnabled() -> bool:
+        return False

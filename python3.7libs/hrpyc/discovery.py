@@ -7,13 +7,14 @@ A registry address is always explicit: rpyc's UDP client would otherwise broadca
 from __future__ import annotations
 
 import ipaddress
+import os
 from typing import Any, List, Optional, Tuple
 
 from rpyc.utils.registry import TCPRegistryClient, UDPRegistryClient
 
 from . import config, sessions
 from .address import is_loopback, parse_address
-from .errors import ConfigError, HrpycError, MultipleSessionsError
+from .errors import ConfigError, HrpycError, MultipleSessionsError, UnsafeFileError
 from .printable import printable
 
 SERVICE_NAME = "HRPYC"  # what the server registers: rpyc names a service after its class, less "Service"
@@ -93,3 +94,17 @@ def describe(record: sessions.Record) -> str:
     """A session in a sentence: 'port 18811 (pid 4242, Houdini 20.5.370 /proj/shot.hip)'."""
     scene = " {}".format(printable(record["scene"])) if record.get("scene") else ""
     return "port {} (pid {}, {}{})".format(record.get("port"), record.get("pid"), runs_in(record), scene)
+
+
+def port_holder(port: int) -> str:
+    """Who listens on `port`, when it is another hrpyc session of this user: 'hrpyc in Houdini 21.0.440
+    (pid 4242)'; '' when that is not knowable (another program, another user's). What the panel and a
+    PortInUseError say."""
+    try:
+        records = sessions.live()
+    except (OSError, UnsafeFileError):
+        return ""
+    for record in records:
+        if record.get("port") == port and record.get("pid") != os.getpid():
+            return "hrpyc in {} (pid {})".format(runs_in(record), record.get("pid"))
+    return ""

@@ -67,10 +67,13 @@ __all__ = [
 class Setting:
     """A setting an error message names, spelled by the interface that shows the message."""
 
-    __slots__ = ("name", "value")
+    __slots__ = ("name", "or_range", "value")
 
-    def __init__(self, name: str, value: Any = None) -> None:
-        self.name, self.value = name, value  # value None: the setting itself, not one value of it
+    def __init__(self, name: str, value: Any = None, or_range: str = "") -> None:
+        """`value` None: the setting itself, not one value of it. `or_range`: a range (`18811-18820`) the
+        interfaces that take one (`hrpyc serve --port`, HRPYC_PORT) offer besides `value`; Python's
+        keyword takes none, so `str()` leaves it out."""
+        self.name, self.value, self.or_range = name, value, or_range
 
     def __str__(self) -> str:
         """The Python keyword: `port=0`, `token=`."""
@@ -110,16 +113,36 @@ class BindError(HrpycError, OSError):
 class PortInUseError(BindError):
     """The port is taken, by another Houdini, another application, or a child that inherited it."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, holder: str = "") -> None:
+        """`holder`: who listens there when that is knowable (discovery.port_holder), else ''."""
         HrpycError.__init__(
             self,
-            "{}:{} is already in use (another Houdini?); stop it, or use {} or HRPYC_PORT=18811-18820 to take "
-            "a free port",
+            "{}:{} is already in use by {}; stop it, or use {} to take a free port",
+            host,
+            port,
+            holder or "another program",
+            Setting("port", 0, or_range=PORT_RANGE),
+        )
+        self.errno = errno.EADDRINUSE
+
+    @classmethod
+    def reserved(cls, host: str, port: int, number: int) -> PortInUseError:
+        """Windows refused the port (WSAEACCES, `number`): it keeps ranges of ports for Hyper-V, WSL2 or
+        Docker, or another program holds this one exclusively."""
+        error = cls.__new__(cls)
+        HrpycError.__init__(
+            error,
+            "{}:{} is reserved by Windows or held exclusively by another program (`netsh int ipv4 show "
+            "excludedportrange protocol=tcp` lists the reserved ranges); use {} or a port outside them",
             host,
             port,
             Setting("port", 0),
         )
-        self.errno = errno.EADDRINUSE
+        error.errno = number
+        return error
+
+
+PORT_RANGE = "18811-18820"  # the range hints offer where a range is taken: ten ports from SideFX's default
 
 
 class InsecureBindError(HrpycError):
@@ -158,6 +181,15 @@ class ConfigError(HrpycError, ValueError):
         )
         self.variable = variable
 
+    @classmethod
+    def secret(cls, variable: str, fix: str) -> ConfigError:
+        """A secret (a token) that cannot be used, named by where it came from, never shown."""
+        error = cls.__new__(cls)
+        named = variable if variable.startswith("HRPYC_") else Setting(variable)
+        HrpycError.__init__(error, "{} is not valid: {}", named, fix)
+        error.variable = variable
+        return error
+
 
 class UnsafeFileError(HrpycError, PermissionError):
     """The per-user folder, or a file in it, is not this user's alone: hrpyc will not trust it."""
@@ -167,13 +199,23 @@ class UnsafeFileError(HrpycError, PermissionError):
 
 
 class ServerNotFoundError(HrpycError, ConnectionError):
-    """Nothing accepted the connection in time."""
+    """Nothing accepted the connection in time (or the host name names no machine)."""
 
-    def __init__(self, address: str, reason: str) -> None:
+    def __init__(self, address: str, reason: str, fix: str = "") -> None:
         super().__init__(
-            "no hrpyc server at {} ({}); in Houdini run `import hrpyc; hrpyc.start_server()`, "
-            "or run `hrpyc serve`".format(address, reason)
+            "no hrpyc server at {} ({}); {}".format(
+                address,
+                reason,
+                fix
+                or "in Houdini run `import hrpyc; hrpyc.start_server()` (without Houdini, `hrpyc serve --demo` "
+                "serves a demo hou)",
+            )
         )
+
+    @classmethod
+    def unknown_host(cls, address: str, reason: str) -> ServerNotFoundError:
+        """The host part names no machine the resolver knows: starting a server would not help."""
+        return cls(address, reason, "check the host name")
 
 
 class ProtocolError(HrpycError, ConnectionError):
@@ -212,7 +254,8 @@ class TransferError(HrpycError, ConnectionError):
 
 
 class AuthenticationError(HrpycError, ConnectionRefusedError):
-    """The server and our client do not share the token (or whatever answered is not that server)."""
+    """The server and our client do not share the token (or whatever answered is not that server), or one
+    of them asks for a token the other does not have."""
 
     def __init__(
         self, address: str, why: str = "it could not prove it knows it: a wrong token, or not that server"
@@ -226,18 +269,45 @@ class AuthenticationError(HrpycError, ConnectionRefusedError):
             Setting("token", "auto"),
         )
 
+    @classmethod
+    def token_needed(cls, address: str) -> AuthenticationError:
+        """We offered no token and the server (or its session record) asks for one."""
+        return cls._of(
+            "the server at {} needs a token; pass it as {} or set HRPYC_TOKEN or HRPYC_TOKEN_FILE",
+            address,
+            Setting("token"),
+        )
+
+    @classmethod
+    def no_token_asked(cls, address: str, offered: Any) -> AuthenticationError:
+        """We offered a token (`offered`: the Setting or variable it came from) and the server asks for none:
+        it cannot prove it is the server the token is for."""
+        fix = "unset {}".format(offered) if isinstance(offered, str) else "leave out {}"
+        return cls._of(
+            "the server at {} asks for no token, so it cannot prove it is the one our token is for; to use it, " + fix,
+            address,
+            *(() if isinstance(offered, str) else (offered,)),
+        )
+
+    @classmethod
+    def _of(cls, message: str, *values: Any) -> AuthenticationError:
+        error = cls.__new__(cls)
+        HrpycError.__init__(error, message, *values)
+        return error
+
 
 class NotYourServerError(HrpycError, ConnectionRefusedError):
     """What answers on this machine's loopback is not one of this user's sessions: another user's process
     (a relay, a squatter), or a port no session record of this user names. Nothing was sent to it."""
 
     @classmethod
-    def of_user(cls, address: str, uid: int) -> NotYourServerError:
+    def of_user(cls, address: str, who: str) -> NotYourServerError:
+        """`who`: the other user as the system names them ('uid 1002', a Windows SID, or how macOS knows)."""
         return cls(
-            "{} belongs to another user (uid {}), so it is not your Houdini; nothing was sent to it: check the port "
+            "{} belongs to another user ({}), so it is not your Houdini; nothing was sent to it: check the port "
             "(`hrpyc sessions` lists yours), or pass {} if you mean to reach that user's server",
             address,
-            uid,
+            who,
             Setting("allow_other_users", True),
         )
 
@@ -291,7 +361,8 @@ class RemoteImportError(HrpycError, ImportError):
 
     def __init__(self, name: str, address: str) -> None:
         hint = (
-            "is it a Houdini or hython session? plain Python has no hou"
+            "it is not Houdini or hython (plain Python has no hou): start the server in Houdini, or serve a demo "
+            "hou with `hrpyc serve --demo` to try hrpyc without Houdini"
             if name == "hou"
             else "is it installed in the server's Python?"
         )

@@ -33,7 +33,8 @@ def fetch_file(connection: Any, path: str) -> bytes:
 
 
 def push_file(connection: Any, path: str, data: Union[bytes, bytearray, memoryview]) -> int:
-    """Write `data` to the file `path` on the server's machine (replacing it); the number of bytes."""
+    """Write `data` to the file `path` on the server's machine (replacing it, and making its folder if
+    missing); the number of bytes."""
     service = service_of(connection)
     return int(service.write_file(path, lane.send(connection, data)))
 

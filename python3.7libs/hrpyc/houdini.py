@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.util
 import inspect
 import sys
 import threading
@@ -22,6 +23,12 @@ def loaded_hou() -> Optional[Any]:
     import hou
 
     return hou
+
+
+def available() -> bool:
+    """Is there a `hou` this process could serve: loaded, or importable (found, not imported: importing
+    Houdini's outside Houdini takes seconds and a licence)?"""
+    return loaded_hou() is not None or importlib.util.find_spec("hou") is not None
 
 
 _DEMO_MODULE = __name__.rpartition(".")[0] + ".demo"  # hrpyc.demo: loaded by use_demo() alone
@@ -255,3 +262,48 @@ def open_undo_group(label: str) -> Optional[Any]:
 def close_undo_group(group: Any) -> None:
     """Close a group open_undo_group() opened."""
     group.__exit__(None, None, None)
+
+
+def open_operation(name: str) -> Optional[Any]:
+    """Open `hou.InterruptableOperation` named `name` on the calling thread - its progress in Houdini's
+    status line, and the artist's Esc raising `hou.OperationInterrupted` from its updates - and return it;
+    None where there is none to show: outside a graphical Houdini (hython, plain Python, the demo), and
+    off its main thread, whose event loop alone hears Esc."""
+    hou = loaded_hou()
+    if hou is None or threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        if not hou.isUIAvailable():
+            return None
+        operation = hou.InterruptableOperation(name, long_operation_name=name, open_interrupt_dialog=False)
+        operation.__enter__()
+    except Exception:  # a broken or partial hou: the job runs without one, as it would in hython
+        return None
+    return operation
+
+
+def close_operation(operation: Any) -> None:
+    """Close an operation open_operation() opened: it leaves the status line."""
+    operation.__exit__(None, None, None)
+
+
+def report_progress(operation: Any, fraction: float, message: Optional[str]) -> None:
+    """Show the operation at `fraction` (0 to 1) with `message` (None: as it was) in the status line;
+    hou.OperationInterrupted once the artist has pressed Esc."""
+    operation.updateLongProgress(fraction, message)
+
+
+def was_interrupted(operation: Any) -> bool:
+    """Whether the artist has pressed Esc since the operation opened: updateProgress with no fraction (its
+    default, -1: none shown) raises hou.OperationInterrupted then. False if Houdini refuses the look."""
+    try:
+        operation.updateProgress()
+    except Exception as error:
+        return is_interrupt(error)
+    return False
+
+
+def is_interrupt(error: BaseException) -> bool:
+    """Whether `error` is Houdini's `hou.OperationInterrupted`: the artist pressed Esc."""
+    interrupted = getattr(loaded_hou(), "OperationInterrupted", None)
+    return isinstance(interrupted, type) and isinstance(error, interrupted)

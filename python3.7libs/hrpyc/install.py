@@ -5,12 +5,13 @@ package file.
     hrpyc install --check PACKAGE.json
     python houdini_package/hrpyc_install.py ...   (the same, from a checkout, before rpyc is installed)
 
-Writes `packages/hrpyc.json` into each Houdini preference folder found (18.5 and later). From a checkout,
+Writes `packages/hrpyc.json` into each Houdini preference folder found (18.5 and later), found as Houdini
+finds it on this OS (see oslayer.folders), and says which and why. From a checkout,
 it points at the checkout. From a pip-installed hrpyc, the files Houdini reads ship inside the package
 (`hrpyc/houdini_files`: hrpyc.json, the start-up hooks, the shelf and the pane tab) and are copied, with
 the hrpyc package, into `packages/hrpyc/` beside the package file, which Houdini's scan ignores: Houdini
 must not see that Python's site-packages, whose rpyc, numpy or Qt would shadow its own. Imports nothing
-but hrpyc.config (standard library only).
+but hrpyc.config and hrpyc.oslayer (standard library only).
 """
 
 import argparse
@@ -24,6 +25,7 @@ import sys
 from typing import Dict, List, Optional, Tuple
 
 from . import config
+from .oslayer import console, folders
 
 HERE = os.path.dirname(os.path.abspath(__file__))  # the hrpyc package
 CHECKOUT = os.path.dirname(os.path.dirname(HERE))  # a checkout's top, when this runs from one
@@ -44,35 +46,31 @@ def from_checkout() -> bool:
     return os.path.isfile(os.path.join(CHECKOUT, PACKAGE)) and os.path.isdir(os.path.join(CHECKOUT, "scripts"))
 
 
-def preference_dirs(version: Optional[str] = None) -> List[str]:
-    """This user's Houdini preference folders: HOUDINI_USER_PREF_DIR if set, else the platform's."""
-    override = config.houdini_user_pref_dir()
-    if override and "__HVER__" not in override:
-        return [override]
-    home = config.user_profile()
-    if sys.platform == "darwin":
-        pattern = os.path.join(home, "Library", "Preferences", "houdini", "{}")
-    elif sys.platform == "win32":
-        pattern = os.path.join(home, "Documents", "houdini{}")
-    else:
-        pattern = os.path.join(home, "houdini{}")
-    if override:
-        pattern = override.replace("__HVER__", "{}")
+def preference_dirs(version: Optional[str] = None) -> Tuple[List[str], str]:
+    """This user's Houdini preference folders (those of 18.5 and later that exist, or `version`'s) and a
+    line saying where they were looked for and why."""
+    pattern, why = folders.preference_pattern(config.houdini_user_pref_dir(), config.windows_homes())
+    said = "hrpyc: Houdini's preference folder: {} ({})".format(pattern.replace(folders.VERSION, "X.Y"), why)
+    if folders.VERSION not in pattern:
+        return [pattern], said
     if version:
-        return [pattern.format(folder_version(version))]
+        return [pattern.replace(folders.VERSION, folder_version(version))], said
     found = []
-    for path in sorted(glob.glob(pattern.format("*"))):
+    for path in sorted(glob.glob(glob.escape(pattern).replace(folders.VERSION, "*"))):
         match = re.search(r"(\d+)\.(\d+)$", path)
         if match and os.path.isdir(path) and (int(match.group(1)), int(match.group(2))) >= OLDEST:
             found.append(path)
-    return found
+    return found, said
 
 
 def folder_version(version):
-    """'22' -> '22.0', as Houdini names its preference folders (houdini22.0); ValueError if not X or X.Y."""
-    match = re.match(r"^(\d+)(?:\.(\d+))?$", version.strip())
+    """'22' -> '22.0', as Houdini names its preference folders (houdini22.0), '21.0.440' (as Houdini's About
+    box writes it) -> '21.0'; ValueError if not X, X.Y or X.Y.Z."""
+    match = re.match(r"^(\d+)(?:\.(\d+)(?:\.\d+)?)?$", version.strip())
     if not match:
-        raise ValueError("--houdini-version {!r}: give a Houdini version such as 21.0 or 20.5".format(version))
+        raise ValueError(
+            "--houdini-version {!r}: give a Houdini version such as 21.0, 20.5 or 21.0.440".format(version)
+        )
     return "{}.{}".format(match.group(1), match.group(2) or 0)
 
 
@@ -241,23 +239,27 @@ def main(argv=None):
     parser.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
     parser.add_argument("--uninstall", action="store_true", help="remove hrpyc's package file")
     parser.add_argument("--prefs", action="append", help="a Houdini preference folder (repeatable)")
-    parser.add_argument("--houdini-version", help="X.Y: the folder of a Houdini not started yet")
+    parser.add_argument("--houdini-version", help="X.Y (or X.Y.Z): the folder of a Houdini not started yet")
     parser.add_argument("--check", metavar="PACKAGE", help="validate a package file and show what it sets")
     args = parser.parse_args(argv)
     if args.check:
         ok, lines = check(args.check)
-        print("\n".join(lines))
+        console.say("\n".join(lines))
         return 0 if ok else 1
     try:
-        prefs = args.prefs or preference_dirs(args.houdini_version)
+        if args.prefs:
+            prefs, said = args.prefs, "hrpyc: Houdini's preference folder: the one --prefs names"
+        else:
+            prefs, said = preference_dirs(args.houdini_version)
     except ValueError as exc:
         parser.error(str(exc))
+    console.say(said)
     if not prefs:
-        print(
-            "hrpyc: no Houdini preference folder found (start Houdini once, or pass --houdini-version X.Y "
+        console.say(
+            "hrpyc: no Houdini preference folder found there (start Houdini once, or pass --houdini-version X.Y "
             "or --prefs DIR)",
-            file=sys.stderr,
+            sys.stderr,
         )
         return 1
-    print("\n".join(install(prefs, dry_run=args.dry_run, uninstall=args.uninstall)))
+    console.say("\n".join(install(prefs, dry_run=args.dry_run, uninstall=args.uninstall)))
     return 0

@@ -35,6 +35,9 @@ def while_loading() -> None:
         os._exit(STATUS)  # Python >= 3.8 would print the traceback, then end by SIGINT; 3.7 with status 1
 
     sys.excepthook = quietly
+    from .oslayer import console  # not before: loading it takes a while
+
+    console.break_interrupts()  # Windows' Ctrl-Break too, as cli.main makes it
 
 
 def _is_the_command() -> bool:

@@ -1,9 +1,9 @@
 """Client side: jobs - code run on the server that the caller can watch, wait for and cancel
 (`hrpyc.submit`, `hrpyc.Job`; `hrpyc.run` is a job waited for), and one undo step (`hrpyc.undo_group`).
 
-A job's state and output come back by polling: each poll waits on the server until the job prints or
-ends (at most POLL_WAIT), so output arrives a round trip after it was printed, and an idle wait costs
-five requests a second.
+A job's state, output and progress come back by polling: each poll waits on the server until the job
+prints or ends (at most POLL_WAIT), so output arrives a round trip after it was printed, progress with the
+next poll, and an idle wait costs five requests a second.
 """
 
 from __future__ import annotations
@@ -40,9 +40,13 @@ POLL_WAIT = 0.2
 FIRST_WAIT = 0.5  # ... and hrpyc.run's submit: a quick job is done in one round trip (submit waits none)
 
 
+Progress = Tuple[float, Optional[str]]
+
+
 class Job(object):
     """A job on the server (see `submit`): `state` is one of 'queued', 'running', 'done', 'failed',
-    'cancelled'; `output` what its code has printed so far (stdout and stderr, in order)."""
+    'cancelled'; `output` what its code has printed so far (stdout and stderr, in order); `progress` what
+    it last said with hrpyc.progress(), `(fraction, message)`, or None."""
 
     def __init__(self, connection: Any, job_id: int, name: str, echo: bool = False, tag: int = 0) -> None:
         self.id, self.name, self._tag = job_id, name, tag
@@ -51,6 +55,8 @@ class Job(object):
         self._lock = threading.RLock()
         self._state = QUEUED
         self._chunks: List[Tuple[str, str]] = []
+        self._progress: Optional[Progress] = None
+        self._ask: Any = None  # the server's poll: hrpyc_job_news, or hrpyc_job_poll where it has no progress
         self._outcome: Any = None
         self._value: Any = None
         self._error: Optional[BaseException] = None
@@ -69,6 +75,14 @@ class Job(object):
         self._poll(0)
         with self._lock:
             return "".join(text for _, text in self._chunks)
+
+    @property
+    def progress(self) -> Optional[Progress]:
+        """`(fraction, message)`: how far the job's code said it is with hrpyc.progress() - a fraction from
+        0 to 1, and what it is doing or None; None before it says (and always, from an hrpyc server older
+        than progress)."""
+        self._poll(0)
+        return self._progress
 
     def done(self) -> bool:
         """Whether the job has ended: done, failed or cancelled."""
@@ -107,15 +121,20 @@ class Job(object):
     def _poll(self, wait: float) -> None:
         with self._lock:
             if self._state not in FINISHED:
-                self._update(self._service.hrpyc_job_poll(self.id, len(self._chunks), wait))
+                if self._ask is None:
+                    self._ask = getattr(self._service, "hrpyc_job_news", None) or self._service.hrpyc_job_poll
+                self._update(self._ask(self.id, len(self._chunks), wait))
 
     def _update(self, answer: Any) -> None:
-        """Take in what the server said: (state, new output chunks, outcome); never trust its shape."""
+        """Take in what the server said: (state, new output chunks, outcome), and the progress where it
+        says it (hrpyc_job_news); never trust its shape."""
         try:
-            state, chunks, outcome = answer
+            state, chunks, outcome, *news = answer
             chunks = [(str(stream), str(text)) for stream, text in chunks]
             if state not in STATES or any(stream not in STREAMS for stream, _ in chunks):
                 raise ValueError("unknown job state or stream")
+            if news:  # what a later server adds beyond the progress is not read
+                self._progress = _progress(news[0])
         except (TypeError, ValueError) as exc:
             raise ProtocolError(self._conn.address, "its answer about a job is not one: {}".format(exc)) from None
         self._chunks.extend(chunks)
@@ -145,6 +164,16 @@ class Job(object):
             self._service.hrpyc_job_result(self.id)  # raises the code's error, as hrpyc.run does
             raise ProtocolError(self._conn.address, "it said a job failed, then gave no error")
         return _unpack(self._conn, self._outcome)
+
+
+def _progress(said: Any) -> Optional[Progress]:
+    """A server's (fraction, message), bounded: a fraction from 0 to 1, a printable line or None."""
+    if said is None:
+        return None
+    if type(said) is not tuple or len(said) != 2 or type(said[0]) is not float:
+        raise ValueError("its progress is not a (fraction, message) pair")
+    fraction, message = said
+    return min(1.0, max(0.0, fraction)), None if message is None else printable(message)
 
 
 def submit(connection: Any, code: Union[str, Callable[..., Any]], *args: Any, **kwargs: Any) -> Job:
@@ -205,8 +234,9 @@ def _start(connection: Any, code: Any, args: Any, kwargs: Any, echo: bool) -> An
     source, name, args, kwargs = _code(connection, code, args, kwargs)
     literal, buffers = plain.pack_arguments(args, kwargs, functools.partial(lane.send, connection))
     tag = next(_tags)
+    progress = () if getattr(service, "hrpyc_job_news", None) is None else (True,)  # a server older than progress
     try:
-        answer = submit_call(source, name, literal, buffers, FIRST_WAIT if echo else 0.0, tag)
+        answer = submit_call(source, name, literal, buffers, FIRST_WAIT if echo else 0.0, tag, *progress)
     except KeyboardInterrupt:
         raise _Interrupted(Job(connection, 0, name or "code", echo, tag)) from None
     try:

@@ -12,6 +12,14 @@ land at any bytecode of that thread, hrpyc's own code included (what the job pri
 Job._printed): the lock the job thread takes is a C lock taken and left by `with`, each in one step, so an
 exception never falls between taking it and the block that gives it back.
 
+In a graphical Houdini a job on the main thread runs inside a `hou.InterruptableOperation` named after it
+and its client: its progress in the status line, which `progress()` moves. Houdini hears the artist's Esc
+only when asked: by `progress()`, which then raises `hou.OperationInterrupted` in the code, as Houdini's own
+updates do; by hrpyc every CHECK_EVERY s between two bytecodes of the code (see _EscWatch), which then stops
+it as a cancel does; and when the code ends in an error, which is then the Esc's doing (a render that saw
+it). Each way, the job ends cancelled, INTERRUPTED. Inside one long C++ call, Esc stops only what looks for
+it (Houdini's cooks and renders do), and hrpyc's next look comes once the call returns.
+
 Bounds: a connection has at most MAX_JOBS jobs on the server (a submit beyond is refused in one line);
 a job keeps at most MAX_OUTPUT characters its client has not read (the oldest go, and a marker says how
 many); off the main thread, the dispatcher runs a few jobs at once and queues the rest (see dispatch).
@@ -23,6 +31,8 @@ import builtins
 import ctypes
 import itertools
 import marshal
+import math
+import numbers
 import platform
 import threading
 import time
@@ -30,8 +40,9 @@ import types
 from importlib.util import MAGIC_NUMBER
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
-from . import output
+from . import houdini, output
 from .output import Chunk
+from .printable import printable
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 FINISHED = (DONE, FAILED, CANCELLED)
@@ -41,6 +52,9 @@ MAX_WAIT = 1.0  # seconds a poll may wait for news on its connection's thread
 # taken (those hold their result and output too). A farm script submits a few hundred; beyond the
 # dispatcher's threads they wait their turn anyway, so more would only hold memory.
 MAX_JOBS = 500
+INTERRUPTED = "interrupted in Houdini"  # how a job the artist stopped with Esc was cancelled
+CHECK_EVERY = 0.1  # seconds between hrpyc's looks for the artist's Esc while a job holds the main thread
+Progress = Tuple[float, Optional[str]]  # (fraction done, from 0 to 1; what the job is doing, or None)
 TOO_MANY = (
     "this connection has {:,} jobs there, the most one connection may have (queued, running, or ended with "
     "their result not taken); take results (job.result()) or cancel some (job.cancel()), then submit again"
@@ -111,7 +125,10 @@ class Job(object):
         self._wake = threading.Lock()
         self._wake.acquire()
         self._thread: Optional[int] = None  # the ident of the thread running the code, while it may be interrupted
+        self._operation: Any = None  # Houdini's InterruptableOperation the code runs in, if any (see run)
+        self.progress: Optional[Progress] = None  # what the code last said with hrpyc.progress()
         self.tag = 0  # the client's name for it (see Jobs.submit)
+        self.owner = "a client"  # who submitted it, as a busy message names a client (see Jobs.submit)
 
     @property
     def label(self) -> str:
@@ -125,24 +142,32 @@ class Job(object):
             self.state, self.started_at = RUNNING, time.monotonic()
             code, self._code = self._code, None
         leave = enter() if enter is not None else None
+        # Opened before the code may be interrupted and closed after (see _execute): no cancel lands in between.
+        operation = houdini.open_operation("hrpyc: {} from {}".format(self.label, self.owner))
         try:
             with output.captured(self._printed):
-                state, outcome = self._execute(code)
+                state, outcome = self._execute(code, operation)
         except Interrupted:
             # A cancel that landed as the code ended, before the thread was disarmed: the job is over,
             # cancelled. cancel() interrupts a job once, so nothing else can land after this.
             self._disarm(threading.get_ident())
             state, outcome = CANCELLED, None
         finally:
+            if operation is not None:
+                houdini.close_operation(operation)
             if leave is not None:
                 leave()
         self._finish(state, outcome)
 
-    def _execute(self, code: Any) -> Tuple[str, Any]:
+    def _execute(self, code: Any, operation: Any) -> Tuple[str, Any]:
         ident = threading.get_ident()
+        if operation is not None:
+            _esc_watch.watch(self)  # before cancel() may interrupt this thread: it never lands in there
         try:
             with self._lock:
                 self._thread = ident  # from here cancel() may interrupt this thread
+                self._operation = operation
+                _running[ident] = self  # from here hrpyc.progress() on this thread reports for this job
                 cancelled = bool(self.cancelled_how)  # asked while the job was starting
             if cancelled:
                 return CANCELLED, None
@@ -150,6 +175,8 @@ class Job(object):
         except Interrupted:
             return CANCELLED, None
         except BaseException as exc:  # the code's own error, as hrpyc.run reports it (SystemExit too, as rpyc)
+            if self._stopped_by_escape(exc, operation):
+                return CANCELLED, None
             return FAILED, exc
         finally:
             self._disarm(ident)
@@ -160,11 +187,47 @@ class Job(object):
         while True:
             try:
                 with self._lock:
-                    self._thread = None
+                    self._thread = self._operation = None
+                    _running.pop(ident, None)
+                    _esc_watch.unwatch(self)
                     _interrupt(ident, None)
                 return
             except Interrupted:
                 continue
+
+    def report(self, fraction: float, message: Optional[str]) -> None:
+        """hrpyc.progress() on the job's thread: keep it for the client, show it in Houdini (which raises
+        hou.OperationInterrupted once the artist has pressed Esc)."""
+        self.progress = (fraction, message)  # one step: a poll reads the whole pair or the one before
+        operation = self._operation
+        if operation is not None:
+            houdini.report_progress(operation, fraction, message)
+
+    def checkpoint(self) -> None:
+        """On the job's thread, between two bytecodes of its code (see _EscWatch): Interrupted if the
+        artist has pressed Esc in Houdini."""
+        operation = self._operation
+        if operation is None or self._thread != threading.get_ident():
+            return
+        if houdini.was_interrupted(operation) and self._interrupted_in_houdini():
+            raise Interrupted
+
+    def _stopped_by_escape(self, error: BaseException, operation: Any) -> bool:
+        """Whether the code ended because the artist pressed Esc: it let hou.OperationInterrupted through,
+        or failed in an operation Houdini says was interrupted (a render that saw Esc fails in its own
+        words). The job is then cancelled (INTERRUPTED, unless its client cancelled it first)."""
+        if houdini.is_interrupt(error) or (operation is not None and houdini.was_interrupted(operation)):
+            self._interrupted_in_houdini()
+            return True
+        return False
+
+    def _interrupted_in_houdini(self) -> bool:
+        """The artist pressed Esc: the job ends cancelled, INTERRUPTED; False if it was cancelled already."""
+        with self._lock:
+            if self.cancelled_how:
+                return False  # its interruption is on its way, or the code ended after it
+            self.cancelled_how = INTERRUPTED
+            return True
 
     def _printed(self, stream: str, text: str) -> bool:
         """Keep what the code printed for its client; False when it has none (any more): the text goes to
@@ -229,11 +292,95 @@ def _interrupt(ident: int, exception: Optional[type]) -> None:
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), raised)
 
 
+_running: Dict[int, Job] = {}  # thread ident -> the job whose code runs there (see hrpyc.progress)
+
+
+def progress(fraction: float, message: Optional[str] = None) -> None:
+    """In a job's code: say how far it is - `fraction` done, from 0 to 1, and what it is doing. The job's
+    client reads it as `Job.progress`; in a graphical Houdini it shows in the status line, by the job's
+    name, and raises `hou.OperationInterrupted` once the artist has pressed Esc (the job then ends cancelled,
+    unless the code catches it). A fraction beyond 0 to 1 is taken as the nearer end; the message is
+    kept to one line of 200 characters. Elsewhere (outside a job, in a thread the job started) nothing
+    happens."""
+    if not isinstance(fraction, numbers.Real):
+        raise TypeError("hrpyc.progress(fraction=<{}>): give a number from 0 to 1".format(type(fraction).__name__))
+    if math.isnan(fraction):
+        raise ValueError("hrpyc.progress(fraction=nan): give a number from 0 to 1")
+    if message is not None and not isinstance(message, str):
+        raise TypeError("hrpyc.progress(message=<{}>): give a string, or None".format(type(message).__name__))
+    job = _running.get(threading.get_ident())
+    if job is not None:
+        job.report(min(1.0, max(0.0, float(fraction))), None if message is None else printable(message))
+
+
+# Py_AddPendingCall(func, arg): CPython calls `func(arg)` on the main thread at its next bytecode, as it
+# runs signal handlers, and raises the error it returns (-1) there, as it raises KeyboardInterrupt.
+# PyObject_IsTrue(obj) has that signature, `int f(void *)`, and calls obj.__bool__ (see _EscWatch).
+_add_pending_call = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)(
+    ("Py_AddPendingCall", ctypes.pythonapi)
+)
+_IS_TRUE = ctypes.cast(ctypes.pythonapi.PyObject_IsTrue, ctypes.c_void_p)
+
+
+class _EscWatch(object):
+    """Every CHECK_EVERY s while a job runs inside a Houdini operation (on the main thread), look for the
+    artist's Esc between two bytecodes of its code, so Esc stops code that neither reports progress nor
+    calls into Houdini. A thread of its own asks CPython for the look (a pending call, one at a time);
+    the main thread makes it (__bool__), and an Interrupted it raises stops the code there, like a cancel.
+    Code inside a C++ call is looked at once it returns."""
+
+    def __init__(self) -> None:
+        self._job: Optional[Job] = None  # the job watched, set and cleared on its thread
+        self._watching = threading.Event()
+        self._asked = False  # a look is pending: the main thread has not run Python since it was asked
+        self._started = False
+        self._lock = threading.Lock()
+
+    def watch(self, job: Job) -> None:
+        """Look for Esc while `job` runs (its code on the calling thread, the main thread)."""
+        self._job = job
+        self._watching.set()
+        with self._lock:
+            start, self._started = not self._started, True
+        if start:
+            threading.Thread(target=self._ask, name="hrpyc-esc", daemon=True).start()
+
+    def unwatch(self, job: Job) -> None:
+        if self._job is job:
+            self._job = None
+            self._watching.clear()
+
+    def _ask(self) -> None:
+        while self._watching.wait():
+            time.sleep(CHECK_EVERY)
+            if self._job is not None and not self._asked:
+                self._asked = True
+                if _add_pending_call(_IS_TRUE, id(self)) != 0:  # CPython's queue is full: next time
+                    self._asked = False
+
+    def __bool__(self) -> bool:
+        """The look, on the main thread, between two bytecodes of whatever Python runs there."""
+        self._asked = False
+        job = self._job
+        if job is not None:
+            job.checkpoint()  # Interrupted after Esc: raised in the job's code
+        return False
+
+
+_esc_watch = _EscWatch()  # lives as long as the process: a pending call holds its address
+
+
 class Jobs(object):
     """A server's jobs, by id, until their client takes the result or goes away."""
 
-    def __init__(self, start: Callable[[Job], None], runs_here: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        start: Callable[[Job], None],
+        runs_here: Callable[[], bool],
+        who: Callable[[Any], str],
+    ) -> None:
         self._start = start  # the dispatcher's: run a job where hou is safe, without waiting for it
+        self._who = who  # the server's: a client as a busy message names it, for Houdini's status line
         # The dispatcher's: does the calling thread run jobs (the main thread)? There, nothing may wait
         # for a job: it would wait for itself.
         self.runs_here = runs_here
@@ -246,6 +393,7 @@ class Jobs(object):
     def submit(self, conn: Any, name: str, code: Callable[[], Any], tag: int = 0) -> Job:
         """Start a job; `tag` is the client's own name for it, until it learns the job's id. Refused (in
         the client's words) when the server is stopping or `conn` has MAX_JOBS jobs already."""
+        owner = self._who(conn)  # before our lock: the server takes its own
         with self._lock:
             held = self._held.get(conn, 0)
             if self._closed:
@@ -253,7 +401,7 @@ class Jobs(object):
             if held >= MAX_JOBS:
                 raise Refused(TOO_MANY.format(held))
             job = Job(next(self._ids), name, conn, code)
-            job.tag = tag
+            job.tag, job.owner = tag, owner
             self._jobs[job.id] = job
             self._held[conn] = held + 1
         self._start(job)
@@ -304,6 +452,8 @@ class Jobs(object):
 
 
 def describe(job: Job) -> str:
-    """One job as a client record names it: "job 3 'cache' (running 12 s)"."""
-    since = job.started_at if job.state is RUNNING else job.submitted_at
-    return "{} ({} {:.0f} s)".format(job.label, job.state, time.monotonic() - since)
+    """One job as a client record names it: "job 3 'cache' (running 12 s)", "... (running 12 s, 40 %)"."""
+    running, reported = job.state is RUNNING, job.progress
+    since = job.started_at if running else job.submitted_at
+    done = ", {:.0f} %".format(reported[0] * 100) if running and reported is not None else ""
+    return "{} ({} {:.0f} s{})".format(job.label, job.state, time.monotonic() - since, done)

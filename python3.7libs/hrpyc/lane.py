@@ -49,6 +49,7 @@ MIN_RATE = 1 << 20  # bytes a second a transfer must average, beyond STALL, befo
 # Lane transfers of one connection at once: a buffer moves at memory speed on loopback, so more in
 # parallel gain nothing there; each holds a socket and a thread of the server.
 MAX_LANES = 4
+HANG_UP_WAIT = 5.0  # seconds our client waits for the server to hang up after a transfer
 MAX_PARCEL = 16 << 30  # bytes one upload may declare
 RESERVED = 1 << 30  # bytes the server may take for uploads before they arrive, all lanes together
 FIRST_PIECE, PIECE = 64 << 10, 1 << 20  # beyond RESERVED, an upload is read in pieces (see _read_in_pieces)
@@ -324,10 +325,22 @@ def _lane_socket(conn: Any, op: bytes, number: int, direction: str) -> Iterator[
             sock.settimeout(request_timeout(conn))
             sock.sendall(MAGIC + conn.lane_key + op + _NUMBER.pack(number))
             yield sock
+            _hang_up_seen(sock)
     except HrpycError:
         raise
     except (OSError, EOFError) as exc:
         raise TransferError(conn.address, direction, "{}: {}".format(type(exc).__name__, exc)) from None
+
+
+def _hang_up_seen(sock: socket.socket) -> None:
+    """Wait (briefly) for the server to hang up: it counts the transfer out of MAX_LANES before it does,
+    so only then may the next one take this turn without finding the server's places all taken."""
+    try:
+        sock.settimeout(HANG_UP_WAIT)
+        while sock.recv(4096):
+            pass
+    except OSError:
+        pass  # a server that keeps the socket (none does) costs the wait, nothing more
 
 
 def _read_answer(reader: Any) -> Tuple[bytes, int]:

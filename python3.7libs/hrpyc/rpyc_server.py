@@ -7,7 +7,6 @@ See rpyc_wire for why these internals are touched only in the rpyc_* modules.
 from __future__ import annotations
 
 import collections
-import errno
 import inspect
 import socket
 import sys
@@ -21,16 +20,9 @@ from rpyc.utils.server import ThreadedServer
 
 from . import remote_errors
 from .address import is_ipv6
+from .oslayer import sockets
 from .printable import printable
-from .rpyc_wire import (
-    HANDLE_RELEASE,
-    MAX_RELEASE,
-    BridgingChannel,
-    FastSocketStream,
-    raw_socket,
-    shutdown_socket,
-    unpack_releases,
-)
+from .rpyc_wire import HANDLE_RELEASE, MAX_RELEASE, BridgingChannel, FastSocketStream, raw_socket, unpack_releases
 
 # Requests that need neither hou nor the main thread: rpyc's bookkeeping. HANDLE_CLOSE releases what
 # the client held, exactly as a dropped socket does on the connection's thread; queued behind a busy
@@ -39,7 +31,6 @@ _LIGHT_HANDLERS = frozenset((consts.HANDLE_PING, consts.HANDLE_GETROOT, consts.H
 # What every client's connect starts with, before it says (or does) anything of its own.
 _OPENING_HANDLERS = frozenset((consts.HANDLE_PING, consts.HANDLE_GETROOT, consts.HANDLE_INSPECT))
 SERVICE_PREFIX = "hrpyc_"
-_OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 _ANSWERS = (consts.MSG_REPLY, consts.MSG_EXCEPTION)
 _PLUMBING = remote_errors.plumbing(rpyc, sys.modules[__package__])  # frames an error's traceback leaves out
 # Released pairs a client may have waiting (a few releases' worth): a client that sends more before a
@@ -278,7 +269,7 @@ class ServerConnection(rpyc.Connection):
         except EOFError:
             return False
         except Exception:  # a peer that broke the protocol: cut off, as serve_until_closed does
-            shutdown_socket(raw_socket(self))
+            sockets.cut(raw_socket(self))
             return False
 
     def serve_until_closed(self) -> None:
@@ -293,7 +284,7 @@ class ServerConnection(rpyc.Connection):
         except EOFError:
             pass
         except Exception:
-            shutdown_socket(raw_socket(self))
+            sockets.cut(raw_socket(self))
             raise
         finally:
             self.close()
@@ -305,10 +296,11 @@ class BridgingServer(ThreadedServer):
     channel that answers clients of every rpyc generation, and a stop that prints no traceback."""
 
     def accept(self) -> None:
-        """rpyc's accept (the same 4.1.0 to 6.0.2), except that running out of file descriptors or
-        memory (EMFILE, ENFILE, ENOBUFS, ENOMEM: a burst of sockets) backs off and accepts again, where
-        rpyc took it for a normal close and the server stopped for good; another error is raised, so
-        the server says why it ended."""
+        """rpyc's accept (the same 4.1.0 to 6.0.2), except that it survives what a busy or hostile moment
+        makes accept() fail with, on every OS (see oslayer.sockets.accept_error): a client that reset
+        before it was accepted is skipped, and running out of file descriptors or memory (a burst of
+        sockets) backs off and accepts again, where rpyc took either for a normal close and the server
+        stopped for good; another error is raised, so the server says why it ended."""
         while self.active:
             try:
                 sock, _ = self.listener.accept()
@@ -317,11 +309,11 @@ class BridgingServer(ThreadedServer):
             except OSError as exc:
                 if not self.active:
                     raise EOFError() from None  # close() closed the listener: rpyc's normal end
-                if exc.errno in (errno.EINTR, errno.EAGAIN):
-                    continue
-                if exc.errno not in _OUT_OF_RESOURCES:
+                action = sockets.accept_error(exc.errno)
+                if action is None:
                     raise
-                self._back_off(exc)
+                if action == sockets.BACK_OFF:
+                    self._back_off(exc)
                 continue
             self._backoff = 0.0
             sock.setblocking(True)
@@ -341,7 +333,7 @@ class BridgingServer(ThreadedServer):
         # close() may have run since accept() returned: it could not see this socket, so close it
         # here (rpyc would go on to serve it, or fail on it in a thread of its own).
         if not self.active:
-            shutdown_socket(sock)
+            sockets.cut(sock)
             sock.close()
             self.clients.discard(sock)
             return
@@ -379,6 +371,8 @@ class ListeningServer(BridgingServer):
     """hrpyc.Server's rpyc server: each connection handed to a callback; `serve_raw(sock, credentials)`
     first gets each authenticated socket, and keeps those it serves itself (the bulk lane's) from rpyc."""
 
+    listener: socket.socket  # rpyc's, bound in its __init__
+
     def __init__(
         self,
         service: type,
@@ -404,6 +398,7 @@ class ListeningServer(BridgingServer):
             protocol_config={},
             logger=logger,
         )
+        self.listener = sockets.exclusive(self.listener)  # Windows: no other socket may bind over our port
         self.listener.set_inheritable(False)
         self._serve_connection = serve_connection
         self._serve_raw = serve_raw

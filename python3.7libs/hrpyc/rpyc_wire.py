@@ -353,18 +353,6 @@ class FastSocketStream(SocketStream):
             raise EOFError(exc) from None
 
 
-def shutdown_socket(sock: socket.socket) -> None:
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass  # already gone
-
-
-def shutdown(conn: rpyc.Connection) -> None:
-    """Cut a connection at the socket: its serving thread sees EOF and cleans up after itself."""
-    shutdown_socket(raw_socket(conn))
-
-
 def raw_socket(conn: rpyc.Connection) -> socket.socket:
     return conn._channel.stream.sock
 

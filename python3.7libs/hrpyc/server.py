@@ -4,7 +4,6 @@ process runs through the module API (`start_server`, `stop_server`, `running_ser
 
 from __future__ import annotations
 
-import errno
 import itertools
 import logging
 import os
@@ -13,21 +12,22 @@ import socket
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import config, discovery, events, houdini, identity, sessions
 from .address import DEFAULT_HOST, DEFAULT_PORT, format_address, is_loopback
 from .auth import Security
 from .clients import ClientInfo, ClientRecord, Pairs, to_pairs
 from .dispatch import CallerDispatcher, Dispatcher, make_dispatcher
-from .errors import BindError, PortInUseError, ServerAlreadyRunningError
+from .errors import BindError, HrpycError, PortInUseError, ServerAlreadyRunningError
 from .jobs import Jobs
 from .jobs import describe as describe_job
 from .lane import Lanes
+from .oslayer import owner, sockets
 from .printable import printable_error
 from .refusals import RefusalLog
 from .rpyc_server import ListeningServer, Request
-from .rpyc_wire import RELEASE_CAPABILITY, RPYC_VERSION_STRING, peer_address, set_compression, shutdown
+from .rpyc_wire import RELEASE_CAPABILITY, RPYC_VERSION_STRING, peer_address, raw_socket, set_compression
 from .service import service_for
 from .undo import UndoGroups
 from .version import __version__
@@ -71,7 +71,7 @@ class Server(object):
         own. `certfile`/`keyfile`: serve over TLS; `cafile`: and require client certificates it signed.
         `allow_insecure`: listen beyond loopback with no credential. `allow_other_users`: let other OS
         users' processes on this machine in too, with the credential asked for (by default only this user's
-        may connect from this machine, whatever they show, where the system says who connected: Linux).
+        may connect from this machine, whatever they show; where the system cannot say who connected, none may).
         `max_clients`: connected at once.
         `compress`: zlib for large frames; None turns it on only for peers beyond loopback."""
         self._dispatcher = self._dispatcher_for(dispatch)
@@ -103,7 +103,7 @@ class Server(object):
         self._record: Optional[str] = None
         self._refusals = RefusalLog(self._tell_refused)
         self._lanes = Lanes(self._security.hears_preambles)
-        self._jobs = Jobs(self._dispatcher.start, self._dispatcher.runs_jobs_here)
+        self._jobs = Jobs(self._dispatcher.start, self._dispatcher.runs_jobs_here, self._who)
         self._undo = UndoGroups(self._dispatcher.start)
         self._dispatcher.who = self._who
         sessions.folder()  # what can fail fails before the port is taken: a listener nobody could stop
@@ -122,12 +122,16 @@ class Server(object):
             )
             self._rpyc.listen()
         except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise PortInUseError(host, port) from None
+            why = sockets.bind_error(exc.errno)
+            if why == sockets.RESERVED:
+                raise PortInUseError.reserved(host, port, exc.errno or 0) from None
+            if why == sockets.IN_USE:
+                raise PortInUseError(host, port, discovery.port_holder(port)) from None
             raise BindError(host, port, exc.strerror or str(exc)) from None
         except (UnicodeError, ValueError) as exc:  # a name the resolver cannot encode (rpyc >= 5 resolves it here)
             raise BindError(host, port, "not a host name: {}".format(exc)) from None
         self.address: Tuple[str, int] = (self._rpyc.host, self._rpyc.port)
+        self._protection = "credential only" if not self._security.only_owner else self._owner_check()
 
     def _dispatcher_for(self, dispatch: Optional[str]) -> Dispatcher:
         return make_dispatcher(config.dispatch_mode(dispatch))
@@ -154,9 +158,35 @@ class Server(object):
 
     @property
     def only_owner(self) -> bool:
-        """True when only this OS user's processes may connect from this machine, whatever the credential:
-        allow_other_users was not given, and the system says who connected (Linux)."""
+        """True when only this OS user's processes may connect from this machine, whatever the credential
+        (allow_other_users was not given); see `protection`."""
         return self._security.only_owner
+
+    @property
+    def protection(self) -> str:
+        """Who on this machine may connect: 'owner' (this OS user's processes only, whatever they show),
+        'credential only' (any process with the credential: allow_other_users, or a system that never says
+        who connected, such as Wine), or 'refuse local' (none: such a system, and no credential to ask for)."""
+        return self._protection
+
+    def _owner_check(self) -> str:
+        """What the owner check can do here, asked of our own listener once, and said if it falls short."""
+        found = owner.listener_owner(self._rpyc.listener)
+        if found.state == owner.OURS:
+            return "owner"
+        if found.blind and self.credential != "none":
+            log.info(
+                "hrpyc: this system cannot tell which user connects (%s): the %s is what keeps other users out",
+                found.detail,
+                self.credential,
+            )
+            return "credential only"
+        log.warning(
+            "hrpyc: this system cannot tell which user connects (%s), so every client on this machine will be "
+            "refused; allow_other_users (HRPYC_ALLOW_OTHER_USERS=1) lets them in with the credential asked for",
+            found.detail,
+        )
+        return "refuse local"
 
     @property
     def exposed(self) -> bool:
@@ -257,7 +287,7 @@ class Server(object):
             record = self._clients.get(client_id)
         if record is None:
             return False
-        shutdown(record.conn)
+        sockets.cut(raw_socket(record.conn))  # its serving thread sees EOF and cleans up after itself
         return True
 
     def _record_of(self, conn: Any) -> Optional[ClientRecord]:
@@ -400,6 +430,19 @@ def start_server(
     if not use_thread:
         server.serve_forever()
     return server
+
+
+def start_first_free(ports: Sequence[int], named: Any, *, host: str = DEFAULT_HOST, **options: Any) -> Server:
+    """start_server() on the first free port of `ports`: a range (HRPYC_PORT, `hrpyc serve --port A-B`), or
+    one port, whose PortInUseError is raised. `named`: where the range came from (a Setting, or
+    'HRPYC_PORT=A-B'), for the error when every port of it is taken."""
+    for port in ports:
+        try:
+            return start_server(port, host=host, **options)
+        except PortInUseError:
+            if len(ports) == 1:
+                raise
+    raise HrpycError("every port of {} on {} is in use; widen the range", named, host)
 
 
 class _ServedHere(Server):

@@ -4,13 +4,14 @@ handshake and a description of itself that need no `hou` and no main thread.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Tuple
+import os
+from typing import Any, Callable, Optional, Tuple, Union
 
 from rpyc.core.service import SlaveService
 
 from . import houdini, identity, plain
 from .clients import Pairs
-from .jobs import CANCELLED, DONE, FAILED, MAX_WAIT, Chunk, Jobs, Refused, compiled, execute
+from .jobs import CANCELLED, DONE, FAILED, MAX_WAIT, Chunk, Jobs, Progress, Refused, compiled, execute
 from .lane import HANDSHAKE_KEY, Buffer, Lanes, Shipped
 from .rpyc_server import ServerConnection
 from .rpyc_wire import BYTECODE_CAPABILITY
@@ -66,14 +67,21 @@ class HrpycService(SlaveService):
         return plain.pack_result(execute(source, name, args, kwargs), self._ship)
 
     def hrpyc_submit(
-        self, source: str, name: str, arguments: str, buffers: plain.Buffers, wait: float, tag: int = 0
+        self,
+        source: Union[str, bytes],
+        name: str,
+        arguments: str,
+        buffers: plain.Buffers,
+        wait: float,
+        tag: int = 0,
+        progress: bool = False,
     ) -> Tuple[Any, ...]:
         """hrpyc.submit() and hrpyc.run(): start a job (see hrpyc.jobs) and answer as hrpyc_job_poll
-        does, after up to `wait` s, with the job's id first: a quick job run() waits for is done in one
-        round trip. `source`: a code block, a function's source, or (bytes) a function's compiled code
-        from a client of this Python (jobs.compiled). `tag`: the client's name for the job, should it have
-        to cancel it before this answer comes. A job not taken (see Jobs.submit) is id 0, cancelled, with
-        the reason as its outcome: older clients raise CancelledError with it."""
+        does (hrpyc_job_news with `progress`), after up to `wait` s, with the job's id first: a quick job
+        run() waits for is done in one round trip. `source`: a code block, a function's source, or (bytes) a
+        function's compiled code from a client of this Python (jobs.compiled). `tag`: the client's name for
+        the job, should it have to cancel it before this answer comes. A job not taken (see Jobs.submit) is
+        id 0, cancelled, with the reason as its outcome: older clients raise CancelledError with it."""
         if not isinstance(source, (str, bytes)) or not isinstance(name, str):
             raise TypeError("hrpyc_submit takes the code's source (or compiled code) and its function's name")
         function = compiled(source) if isinstance(source, bytes) else source
@@ -87,19 +95,30 @@ class HrpycService(SlaveService):
             job = self.jobs.submit(self._conn, identity.printable(name or "code", 80), code, tag)
         except Refused as refused:
             return 0, CANCELLED, (), str(refused)
-        return (job.id,) + self.hrpyc_job_poll(job.id, 0, wait)
+        news = self._news(job.id, 0, wait)
+        return (job.id,) + (news if progress is True else news[:3])
+
+    def hrpyc_job_news(
+        self, job_id: int, index: int, wait: float
+    ) -> Tuple[str, Tuple[Chunk, ...], Any, Optional[Progress]]:
+        """(state, output chunks from `index` on, outcome, progress), after up to `wait` s for news: the
+        outcome is the packed result once done, how it was cancelled once cancelled; a failed job's error
+        comes from hrpyc_job_result. Progress is what the code last said with hrpyc.progress(), as
+        (fraction, message), or None. A job done or cancelled is forgotten once it has said so."""
+        return self._news(job_id, index, wait)
 
     def hrpyc_job_poll(self, job_id: int, index: int, wait: float) -> Tuple[str, Tuple[Chunk, ...], Any]:
-        """(state, output chunks from `index` on, outcome), after up to `wait` s for news: the outcome is
-        the packed result once done, how it was cancelled once cancelled; a failed job's error comes from
-        hrpyc_job_result. A job done or cancelled is forgotten once it has said so."""
+        """hrpyc_job_news without the progress, for hrpyc clients before it."""
+        return self._news(job_id, index, wait)[:3]
+
+    def _news(self, job_id: int, index: int, wait: float) -> Tuple[str, Tuple[Chunk, ...], Any, Optional[Progress]]:
         job = self.jobs.find(self._conn, job_id)
         index = index if type(index) is int and index >= 0 else 0
         state, chunks = job.news(index, self._bounded_wait(wait))
         outcome = job.outcome if state == DONE else job.cancelled_how if state == CANCELLED else None
         if outcome is not None:
             self.jobs.forget(job)
-        return state, chunks, outcome
+        return state, chunks, outcome, job.progress
 
     def hrpyc_job_result(self, job_id: int) -> None:
         """A failed job's error, raised as hrpyc.run raises it; then the job is forgotten."""
@@ -150,8 +169,12 @@ class HrpycService(SlaveService):
             return self._ship(handle.read())
 
     def write_file(self, path: str, shipped: Shipped) -> int:
-        """hrpyc.push_file(): bytes into a file of the server's machine."""
+        """hrpyc.push_file(): bytes into a file of the server's machine, its folders made if missing (as
+        Houdini's ROPs make intermediate folders)."""
         data = self._unship(shipped)
+        folder = os.path.dirname(path)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
         with open(path, "wb") as handle:
             handle.write(data)
         return len(data)

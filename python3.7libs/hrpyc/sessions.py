@@ -3,7 +3,8 @@ secret), removed when it stops; records of processes that died are recognised an
 
 A record names its machine and its process's start time as well as its pid: a home folder shared over
 NFS holds other machines' records (alive, but not here), and a pid is reused after its process dies
-(another process, maybe another user's, would pass for the server).
+(another process, maybe another user's, would pass for the server; Windows reuses pids quickly). Each
+OS says when a process started its own way: see oslayer.process.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import ipaddress
 import json
 import os
 import socket
-import sys
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import userdir
 from .address import is_loopback
+from .oslayer import process
 
 Record = Dict[str, Any]
 
@@ -40,7 +41,7 @@ def register(record: Record) -> str:
         user=_user(),
         started=time.time(),
         machine=socket.gethostname(),
-        process_started=_process_started(os.getpid()),
+        process_started=process.started(os.getpid()),
     )
     path = _path(os.getpid(), record["port"])
     userdir.write_private(path, json.dumps(record, sort_keys=True))
@@ -70,7 +71,7 @@ def live() -> List[Record]:
             continue  # not ours either: a server's record names its pid and port as numbers
         if record.get("machine", here) != here:
             continue  # another machine's, on a shared home: not for us to judge, nor to reach as local
-        if _alive(pid) and record.get("process_started") == _process_started(pid):
+        if process.alive(pid) and record.get("process_started") == process.started(pid):
             records.append(record)
         else:
             unregister(path)
@@ -104,40 +105,8 @@ def _listens_on(listening: str, host: str) -> bool:
     return any(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) == wanted for info in infos)
 
 
-def _process_started(pid: int) -> Optional[str]:
-    """When process `pid` started, as the system counts it (Linux: clock ticks since boot), or None where
-    it cannot tell; a reused pid has another."""
-    try:
-        with open("/proc/{}/stat".format(pid)) as handle:
-            return handle.read().rsplit(")", 1)[1].split()[19]  # field 22, after the command name
-    except (OSError, IndexError):
-        return None
-
-
 def _user() -> str:
     try:
         return getpass.getuser()
     except Exception:  # no user name in this environment (some containers, services)
         return ""
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    if sys.platform == "win32":
-        import ctypes
-
-        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-        if not handle:
-            return False
-        code = ctypes.c_ulong()
-        ctypes.windll.kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
-        ctypes.windll.kernel32.CloseHandle(handle)
-        return code.value == 259  # STILL_ACTIVE
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # alive, another user's
-    return True

@@ -12,7 +12,9 @@ import code
 import os
 import re
 import sys
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
+
+import rpyc
 
 from .errors import ConnectionLostError, HrpycError
 from .printable import printable
@@ -21,7 +23,8 @@ LOST = 1  # the exit status when the connection is lost
 TRACEBACK = 20_000  # characters of a server's traceback shown (a legitimate one is a few thousand)
 # A frame of a formatted traceback: its `File "...", line N, in f` line and the indented lines under it.
 _FRAME = re.compile(r'^  File "(?P<file>[^"]*)", line \d+.*\n(?:    .*\n)*', re.MULTILINE)
-_PLUMBING = re.compile(r"[/\\](rpyc|hrpyc)[/\\]")  # frames of rpyc's and hrpyc's own code, on either side
+NO_HOU = "it has no `hou`: it is not a Houdini; `hrpyc serve --demo` serves a demo one"
+HOU_IS_HERE = "hrpyc: `hou` is the server's, and already here: use it without importing it"
 
 
 def run(conn: Any, about: str) -> int:
@@ -34,26 +37,78 @@ def run(conn: Any, about: str) -> int:
         conn.close()
         raise
     except Exception:  # ImportError: not a Houdini (or a server that answers oddly)
-        theirs = "`connection` is the server's (it has no `hou`: not a Houdini)"
+        theirs = "`connection` is the server's ({})".format(NO_HOU)
     banner = "hrpyc shell: this prompt runs here, in this Python (pid {}); {}, at {}: {}. Ctrl-D leaves.".format(
         os.getpid(), theirs, conn.address, about
     )
     try:
+        show = _Shown(plumbing(conn), "hou" in namespace)
         ipython = _ipython_shell()
-        return _standard(namespace, banner) if ipython is None else _ipython(ipython, namespace, banner)
+        return _standard(namespace, banner, show) if ipython is None else _ipython(ipython, namespace, banner, show)
     finally:
         conn.close()
 
 
-def remote_traceback(exc: BaseException) -> Optional[str]:
-    """The server's traceback of an error rpyc brought over, without rpyc's and hrpyc's frames, escaped
-    and bounded; None for an error raised here."""
+def plumbing(conn: Any) -> Sequence[str]:
+    """The folders of hrpyc's and rpyc's own code, here and in the server, each as imported and as its real
+    path: a traceback's frames from files under them are plumbing. Known by where the packages are, never
+    by a folder's name (a checkout named hrpyc, or a user's folder of that name, holds other files too)."""
+    folders = []
+    for module in (rpyc, sys.modules[__package__]):
+        folder = os.path.dirname(os.path.abspath(str(module.__file__)))
+        folders += [folder, os.path.realpath(folder)]
+    try:
+        path = conn.modules.os.path
+    except HrpycError:
+        raise
+    except Exception:  # a server that answers oddly: trim our own frames only
+        return folders
+    for name in ("rpyc", "hrpyc"):
+        try:
+            folder = path.dirname(conn.modules[name].__file__)
+            folders += [folder, path.realpath(folder)]
+        except HrpycError:
+            raise
+        except Exception:  # a stock server has no hrpyc; a rogue one answers anything
+            continue
+    return [folder for folder in folders if type(folder) is str and folder.strip("/\\")]
+
+
+def remote_traceback(exc: BaseException, folders: Sequence[str] = ()) -> Optional[str]:
+    """The server's traceback of an error rpyc brought over, without the frames of files under `folders`
+    (see plumbing), escaped and bounded; None for an error raised here."""
     text = getattr(exc, "_remote_tb", None)  # rpyc (4.1 - 6.0) keeps the server's traceback here
     if not isinstance(text, str):
         return None
-    text = _FRAME.sub(lambda frame: "" if _PLUMBING.search(frame.group("file")) else frame.group(0), text)
+    text = _FRAME.sub(lambda frame: "" if _under(frame.group("file"), folders) else frame.group(0), text)
     text = text.replace("Traceback (most recent call last):", "Traceback in the server (most recent call last):", 1)
     return printable(text.rstrip(), TRACEBACK, lines=True)
+
+
+def _under(path: str, folders: Sequence[str]) -> bool:
+    """Is `path` a file in one of `folders` (or below)? Either side may be Windows: both separators count."""
+    return any(path.startswith(folder) and path[len(folder) : len(folder) + 1] in ("/", "\\") for folder in folders)
+
+
+def _hint(exc: BaseException, has_hou: bool) -> Optional[str]:
+    """A line to print under an error made here, when the shell knows better: `import hou` fails here,
+    because hou is the server's."""
+    if isinstance(exc, ImportError) and exc.name == "hou" and getattr(exc, "_remote_tb", None) is None:
+        return HOU_IS_HERE if has_hou else "hrpyc: nor can the server give one ({})".format(NO_HOU)
+    return None
+
+
+class _Shown(object):
+    """How the shell shows an error: the server's traceback without plumbing (`folders`), or ours and a hint."""
+
+    def __init__(self, folders: Sequence[str], has_hou: bool) -> None:
+        self.folders, self.has_hou = folders, has_hou
+
+    def remote(self, exc: BaseException) -> Optional[str]:
+        return remote_traceback(exc, self.folders)
+
+    def hint(self, exc: BaseException) -> Optional[str]:
+        return _hint(exc, self.has_hou)
 
 
 def _lost(exc: BaseException) -> bool:
@@ -66,6 +121,10 @@ class _Ended(Exception):
 
 
 class _Console(code.InteractiveConsole):
+    def __init__(self, namespace: Dict[str, Any], show: _Shown) -> None:
+        super().__init__(namespace)
+        self._show = show
+
     def showtraceback(self) -> None:
         exc = sys.exc_info()[1]
         if isinstance(exc, KeyboardInterrupt):  # Ctrl-C during a command: one line, and the prompt again
@@ -74,16 +133,19 @@ class _Console(code.InteractiveConsole):
         if exc is not None and _lost(exc):
             print("hrpyc: {}".format(printable(str(exc), 1000)), file=sys.stderr)
             raise _Ended
-        remote = remote_traceback(exc) if exc is not None else None
+        remote = self._show.remote(exc) if exc is not None else None
         if remote is None:
             super().showtraceback()
+            hint = self._show.hint(exc) if exc is not None else None
+            if hint:
+                print(hint, file=sys.stderr)
         else:
             print(remote, file=sys.stderr)
 
 
-def _standard(namespace: Dict[str, Any], banner: str) -> int:
+def _standard(namespace: Dict[str, Any], banner: str, show: _Shown) -> int:
     try:
-        _Console(namespace).interact(banner=banner, exitmsg="")
+        _Console(namespace, show).interact(banner=banner, exitmsg="")
     except _Ended:
         return LOST
     return 0
@@ -98,7 +160,7 @@ def _ipython_shell() -> Any:
     return TerminalInteractiveShell
 
 
-def _ipython(shell_class: Any, namespace: Dict[str, Any], banner: str) -> int:
+def _ipython(shell_class: Any, namespace: Dict[str, Any], banner: str, show: _Shown) -> int:
     status = []
 
     def handle(shell: Any, kind: type, exc: BaseException, tb: Any, tb_offset: Optional[int] = None) -> None:
@@ -110,9 +172,12 @@ def _ipython(shell_class: Any, namespace: Dict[str, Any], banner: str) -> int:
             status.append(LOST)
             shell.ask_exit()
             return
-        remote = remote_traceback(exc)
+        remote = show.remote(exc)
         if remote is None:
             shell.showtraceback((kind, exc, tb), tb_offset=tb_offset)
+            hint = show.hint(exc)
+            if hint:
+                print(hint, file=sys.stderr)
         else:
             print(remote, file=sys.stderr)
 

@@ -2,11 +2,11 @@
 session records, the panel's settings) - checked, not trusted.
 
 Another user who could write there could plant a token, or a record that makes our client offer its
-token to their port, or a symbolic link that makes us write the token into their file. So on POSIX the
-folder and every file read from it must be this user's and closed to everyone else, no symbolic link is
+token to their port, or a symbolic link that makes us write the token into their file. So the folder
+and every file read from it must be this user's and closed to everyone else, no symbolic link is
 followed, and files are written to a new name exclusively and then moved into place. "Closed" means
-no one else may write (the folder, records, settings) - and, for the token, read. (On Windows,
-%LOCALAPPDATA% is per-user already.)
+no one else may write (the folder, records, settings) - and, for the token, read: POSIX mode bits,
+Windows access lists (see oslayer.private).
 """
 
 from __future__ import annotations
@@ -14,14 +14,11 @@ from __future__ import annotations
 import errno
 import os
 import secrets
-import stat
 from typing import Callable, Optional
 
 from . import config
 from .errors import UnsafeFileError
-
-POSIX = os.name == "posix"
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+from .oslayer import private
 
 
 def state_dir() -> str:
@@ -33,11 +30,17 @@ def private_folder(path: str) -> str:
     """`path`, created owner-only if missing; UnsafeFileError if it is a link, another user's, or others
     may write to it."""
     try:
-        os.makedirs(path, mode=0o700, exist_ok=True)
+        private.make_folder(path)
     except OSError as exc:
         raise UnsafeFileError(path, "cannot be created ({})".format(exc.strerror), "set HRPYC_STATE_DIR") from None
-    if POSIX:
-        _check(os.lstat(path), path, folder=True)
+    try:
+        problem = private.folder_problem(path)
+    except OSError as exc:
+        raise UnsafeFileError(
+            path, "cannot be checked ({})".format(exc.strerror or exc), "set HRPYC_STATE_DIR"
+        ) from None
+    if problem is not None:
+        raise UnsafeFileError(path, *problem)
     return path
 
 
@@ -45,7 +48,7 @@ def read_private(path: str, secret: bool = False) -> Optional[str]:
     """The text of a file in the folder, None when there is none; UnsafeFileError when it is not a
     plain file of this user's that only they may change (and, if `secret`, read)."""
     try:
-        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+        fd = os.open(path, os.O_RDONLY | private.NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -53,11 +56,16 @@ def read_private(path: str, secret: bool = False) -> Optional[str]:
             raise UnsafeFileError(path, "is a symbolic link", "remove it") from None
         raise UnsafeFileError(path, "cannot be read ({})".format(exc.strerror), "remove it") from None
     try:
-        if POSIX:
-            _check(os.fstat(fd), path, folder=False, secret=secret)
+        problem = private.file_problem(fd, path, secret)
+    except OSError as exc:
+        os.close(fd)
+        raise UnsafeFileError(path, "cannot be checked ({})".format(exc.strerror or exc), "remove it") from None
     except BaseException:
         os.close(fd)
         raise
+    if problem is not None:
+        os.close(fd)
+        raise UnsafeFileError(path, *problem)
     with os.fdopen(fd, "r") as handle:
         return handle.read()
 
@@ -85,7 +93,7 @@ def create_private(path: str, text: str) -> bool:
 def _publish(path: str, text: str, place: Callable[[str, str], None]) -> None:
     """Write `text` to a new, unguessable name (never following a planted link), `place` it at `path`."""
     temporary = "{}.{}.tmp".format(path, secrets.token_hex(8))
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
+    fd = private.create_file(temporary)
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
@@ -95,19 +103,3 @@ def _publish(path: str, text: str, place: Callable[[str, str], None]) -> None:
             os.remove(temporary)
         except OSError:
             pass  # moved into place already
-
-
-def _check(status: os.stat_result, path: str, folder: bool, secret: bool = False) -> None:
-    kind = "folder" if folder else "file"
-    if stat.S_ISLNK(status.st_mode):
-        raise UnsafeFileError(path, "is a symbolic link", "remove it, or set HRPYC_STATE_DIR to a folder of your own")
-    if not (stat.S_ISDIR(status.st_mode) if folder else stat.S_ISREG(status.st_mode)):
-        raise UnsafeFileError(path, "is not a {}".format(kind), "remove it")
-    if status.st_uid != os.getuid():
-        raise UnsafeFileError(path, "belongs to another user (uid {})".format(status.st_uid), "remove it")
-    if status.st_mode & (0o077 if secret else 0o022):
-        raise UnsafeFileError(
-            path,
-            "is open to other users (mode {:o})".format(stat.S_IMODE(status.st_mode)),
-            "chmod {} {}".format("700" if folder else "600", path),
-        )

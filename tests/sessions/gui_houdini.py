@@ -1,7 +1,7 @@
 """A graphical Houdini session, played by the stand-ins: hou with a UI, hdefereval, and Houdini's
 event loop on the main thread. Starts hrpyc as a user would, then obeys lines on stdin:
-`stop` stops the server, `dismiss` answers a modal dialog, `quit` (or end of input) ends the session,
-printing the hou calls made."""
+`stop` stops the server, `dismiss` answers a modal dialog, `esc` presses Esc, `quit` (or end of input)
+ends the session, printing the hou calls made."""
 
 import json
 import os
@@ -30,6 +30,8 @@ def commands():
             print("stopped", flush=True)
         elif line.strip() == "dismiss":  # the user answers the modal dialog open
             hou.ui.standin_dismiss()
+        elif line.strip() == "esc":  # the artist presses Esc
+            hou.standin_press_escape()
         elif line.strip() == "quit":
             break
     hdefereval.standin_quit()

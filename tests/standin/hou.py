@@ -5,6 +5,11 @@ signatures of the types-houdini stubs. Never shipped, never imported by product 
 - Houdini's global time is kept per thread; `_syncFromMainContext` / `_syncToMainContext` copy the main
   thread's time in and out, as in Houdini.
 - Every call records its thread in `standin_calls`, so tests can tell where requests ran.
+- A graphical session (HOU_STANDIN_UI=1) has one Scene Viewer whose flipbook writes PNGs as Houdini's
+  does (each row filtered as libpng picks); HOU_STANDIN_FLIPBOOK=black makes it write a black picture, as
+  a viewport that drew nothing does, and =none makes it write no file.
+- `InterruptableOperation` keeps what it showed in `standin_operations`; `standin_press_escape()` plays the
+  artist's Esc.
 """
 
 from __future__ import annotations
@@ -63,6 +68,12 @@ class PermissionError(Error):  # hou's own, named as the builtin is, as in Houdi
     pass
 
 
+class OperationInterrupted(Error):
+    """What an InterruptableOperation's updates raise once the artist has pressed Esc."""
+
+    _description = "The requested operation was interrupted"
+
+
 class Parm(object):
     def __init__(self, node: Node, name: str, value: object) -> None:
         self._node, self._name, self._value = node, name, value
@@ -77,6 +88,9 @@ class Parm(object):
         _record("Parm.eval")
         return self._value
 
+    def tuple(self) -> ParmTuple:
+        return ParmTuple(self._node, self._name, (self,))
+
     def set(self, value: object, language: object = None, follow_parm_reference: bool = True) -> None:
         _record("Parm.set")
         undos._changed("Change " + self._name)
@@ -89,11 +103,76 @@ class Parm(object):
         return hash((self._node.path(), self._name))
 
 
+class ParmTuple(object):
+    """hou.ParmTuple: `scale` is one parameter; `t` holds tx (and, in the stand-in, nothing else)."""
+
+    def __init__(self, node: Node, name: str, parms: Tuple[Parm, ...]) -> None:
+        self._node, self._name, self._parms = node, name, parms
+
+    def name(self) -> str:
+        return self._name
+
+    def eval(self) -> Tuple[object, ...]:
+        return tuple(parm.eval() for parm in self._parms)
+
+    def set(self, values: Tuple[object, ...]) -> None:
+        for parm, value in zip(self._parms, values):
+            parm.set(value)
+
+    def isAtDefault(self) -> bool:
+        return all(parm.eval() == {"scale": 1.0}.get(parm.name(), 0.0) for parm in self._parms)
+
+    def __len__(self) -> int:
+        return len(self._parms)
+
+
+class NodeType(object):
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def name(self) -> str:
+        return self._name
+
+
 class Node(object):
     def __init__(self, parent: Optional[Node], name: str, type_name: str = "null") -> None:
         self._parent, self._name, self._type = parent, name, type_name
         self._children: Dict[str, Node] = {}
         self._parms = {"scale": Parm(self, "scale", 1.0), "tx": Parm(self, "tx", 0.0)}
+        self._inputs: List[Optional[Node]] = []
+        self.standin_errors: Tuple[str, ...] = ()  # what its last cook reported, as a test sets it
+
+    def type(self) -> NodeType:
+        return NodeType(self._type)
+
+    def errors(self) -> Tuple[str, ...]:
+        return self.standin_errors
+
+    def warnings(self) -> Tuple[str, ...]:
+        return ()
+
+    def parms(self) -> Tuple[Parm, ...]:
+        return tuple(self._parms.values())
+
+    def parmTuple(self, name: str) -> Optional[ParmTuple]:
+        if name == "t":
+            return ParmTuple(self, "t", (self._parms["tx"],))
+        return self._parms[name].tuple() if name in self._parms else None
+
+    def parmTuples(self) -> Tuple[ParmTuple, ...]:
+        return (self._parms["scale"].tuple(), ParmTuple(self, "t", (self._parms["tx"],)))
+
+    def inputs(self) -> Tuple[Optional[Node], ...]:
+        return tuple(self._inputs)
+
+    def setInput(self, input_index: int, item_to_become_input: Optional[Node], output_index: int = 0) -> None:
+        undos._changed("Connect " + self._name)
+        self._inputs.extend([None] * (input_index + 1 - len(self._inputs)))
+        self._inputs[input_index] = item_to_become_input
+
+    def outputs(self) -> Tuple[Node, ...]:
+        siblings = self._parent._children.values() if self._parent is not None else ()
+        return tuple(node for node in siblings if self in node._inputs)
 
     def path(self) -> str:
         if self._parent is None:
@@ -127,6 +206,7 @@ class Node(object):
         _record("Node.createNode")
         if not re.match(r"^[\w:.]+$", node_type_name):  # Houdini knows no such type
             raise OperationFailed("Invalid node type name")
+        undos._changed("Create " + node_type_name)
         name = node_name or "{}{}".format(node_type_name, len(self._children) + 1)
         child = self._children[name] = Node(self, name, node_type_name)
         return child
@@ -136,6 +216,7 @@ class Node(object):
         return Geometry(int(os.environ.get("HOU_STANDIN_POINTS", "1000")))
 
     def destroy(self, disable_safety_checks: bool = False) -> None:
+        undos._changed("Delete " + self._name)
         if self._parent is not None:
             self._parent._children.pop(self._name, None)
 
@@ -239,6 +320,71 @@ def _syncToMainContext() -> None:
     _frames[threading.main_thread().ident or 0] = _frames.get(threading.get_ident(), 1.0)
 
 
+# The operations open, outermost first, and whether the artist has pressed Esc since the outermost opened.
+_open_operations: List[InterruptableOperation] = []
+_escape_pressed = threading.Event()
+# Each operation that opened: [operation_name, long_operation_name, thread name, [(fraction, text), ...]]
+standin_operations: List[list] = []
+
+
+def standin_press_escape() -> None:
+    """The artist presses Esc: heard only while an operation is open (Houdini's event loop polls the key
+    for it); the operations' updates raise OperationInterrupted until the outermost one ends."""
+    if _open_operations:
+        _escape_pressed.set()
+
+
+def standin_wait_for_escape(timeout: float) -> bool:
+    """What a long cook or render does in C++ while it looks for the artist's Esc: returns once pressed."""
+    return _escape_pressed.wait(timeout)
+
+
+class InterruptableOperation(object):
+    """hou.InterruptableOperation, as SideFX documents it: a context manager whose progress shows in the
+    status line; updateProgress() / updateLongProgress() take a fraction from 0 to 1 (negative: none shown)
+    and raise OperationInterrupted once the artist has pressed Esc. Operations nest; Esc interrupts them
+    all until the outermost ends. Updates outside its `with` block raise OperationFailed. Only the
+    fraction and text each update shows are kept (standin_operations); timeout_ms is not played."""
+
+    def __init__(
+        self,
+        operation_name: str,
+        long_operation_name: Optional[str] = None,
+        open_interrupt_dialog: bool = False,
+        timeout_ms: int = 0,
+    ) -> None:
+        self._names = [operation_name, long_operation_name]
+        self._shown: List[Tuple[float, Optional[str]]] = []
+        self._entered = False
+
+    def __enter__(self) -> InterruptableOperation:
+        _record("InterruptableOperation")
+        self._entered = True
+        _open_operations.append(self)
+        standin_operations.append(self._names + [threading.current_thread().name, self._shown])
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _open_operations.remove(self)
+        self._entered = False
+        if not _open_operations:
+            _escape_pressed.clear()
+
+    def updateProgress(self, percentage: float = -1.0) -> None:
+        self._update(percentage, None)
+
+    def updateLongProgress(self, percentage: float = -1.0, long_op_status: Optional[str] = None) -> None:
+        self._update(percentage, long_op_status)
+
+    def _update(self, percentage: float, text: Optional[str]) -> None:
+        if not self._entered:
+            raise OperationFailed("InterruptableOperation used outside its with statement")
+        if percentage >= 0 or text is not None:
+            self._shown.append((percentage, text))
+        if _escape_pressed.is_set():
+            raise OperationInterrupted("Operation interrupted")
+
+
 class qt(object):
     """hou.qt: Houdini's main window (created on first use with the binding the process loaded)."""
 
@@ -336,6 +482,11 @@ class undos(object):
         return tuple(reversed(undos.standin_history))
 
     @staticmethod
+    def performUndo() -> bool:
+        """Undo the last step: the stand-in forgets it (it does not put the scene back)."""
+        return bool(undos.standin_history and undos.standin_history.pop())
+
+    @staticmethod
     def _changed(label: str) -> None:
         undos.standin_history.append(label)
 
@@ -362,3 +513,117 @@ class ui(object):
     @staticmethod
     def standin_dismiss() -> None:
         ui._answered.set()
+
+    @staticmethod
+    def paneTabOfType(type: str, index: int = 0) -> Optional[SceneViewer]:
+        """The pane tab of that type (the index-th), or None: the session has one Scene Viewer."""
+        return _viewer if type == paneTabType.SceneViewer and index == 0 else None
+
+
+class paneTabType(object):
+    SceneViewer, NetworkEditor = "paneTabType.SceneViewer", "paneTabType.NetworkEditor"
+
+
+class FlipbookSettings(object):
+    """hou.FlipbookSettings: each method reads its setting, or sets it when given a value."""
+
+    def __init__(self) -> None:
+        self._values: Dict[str, object] = {
+            "frameRange": (1.0, 1.0),
+            "output": "",
+            "outputToMPlay": True,
+            "useResolution": False,
+            "resolution": (1280, 720),
+        }
+
+    def stash(self) -> FlipbookSettings:
+        copy = FlipbookSettings()
+        copy._values = dict(self._values)
+        return copy
+
+    def _setting(self, name: str, value: object) -> object:
+        if value is None:
+            return self._values[name]
+        self._values[name] = value
+        return None
+
+    def frameRange(self, value: Optional[Tuple[float, float]] = None) -> object:
+        return self._setting("frameRange", value)
+
+    def output(self, value: Optional[str] = None) -> object:
+        return self._setting("output", value)
+
+    def outputToMPlay(self, value: Optional[bool] = None) -> object:
+        return self._setting("outputToMPlay", value)
+
+    def useResolution(self, value: Optional[bool] = None) -> object:
+        return self._setting("useResolution", value)
+
+    def resolution(self, value: Optional[Tuple[int, int]] = None) -> object:
+        return self._setting("resolution", value)
+
+
+class SceneViewer(object):
+    """hou.SceneViewer: main thread only, as Houdini's UI is."""
+
+    _settings = FlipbookSettings()
+
+    def flipbookSettings(self) -> FlipbookSettings:
+        return self._settings
+
+    def curViewport(self) -> str:
+        return "persp1"
+
+    def flipbook(
+        self, viewport: object = None, settings: Optional[FlipbookSettings] = None, open_dialog: bool = False
+    ) -> None:
+        _record("SceneViewer.flipbook")
+        if threading.current_thread() is not threading.main_thread():
+            raise RuntimeError("the stand-in's UI runs on the main thread only")
+        settings = settings or self._settings
+        first, last = settings.frameRange()  # type: ignore[misc]
+        width, height = settings.resolution() if settings.useResolution() else (1280, 720)  # type: ignore[misc]
+        kind = os.environ.get("HOU_STANDIN_FLIPBOOK", "")
+        for frame in range(int(first), int(last) + 1):
+            name = str(settings.output()).replace("$F4", "%04d" % frame)
+            if kind != "none":
+                with open(name, "wb") as handle:
+                    handle.write(_png(width, height, black=kind == "black"))
+
+
+_viewer = SceneViewer()
+
+
+def _png(width: int, height: int, black: bool) -> bytes:
+    """A picture as libpng writes one: 8-bit RGB, each row with one of PNG's five filters (by turns)."""
+    import struct
+    import zlib
+
+    def pixel(x: int, y: int) -> Tuple[int, int, int]:
+        return (0, 0, 0) if black else (40 + 150 * x // width, 50 + 100 * y // height, 120 if x > y else 60)
+
+    rows = [bytes(value for x in range(width) for value in pixel(x, y)) for y in range(height)]
+    raw, above = bytearray(), bytes(width * 3)
+    for y, row in enumerate(rows):
+        kind = y % 5
+        raw.append(kind)
+        for i, value in enumerate(row):
+            left = row[i - 3] if i >= 3 else 0
+            up, corner = above[i], above[i - 3] if i >= 3 else 0
+            p = left + up - corner
+            paeth = (
+                left
+                if abs(p - left) <= abs(p - up) and abs(p - left) <= abs(p - corner)
+                else (up if abs(p - up) <= abs(p - corner) else corner)
+            )
+            predicted = (0, left, up, (left + up) // 2, paeth)[kind]
+            raw.append((value - predicted) & 0xFF)
+        above = row
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(raw))) + chunk(b"IEND", b"")
+    )

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator, Optional, Sequence
 
 from .. import houdini
+from ..oslayer import console
 from ..server import stop_server
 from .controller import PanelController
 from .qt import QtCompat, QtCore, QtWidgets
@@ -60,20 +61,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 @contextmanager
 def _quit_on_ctrl_c(app: Any) -> Iterator[None]:
-    """Ctrl-C quits the Qt loop. Qt's loop runs no Python while idle, so a Python signal handler would
-    wait for the next event; instead the signal's number goes to a socketpair (signal.set_wakeup_fd),
-    whose QSocketNotifier quits the loop - also when Ctrl-C came before the loop began."""
+    """Ctrl-C (and Windows' Ctrl-Break) quits the Qt loop. Qt's loop runs no Python while idle, so a Python
+    signal handler would wait for the next event; instead the signal's number goes to a socketpair
+    (signal.set_wakeup_fd), whose QSocketNotifier quits the loop - also when Ctrl-C came before the loop began."""
     reader, writer = socket.socketpair()
     reader.setblocking(False)
     writer.setblocking(False)
     notifier = QtCore.QSocketNotifier(reader.fileno(), QtCore.QSocketNotifier.Read)
-    notifier.activated.connect(lambda *_: app.quit() if signal.SIGINT in _drain(reader) else None)
+    interrupts = console.interrupts()
+    notifier.activated.connect(lambda *_: app.quit() if set(_drain(reader)) & set(interrupts) else None)
     previous_fd = signal.set_wakeup_fd(writer.fileno())
-    previous = signal.signal(signal.SIGINT, lambda *_: None)  # the notifier acts; no KeyboardInterrupt
+    # the notifier acts; no KeyboardInterrupt
+    previous = {number: signal.signal(number, lambda *_: None) for number in interrupts}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
         signal.set_wakeup_fd(previous_fd)
         notifier.setEnabled(False)
         reader.close()

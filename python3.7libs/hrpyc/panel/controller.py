@@ -125,6 +125,7 @@ class PanelController(QtCore.QObject):
 
     def stop(self) -> None:
         stop_server()
+        self._test.forget()
         self._error = ""
         self._remember(running=False)
         self._refresh()
@@ -224,6 +225,13 @@ class PanelController(QtCore.QObject):
         self._applied_token = wanted.token if wanted.credential == model.TYPED_TOKEN else ""
         self._error = self._refusal = ""
         self.view.offer_port(None)
+        self._test.forget()  # its results were another server's
+        # Only what a server took is remembered: a refused host or port is not worth starting again.
+        self.settings.host, self.settings.port, self.settings.credential = (
+            wanted.host,
+            server.address[1],
+            wanted.credential,
+        )
 
     def _refused(self, exc: HrpycError, wanted: Wanted) -> None:
         self._refusal, free = model.refusal(exc, wanted.host, wanted.port)
@@ -275,6 +283,8 @@ class PanelController(QtCore.QObject):
         self.view.disconnect_button.setEnabled(running_server() is not None and self.view.selected_client() is not None)
 
     def _validate(self, *_: Any) -> None:
+        if self._error == self._refusal:  # "Not running: Port 18811 is already in use" no longer applies either
+            self._error = ""
         self._refusal = ""  # a changed field answers the last refusal
         self.view.offer_port(None)
         self._refresh()
@@ -290,9 +300,8 @@ class PanelController(QtCore.QObject):
 
     def _show_token(self, shown: bool) -> None:
         """The auto token in its field, hidden until Show; created here if this user has none yet."""
-        self.view.show_token(shown)
         is_auto = self.view.credential_choice.currentData() == model.AUTO_TOKEN
-        self.view.auto_token.setText(self._auto_token() if is_auto and shown else "")
+        self.view.show_token(shown, self._auto_token() if is_auto and shown else "")
         self.view.auto_token.setPlaceholderText("hidden: Show or Copy it" if is_auto else "")
 
     def _auto_token(self) -> str:
@@ -337,9 +346,6 @@ class PanelController(QtCore.QObject):
             self.view.note.setVisible(True)
 
     def _remember(self, running: bool) -> None:
-        wanted = self.requested()
-        if wanted is not None:
-            self.settings.host, self.settings.port, self.settings.credential = wanted[:3]
         self.settings.running = running
         self.settings.save()
 

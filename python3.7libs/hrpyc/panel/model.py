@@ -10,7 +10,7 @@ import socket
 import time
 from typing import Any, Dict, Optional, Tuple
 
-from .. import config, discovery, houdini, sessions, userdir
+from .. import config, discovery, houdini, userdir
 from ..address import format_address, is_loopback
 from ..errors import BindError, ConfigError, InsecureBindError, PortInUseError, UnsafeFileError
 from ..events import ServerEvent
@@ -20,7 +20,6 @@ LOOPBACK, ALL_INTERFACES = "127.0.0.1", "0.0.0.0"
 HOST_CHOICES = (("This machine only", LOOPBACK), ("All interfaces", ALL_INTERFACES), ("An address...", ""))
 NO_TOKEN, AUTO_TOKEN, TYPED_TOKEN = "none", "auto", "typed"
 CREDENTIAL_CHOICES = (("None", NO_TOKEN), ("This user's auto token", AUTO_TOKEN), ("A token you type", TYPED_TOKEN))
-MIN_TOKEN = 8  # characters a typed token needs: the panel's floor, where a shared secret is chosen by hand
 LOG_SIZE = 300
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62})?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62})?)*$")
 
@@ -37,6 +36,8 @@ def host_problem(text: str) -> Optional[str]:
         pass
     if not _HOSTNAME.match(text):
         return "Host: '{}' is neither an IP address nor a host name.".format(text)
+    if text.rsplit(".", 1)[-1].isdigit():  # no top-level domain is a number: an address mistyped
+        return "Host: '{}' is not an IP address (four numbers from 0 to 255, such as 192.168.1.20).".format(text)
     return None
 
 
@@ -50,20 +51,16 @@ def port_problem(text: str) -> Optional[str]:
 
 
 def token_problem(choice: str, text: str) -> Optional[str]:
-    """Why the typed token cannot be used, or None (other choices type nothing)."""
+    """Why the typed token cannot be used, or None (other choices type nothing): config.token_problem's
+    rule, the one `hrpyc serve --token` and `token=` follow."""
     if choice != TYPED_TOKEN:
         return None
     if not text:
         return "Token: type the token clients will show, or choose This user's auto token."
-    if text != text.strip():
-        return "Token: remove the spaces at its ends (clients read tokens without them)."
     if text == "auto":
         return "Token: 'auto' means this user's auto token; choose This user's auto token instead."
-    if len(text) < MIN_TOKEN:
-        return "Token: use at least {} characters, or choose This user's auto token.".format(MIN_TOKEN)
-    if len(text) > config.MAX_TOKEN:
-        return "Token: use at most {} characters.".format(config.MAX_TOKEN)
-    return None
+    problem = config.token_problem(text)
+    return "Token: {}, or choose This user's auto token.".format(problem[0].upper() + problem[1:]) if problem else None
 
 
 def exposure_problem(host: str, choice: str) -> Optional[str]:
@@ -106,7 +103,7 @@ def refusal(exc: Exception, host: str, port: int) -> Tuple[str, Optional[int]]:
     when the port is taken (None otherwise)."""
     if isinstance(exc, PortInUseError):
         free = next_free_port(host, port)
-        text = "Port: {} is already in use by {}".format(port, port_holder(port) or "another program")
+        text = "Port: {} is already in use by {}".format(port, discovery.port_holder(port) or "another program")
         return text + ("; port {} is free.".format(free) if free else "."), free
     if isinstance(exc, InsecureBindError):
         return exposure_problem(host, NO_TOKEN) or str(exc), None
@@ -114,18 +111,6 @@ def refusal(exc: Exception, host: str, port: int) -> Tuple[str, Optional[int]]:
         reason = getattr(exc.__context__, "strerror", None) or "it cannot be listened on"
         return "Host: {} is not an address of this machine ({}); choose This machine only.".format(host, reason), None
     return str(exc), None
-
-
-def port_holder(port: int) -> Optional[str]:
-    """Who listens on `port`, when it is another hrpyc session of this user: 'Houdini 21.0.440 (pid 4242)'."""
-    try:
-        records = sessions.live()
-    except (OSError, UnsafeFileError):
-        return None
-    for record in records:
-        if record.get("port") == port and record.get("pid") != os.getpid():
-            return "hrpyc in {} (pid {})".format(discovery.runs_in(record), record.get("pid"))
-    return None
 
 
 def next_free_port(host: str, port: int, tries: int = 100) -> Optional[int]:
@@ -157,8 +142,11 @@ def status(server: Any, error: str) -> Tuple[str, str]:
         credential = {"token": "token required", "certificate": "client certificate required"}.get(
             server.credential, "no credential"
         )
-        if server.only_owner:  # on loopback, whatever the credential
-            credential += ", this user's processes only"
+        credential += {  # who on this machine may connect
+            "owner": ", this user's processes only",
+            "refuse local": ", no process on this machine (this system cannot tell which user connects: ask for "
+            "a token, or allow other users)",
+        }.get(server.protection, ", any user's processes")
         if dict(server.describe()).get("tls") == "yes":
             credential += ", over TLS"
         text = "Listening on {} - {}, {}, requests run on the {} thread".format(
@@ -178,12 +166,20 @@ def snippet(server: Any) -> str:
     if host in (ALL_INTERFACES, "::"):
         host = socket.gethostname()
     lines = ["import hrpyc", "connection, hou = hrpyc.import_remote_module({!r}, {})".format(host, port)]
-    if server.credential == "token":
+    if server.credential == "token" and server.token_source == "auto" and not server.exposed:
+        lines[1] = lines[1][:-1] + ", token='auto')  # this user's auto token, found on this machine"
+    elif server.credential == "token":
         lines[1] = lines[1][:-1] + ", token=TOKEN)"
-        lines.insert(1, "TOKEN = '...'  # this server's token: HRPYC_TOKEN, or token='auto' finds it for you")
+        lines.insert(1, "TOKEN = '...'  # " + _TOKEN_WORDS.get(server.token_source, _TOKEN_WORDS["given"]))
     elif server.credential == "certificate":
         lines[1] = lines[1][:-1] + ", cafile='ca.pem', certfile='me.pem', keyfile='me.key')"
     return "\n".join(lines) + "\n"
+
+
+_TOKEN_WORDS = {  # what the snippet says TOKEN is, by where the server's token came from (Server.token_source)
+    "auto": "this user's auto token (the panel's Copy); on this machine, token='auto' finds it",
+    "given": "the token the server was given (the panel's typed token, or HRPYC_TOKEN)",
+}
 
 
 def event_line(event: ServerEvent) -> str:

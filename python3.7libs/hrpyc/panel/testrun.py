@@ -49,6 +49,17 @@ class SelfTest(QtCore.QObject):
         self._limit.start(TIME_LIMIT_MS)
         process.start(program, arguments)
 
+    def forget(self) -> None:
+        """The server tested is stopped or replaced: end a run, and show no results (they were its)."""
+        process, self._process = self._process, None
+        self._limit.stop()
+        if process is not None:
+            process.kill()
+            process.waitForFinished(1000)  # killed: at once
+            process.deleteLater()
+        self._rows = {}
+        self._show([])
+
     def _read(self) -> None:
         if self._process is None:
             return

@@ -12,6 +12,7 @@ CLIENT_COLUMNS = ("Client", "Connected since", "Requests", "Last activity")
 TEST_COLUMNS = ("Step", "Result", "Time", "Detail")
 RESULT_COLOURS = {"passed": "#2e7d32", "failed": "#c62828", "skipped": "#616161", "running": "#616161"}
 FLASH_MS = 1500  # how long a copy button says "Copied"
+LOG_LINES = 6  # lines of the event log always shown: the client table gives up room first
 
 
 class PanelView(QtWidgets.QWidget):
@@ -67,15 +68,16 @@ class PanelView(QtWidgets.QWidget):
         self.test_button.setToolTip("connect from a separate process and check each part of the path")
         self.test_steps = QtWidgets.QTableWidget(0, len(TEST_COLUMNS))
         self.test_steps.setHorizontalHeaderLabels(TEST_COLUMNS)
-        self.test_steps.horizontalHeader().setStretchLastSection(True)
+        _stretch(self.test_steps, TEST_COLUMNS.index("Detail"))
         self.test_steps.verticalHeader().setVisible(False)
+        self.test_steps.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)  # compact rows
         self.test_steps.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
         self.test_steps.setSelectionMode(QtWidgets.QAbstractItemView.NoSelection)
         self.test_steps.setVisible(False)
 
         self.clients = QtWidgets.QTableWidget(0, len(CLIENT_COLUMNS))
         self.clients.setHorizontalHeaderLabels(CLIENT_COLUMNS)
-        self.clients.horizontalHeader().setStretchLastSection(True)
+        _stretch(self.clients, CLIENT_COLUMNS.index("Client"))
         self.clients.verticalHeader().setVisible(False)
         self.clients.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectRows)
         self.clients.setSelectionMode(QtWidgets.QAbstractItemView.SingleSelection)
@@ -86,6 +88,12 @@ class PanelView(QtWidgets.QWidget):
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(300)
         self.log.setFont(QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.FixedFont))
+        margins = self.log.contentsMargins().top() + self.log.contentsMargins().bottom()
+        self.log.setMinimumHeight(
+            QtGui.QFontMetrics(self.log.font()).lineSpacing() * LOG_LINES
+            + 2 * (self.log.document().documentMargin() + self.log.frameWidth())
+            + margins
+        )
         self.copy_log_button = QtWidgets.QPushButton("Copy log")
 
         address = QtWidgets.QHBoxLayout()
@@ -160,7 +168,6 @@ class PanelView(QtWidgets.QWidget):
                     self.clients.selectRow(row)
         finally:
             self.clients.blockSignals(False)
-        self.clients.resizeColumnsToContents()
 
     def selected_client(self) -> Any:
         items = self.clients.selectedItems()
@@ -172,9 +179,12 @@ class PanelView(QtWidgets.QWidget):
         for widget in (self.auto_token, self.show_token_button, self.copy_token_button, self.rotate_token_button):
             widget.setVisible(choice == "auto")
 
-    def show_token(self, shown: bool) -> None:
+    def show_token(self, shown: bool, token: str) -> None:
+        """The auto token, shown whole (the field widens to it) or hidden."""
         self.auto_token.setEchoMode(QtWidgets.QLineEdit.Normal if shown else QtWidgets.QLineEdit.Password)
+        self.auto_token.setText(token)
         self.show_token_button.setText("Hide" if shown else "Show")
+        self.auto_token.setMinimumWidth(_text_width(self.auto_token, token) if shown and token else 0)
 
     def offer_port(self, port: Any) -> None:
         """A button that puts the next free port in the Port field; hidden when `port` is None."""
@@ -194,8 +204,9 @@ class PanelView(QtWidgets.QWidget):
         timer.start(FLASH_MS)
 
     def show_test(self, rows: List[Tuple[str, str, str, str]]) -> None:
-        """The self-test's steps: (step, result, time, detail); result is passed, failed, skipped or running."""
-        self.test_steps.setVisible(True)
+        """The self-test's steps: (step, result, time, detail); result is passed, failed, skipped or running.
+        No rows: hidden (the server they tested is gone)."""
+        self.test_steps.setVisible(bool(rows))
         self.test_steps.setRowCount(len(rows))
         for row, cells in enumerate(rows):
             for column, text in enumerate(cells):
@@ -203,8 +214,29 @@ class PanelView(QtWidgets.QWidget):
                 if column == 1:
                     item.setForeground(QtGui.QBrush(QtGui.QColor(RESULT_COLOURS.get(text, "#000000"))))
                 self.test_steps.setItem(row, column, item)
-        self.test_steps.resizeColumnsToContents()
         height = self.test_steps.horizontalHeader().height() + sum(
             self.test_steps.rowHeight(row) for row in range(len(rows))
         )
         self.test_steps.setFixedHeight(height + 2 * self.test_steps.frameWidth())
+
+
+def _stretch(table: Any, column: int) -> None:
+    """`column` takes the table's spare width; the others fit their contents."""
+    header = table.horizontalHeader()
+    for index in range(table.columnCount()):
+        mode = QtWidgets.QHeaderView.Stretch if index == column else QtWidgets.QHeaderView.ResizeToContents
+        header.setSectionResizeMode(index, mode)
+
+
+def _text_width(field: Any, text: str) -> int:
+    """How wide a line edit must be to show `text` whole: the text, the frame, the margins Qt keeps."""
+    metrics = field.fontMetrics()
+    advance = metrics.horizontalAdvance(text) if hasattr(metrics, "horizontalAdvance") else metrics.width(text)
+    margins = field.textMargins()
+    return (
+        advance
+        + margins.left()
+        + margins.right()
+        + 2 * field.style().pixelMetric(QtWidgets.QStyle.PM_DefaultFrameWidth)
+        + 8
+    )  # QLineEdit's own horizontal margin, 2 px each side, and a cursor's room
