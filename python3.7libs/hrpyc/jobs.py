@@ -72,7 +72,7 @@ class Refused(Exception):
 def execute(source: Union[str, types.CodeType], name: str, args: Any, kwargs: Any) -> Any:
     """Run `source` in a fresh namespace: call its function `name` with the arguments, or (no name)
     return the code block's variable `result`; or call the function whose code `source` is (see compiled)."""
-    namespace: Dict[str, Any] = {"__name__": "__hrpyc_run__", "__builtins__": builtins}
+    namespace: Dict[str, Any] = {"__name__": "__hrpyc_run__", "__builtins__": vars(builtins)}  # as exec puts it
     if isinstance(source, types.CodeType):
         return types.FunctionType(source, namespace, name)(*args, **kwargs)
     exec(compile(source, "<hrpyc.run>", "exec"), namespace)
