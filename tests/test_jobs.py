@@ -146,7 +146,7 @@ def test_a_jobs_progress_moves_its_bar_in_houdini_and_reaches_its_client(gui_hou
     assert job.result() == 4
     assert job.progress == (1.0, "frame 4 of 4")
     quick = hrpyc.submit(conn, "import hrpyc\nhrpyc.progress(1.0, 'at once')\nresult = 2")
-    assert quick.result() == 2 and quick.progress == (1.0, "at once")  # in the submit's own answer
+    assert quick.result() == 2 and quick.progress == (1.0, "at once")  # with the news that it ended
     quiet = hrpyc.submit(conn, "result = 1")
     assert quiet.result() == 1 and quiet.progress is None  # its code never said
     # Each job ran inside an InterruptableOperation of its own, named after it and its client, on the
@@ -481,6 +481,7 @@ def test_a_job_ends_cancelled_when_its_client_disconnects(gui_houdini):
 def test_jobs_are_listed_with_their_client(local_server):
     conn = hrpyc.connect(*local_server.address)
     job = hrpyc.submit(conn, "import hrpyc\nhrpyc.progress(0.4)\n" + SPIN + "result = spin(1.0)")
+    wait_for(lambda: job.progress is not None, what="the job to say how far it is")  # submit waits for nothing
     (client,) = local_server.clients()
     assert len(client.jobs) == 1 and client.jobs[0].startswith("job {} 'code' (running".format(job.id))
     assert client.jobs[0].endswith(" s, 40 %)")
