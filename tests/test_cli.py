@@ -1,13 +1,24 @@
 """`hrpyc serve | ping | shell` as a TD types them in a terminal."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 
 import pytest
 import rpyc
-from conftest import LIBS, STANDIN, ServerProcess, child_env, free_port, hrpyc_cli, need
+from conftest import (
+    LIBS,
+    STANDIN,
+    ServerProcess,
+    _ctrl_c_as_in_a_terminal,
+    child_env,
+    free_port,
+    hrpyc_cli,
+    need,
+    wait_for,
+)
 
 import hrpyc
 from hrpyc.rpyc_wire import RPYC_VERSION_STRING
@@ -369,3 +380,88 @@ def test_the_shell_keeps_the_frames_of_user_code_in_a_folder_named_hrpyc(tmp_pat
     assert "ValueError: from the user tool" in result.stderr
     frames = [line for line in result.stderr.splitlines() if line.startswith("  File ")]
     assert len(frames) == 1, frames  # the user's; none of rpyc's or hrpyc's
+
+
+def _interrupted_cli(*args, when, **env):
+    """`python -X importtime -m hrpyc ARGS`, Ctrl-C as a terminal sends it once `when(line)` is true of a
+    line it writes to stderr (-X importtime writes one as each module has loaded); returns (exit status,
+    what it wrote to stderr besides those lines)."""
+    process = subprocess.Popen(
+        [sys.executable, "-X", "importtime", "-m", "hrpyc", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(**env),
+        preexec_fn=_ctrl_c_as_in_a_terminal if os.name == "posix" else None,
+    )
+    try:
+        said = []
+        for line in process.stderr:
+            said.append(line)
+            if when(line):
+                break
+        process.send_signal(signal.SIGINT)
+        said += process.communicate(timeout=30)[1].splitlines(keepends=True)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return process.returncode, "".join(line for line in said if not line.startswith("import time:"))
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "hrpyc.interrupts",  # hrpyc's first module: rpyc and the rest of hrpyc still to load
+        "rpyc.core.protocol",
+        "hrpyc.server",
+        "connected",  # loaded, and waiting for a server that never answers
+    ],
+)
+def test_ctrl_c_at_any_moment_ends_the_cli_with_130_and_no_traceback(moment):
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        silent.settimeout(30)
+        address = "127.0.0.1:{}".format(silent.getsockname()[1])
+        if moment == "connected":
+            when = lambda line: silent.accept() and True  # noqa: E731 - the first line after loading
+        else:
+            when = lambda line: line.rsplit("|", 1)[-1].strip() == moment  # noqa: E731 - that module loaded
+        status, said = _interrupted_cli("ping", address, when=when)
+    assert (status, said) == (130, "")
+
+
+@pytest.mark.parametrize("prompt", ["standard", "ipython"])
+def test_ctrl_c_in_the_shell_stops_the_command_in_one_line_and_the_prompt_goes_on(
+    server_process, tmp_path, prompt, request
+):
+    if prompt == "ipython":
+        need("IPython", "hrpyc shell uses IPython when it is installed")
+    env = request.getfixturevalue("without_ipython") if prompt == "standard" else {}
+    started = tmp_path / "started"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hrpyc", "shell", "{}:{}".format(server_process.host, server_process.port)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(**env),
+        preexec_fn=_ctrl_c_as_in_a_terminal if os.name == "posix" else None,
+    )
+    try:
+        process.stdin.write(
+            'connection.execute("import pathlib, time; pathlib.Path({!r}).touch(); time.sleep(3)")\n'.format(
+                str(started)
+            )
+        )
+        process.stdin.flush()
+        wait_for(started.exists, what="the remote call to start")
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate("print('after', 6 * 7)\n", timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    assert "after 42" in out
+    assert [line for line in err.splitlines() if line and not line.startswith("hrpyc shell:")] == ["KeyboardInterrupt"]

@@ -1,6 +1,8 @@
 """Long work from a client: jobs to watch and cancel, their output, busy messages that say what is busy,
 and one undo step for a block of work."""
 
+import linecache
+import marshal
 import os
 import re
 import signal
@@ -53,13 +55,21 @@ def test_submit_returns_at_once_and_the_job_tells_its_state_output_and_result(se
 
     started = time.monotonic()
     job = hrpyc.submit(conn, countdown, 8)
-    assert time.monotonic() - started < 0.7  # returned while it runs (the submit waits up to 0.5 s)
+    assert time.monotonic() - started < 0.7  # returned while it runs
     assert job.state == "running" and not job.done()
     wait_for(lambda: "left 7" in job.output, what="the job's output")
     assert job.result(timeout=5) == "lift-off"
     assert job.done() and job.state == "done"
     assert job.output.splitlines() == ["left {}".format(n) for n in range(8, 0, -1)]
     assert job.result() == "lift-off"  # again: the same result, from here
+
+
+def test_submit_returns_as_soon_as_the_server_has_the_job(remote):
+    conn, _ = remote
+    started = time.monotonic()
+    job = hrpyc.submit(conn, "import time\ntime.sleep(2)")  # quiet: nothing to answer early for
+    assert time.monotonic() - started < 0.3  # one round trip: the submit waits for nothing
+    assert job.result() is None
 
 
 def test_a_job_runs_on_houdinis_main_thread_while_its_connection_keeps_answering(gui_houdini):
@@ -136,7 +146,7 @@ def test_a_jobs_progress_moves_its_bar_in_houdini_and_reaches_its_client(gui_hou
     assert job.result() == 4
     assert job.progress == (1.0, "frame 4 of 4")
     quick = hrpyc.submit(conn, "import hrpyc\nhrpyc.progress(1.0, 'at once')\nresult = 2")
-    assert quick.result() == 2 and quick.progress == (1.0, "at once")  # in the submit's own answer
+    assert quick.result() == 2 and quick.progress == (1.0, "at once")  # with the news that it ended
     quiet = hrpyc.submit(conn, "result = 1")
     assert quiet.result() == 1 and quiet.progress is None  # its code never said
     # Each job ran inside an InterruptableOperation of its own, named after it and its client, on the
@@ -338,6 +348,86 @@ def test_ctrl_c_before_the_server_names_the_job_still_cancels_it(server_process)
     assert out.startswith("cancelled at"), err  # CancelledError: the job was cancelled, not just left behind
 
 
+def test_ctrl_c_during_run_is_a_cancelled_error_alone_not_chained_to_the_ctrl_c(server_process):
+    uncaught = (
+        "import sys, hrpyc\nconn = hrpyc.connect('127.0.0.1', int(sys.argv[1]))\nprint('connected', flush=True)\n"
+    )
+    uncaught += "hrpyc.run(conn, sys.argv[2])\n"
+
+    def spinning(process):
+        assert process.stdout.readline().startswith("spinning on")
+
+    _, err, _ = ctrl_c_client(server_process.port, SPIN + "result = spin(30)", spinning, uncaught)
+    assert err.count("Traceback (most recent call last):") == 1 and "During handling" not in err, err
+    assert "KeyboardInterrupt" not in err and "rpyc" not in err.replace("hrpyc", ""), err
+    assert err.rstrip().splitlines()[-1].startswith("hrpyc.errors.CancelledError: job "), err
+
+
+TYPED = """
+import sys, hrpyc
+conn = hrpyc.connect("127.0.0.1", int(sys.argv[1]))
+
+def scale(x, by=2, *, plus=0):
+    import os
+    return x * by + plus, os.getpid()
+
+print(hrpyc.run(conn, scale, 20, plus=2)[0], hrpyc.submit(conn, lambda: 7).result())
+"""
+
+
+def test_run_takes_a_function_typed_at_a_prompt_when_the_server_runs_the_same_python(server_process):
+    """`python - <<EOF`, a prompt, Maya's or Nuke's script editor: Python keeps no source of what is typed
+    there, so the function goes compiled, with its defaults filled in, to a server whose Python is this one."""
+    typed = subprocess.run(
+        [sys.executable, "-", str(server_process.port)],
+        input=TYPED,
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=60,
+    )
+    assert typed.returncode == 0, typed.stderr
+    assert typed.stdout.split() == ["42", "7"]
+
+
+def test_run_takes_a_function_from_script_editor_text(remote, monkeypatch):
+    conn, _ = remote
+    # Python 3.13 keeps `python -c`'s script as "<string>": what exec'd text is too, so its lines are not this
+    monkeypatch.setitem(linecache.cache, "<string>", (9, None, ["import os\n", "print(os.getpid())\n"], "<string>"))
+    namespace = {}
+    exec(
+        "def double(x, by=2):\n    import os\n    return x * by, os.getpid()\n", namespace
+    )  # as script editors run text
+    assert hrpyc.run(conn, namespace["double"], 21)[0] == 42
+    assert hrpyc.run(conn, namespace["double"], 2, by=5)[1] == conn.modules.os.getpid()
+    with pytest.raises(TypeError):  # the call's own error, here, before anything is sent
+        hrpyc.run(conn, namespace["double"])
+
+
+def test_a_function_with_no_source_is_refused_in_one_line_where_its_code_cannot_go(remote, monkeypatch):
+    conn, _ = remote
+    namespace = {}
+    exec(
+        "def typed():\n    return 1\n\ndef outer(n):\n    def inner():\n        return n\n    return inner\n", namespace
+    )
+    with pytest.raises(hrpyc.HrpycError) as caught:
+        hrpyc.submit(conn, namespace["outer"](3))
+    assert "uses variables of the function it is defined in (n); pass them as arguments" in str(caught.value)
+    monkeypatch.setitem(conn.server_info, "bytecode", "0d0d0d0a")  # a server on another Python version
+    with pytest.raises(hrpyc.HrpycError) as caught:
+        hrpyc.run(conn, namespace["typed"])
+    said = str(caught.value)
+    assert "Python has no source for it" in said and "\n" not in said
+    assert said.endswith("pass the code as a string, or define the function in a module file")
+
+
+def test_the_server_refuses_compiled_code_from_another_python(remote):
+    conn, _ = remote
+    arguments, buffers = hrpyc.plain.pack_arguments((), {}, None)
+    with pytest.raises(ValueError, match="compiled by another Python version than the server's"):
+        conn.root.hrpyc_submit(b"\x00\x00\r\n" + marshal.dumps((lambda: 1).__code__), "f", arguments, buffers, 0.0)
+
+
 def test_run_streams_the_codes_output_as_it_prints_and_only_its_output(server_process):
     conn = hrpyc.connect(*server_process.address)
     # Another thread of the server prints meanwhile: that stays in the server's console.
@@ -391,6 +481,7 @@ def test_a_job_ends_cancelled_when_its_client_disconnects(gui_houdini):
 def test_jobs_are_listed_with_their_client(local_server):
     conn = hrpyc.connect(*local_server.address)
     job = hrpyc.submit(conn, "import hrpyc\nhrpyc.progress(0.4)\n" + SPIN + "result = spin(1.0)")
+    wait_for(lambda: job.progress is not None, what="the job to say how far it is")  # submit waits for nothing
     (client,) = local_server.clients()
     assert len(client.jobs) == 1 and client.jobs[0].startswith("job {} 'code' (running".format(job.id))
     assert client.jobs[0].endswith(" s, 40 %)")

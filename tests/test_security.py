@@ -1,6 +1,7 @@
 """Only its owner can use the server, and nothing sent to it can hurt it."""
 
 import ast
+import builtins
 import glob
 import logging
 import math
@@ -335,13 +336,17 @@ def test_stop_start_cycles_on_one_port_leak_no_files_or_threads():
     assert _open_files() <= files
 
 
-def test_a_hostile_server_cannot_make_our_client_import_or_unpickle(stock_server):
-    """A server that answers with an exception of its own class must not make us import its module."""
-    script = (  # the class lives in the server's __main__, which our client must not import
+def test_a_hostile_server_cannot_make_our_client_import_or_unpickle(stock_server, tmp_path, monkeypatch):
+    """A server that raises an error of a class it says lives in a module we could import (a trap on our
+    path) must not make us import it: the client makes a class of that name here, by `type()`."""
+    (tmp_path / "hrpyc_trap.py").write_text("import builtins\nbuiltins.hrpyc_trap_sprung = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    script = (
         "import rpyc\n"
         "from stock_server import serve\n"
         "class Evil(Exception):\n"
         "    pass\n"
+        "Evil.__module__ = 'hrpyc_trap'\n"
         "class Hostile(rpyc.SlaveService):\n"
         "    def exposed_boom(self):\n"
         "        raise Evil('x')\n"
@@ -351,8 +356,10 @@ def test_a_hostile_server_cannot_make_our_client_import_or_unpickle(stock_server
     conn = hrpyc.connect(*hostile.address)
     main_before = sys.modules.get("__mp_main__")  # the MCP SDK's imports put one there, in this process
     with pytest.raises(Exception) as caught:
-        conn.root.boom()
-    assert type(caught.value).__module__ != "__main__"  # a generic stand-in, not the server's class
+        conn.root.exposed_boom()
+    evil = caught.value
+    assert (type(evil).__module__, type(evil).__name__, str(evil)) == ("hrpyc_trap", "Evil", "x")
+    assert "hrpyc_trap" not in sys.modules and not hasattr(builtins, "hrpyc_trap_sprung")
     assert sys.modules.get("__mp_main__") is main_before  # nothing imported in the server's __main__'s name
 
 

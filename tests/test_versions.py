@@ -15,15 +15,33 @@ from hrpyc.rpyc_wire import RPYC_VERSION
 CLIENTS = [sys.executable] + [p for p in os.environ.get("HRPYC_TEST_CLIENTS", "").split(os.pathsep) if p]
 
 CLIENT_SCRIPT = """
-import sys, rpyc, hrpyc
+import platform, sys, rpyc, hrpyc
 from hrpyc.rpyc_wire import RPYC_VERSION_STRING
 host, port = sys.argv[1], int(sys.argv[2])
 conn, hou = hrpyc.import_remote_module(host, port)
 assert hou.node("/obj/sphere1").parm("scale").eval() == 1.0
 try:
     conn.modules.os.stat("/no/such/file")
-except FileNotFoundError:
-    pass
+except FileNotFoundError as error:
+    assert type(error) is FileNotFoundError and str(error).endswith("'/no/such/file'"), str(error)
+try:
+    hou.node("/obj").createNode("no such type")
+except hou.Error as error:
+    assert type(error) is hou.OperationFailed and "createNode" in error.remote_traceback
+    assert str(error) == "The attempted operation failed.\\nInvalid node type name", str(error)
+try:
+    hrpyc.run(conn, "import hou\\nraise hou.PermissionError('locked')")
+except hou.PermissionError as error:
+    assert not isinstance(error, PermissionError) and str(error) == "locked"
+typed = {}
+exec("def double(x):\\n    return 2 * x\\n", typed)  # as a script editor runs it: Python keeps no source
+try:
+    assert hrpyc.run(conn, typed["double"], 21) == 42
+    went = True
+except hrpyc.HrpycError as error:
+    assert str(error).endswith("pass the code as a string, or define the function in a module file")
+    went = False
+assert went == (conn.server_info["python"].split(".")[:2] == platform.python_version().split(".")[:2])
 blob = bytes(range(256)) * 4096  # 1 MB each way: by the bulk lane
 path = hrpyc.run(conn, "import os, tempfile\\nhandle, result = tempfile.mkstemp()\\nos.close(handle)")
 assert hrpyc.push_file(conn, path, blob) == len(blob) and hrpyc.fetch_file(conn, path) == blob

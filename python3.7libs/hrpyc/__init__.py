@@ -11,6 +11,7 @@ From Maya, Nuke or any Python::
     hou.node("/obj/sphere1").parm("scale").set(2.0)
 """
 
+from . import interrupts  # noqa: F401 - first: Ctrl-C while the `hrpyc` command loads, no traceback
 from .client import connect, import_remote_module
 from .clients import ClientInfo
 from .errors import (

@@ -10,7 +10,7 @@ import sys
 import time
 from typing import Any, List, Optional, Sequence, Tuple
 
-from . import clients, config, discovery, houdini, install, sessions, shell
+from . import clients, config, discovery, houdini, install, interrupts, sessions, shell
 from .address import format_address, parse_address, parse_port, server_and_port
 from .client import connect
 from .config import DEFAULT_HOST, DEFAULT_PORT, DISPATCH_MODES
@@ -67,6 +67,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         message = exc.worded(lambda setting: flag(setting, args.verb))
         print("{}: {}".format(label, printable(message, MESSAGE)), file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C: the shell shows ^C; no traceback (see hrpyc.interrupts)
+        return interrupts.STATUS
 
 
 def flag(setting: Setting, verb: str) -> str:

@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from . import demo_geometry, demo_viewport
 from .demo_geometry import (  # noqa: F401 - unused here, served: hou.Attrib, hou.Point...
     Attrib,
+    Error,
     Geometry,
     OperationFailed,
     Point,

@@ -14,7 +14,11 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 Values = List[Tuple[Any, ...]]  # one tuple per element (point or primitive)
 
 
-class OperationFailed(Exception):
+class Error(Exception):
+    """hou.Error: the base of the errors hou raises (`except hou.Error:` catches them all)."""
+
+
+class OperationFailed(Error):
     """hou.OperationFailed: what hou raises when an operation cannot be done."""
 
 

@@ -8,20 +8,25 @@ next poll, and an idle wait costs five requests a second.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import functools
 import inspect
 import itertools
+import marshal
+import platform
 import sys
 import textwrap
 import threading
 import time
+from importlib.util import MAGIC_NUMBER
 from typing import Any, Callable, Iterator, List, Optional, Tuple, Union
 
 from . import lane, plain
 from .errors import CancelledError, HrpycError, JobTimeoutError, ProtocolError
 from .fastpath import service_of
 from .printable import printable
+from .rpyc_wire import BYTECODE_CAPABILITY
 
 __all__ = ["Job", "run", "submit", "undo_group"]
 
@@ -32,7 +37,7 @@ STREAMS = ("stdout", "stderr")
 # Seconds one poll may wait on the server for the job to print or end. Also how long Ctrl-C may take to
 # be noticed: a signal that reaches another thread of this process wakes the main thread only then.
 POLL_WAIT = 0.2
-FIRST_WAIT = 0.5  # ... and the submit itself: a quick job is done in one round trip
+FIRST_WAIT = 0.5  # ... and hrpyc.run's submit: a quick job is done in one round trip (submit waits none)
 
 
 Progress = Tuple[float, Optional[str]]
@@ -104,12 +109,11 @@ class Job(object):
             state = self._service.hrpyc_job_cancel(self.id)
         return state in (QUEUED, RUNNING, CANCELLED)
 
-    def cancel_pending(self) -> None:
-        """Cancel the job by its tag, its id not known yet (see _Interrupted); if the submit never reached
-        the server, there is none: KeyboardInterrupt, as if nothing had been sent."""
+    def cancel_pending(self) -> bool:
+        """Cancel the job by its tag, its id not known yet (see _Interrupted); False if the submit never
+        reached the server (there is no job)."""
         self.id = int(self._service.hrpyc_job_cancel_tagged(self._tag))
-        if not self.id:
-            raise KeyboardInterrupt
+        return bool(self.id)
 
     def _label(self) -> str:
         return "job {} {!r}".format(self.id, self.name)
@@ -149,8 +153,8 @@ class Job(object):
                     self._value = self._fetch()
                 except Exception as exc:
                     self._error = exc
-            if self._error is not None:
-                raise self._error
+            if self._error is not None:  # its traceback from here, not from our fetching of it
+                raise self._error.with_traceback(None) from self._error.__cause__
             return self._value
 
     def _fetch(self) -> Any:
@@ -173,17 +177,19 @@ def _progress(said: Any) -> Optional[Progress]:
 
 
 def submit(connection: Any, code: Union[str, Callable[..., Any]], *args: Any, **kwargs: Any) -> Job:
-    """Start `code` on the server as a job and return at once with its Job (see hrpyc.run for what
-    `code` and its arguments may be). It runs where a request runs (on Houdini's main thread in a
-    graphical session), is not bound by the connection's request timeout, and is cancelled if this
-    connection closes (or Ctrl-C interrupts the submit itself)."""
+    """Start `code` on the server as a job and return its Job as soon as the server has it (one round
+    trip; see hrpyc.run for what `code` and its arguments may be). It runs where a request runs (on
+    Houdini's main thread in a graphical session), is not bound by the connection's request timeout, and
+    is cancelled if this connection closes (or Ctrl-C interrupts the submit itself)."""
     try:
         job, news = _start(connection, code, args, kwargs, echo=False)
-    except _Interrupted as interrupted:
-        interrupted.job.cancel_pending()
-        raise KeyboardInterrupt from None
-    job._update(news)
-    return job
+    except _Interrupted as interrupted:  # Ctrl-C before the server said which job it started
+        pending = interrupted.job
+    else:
+        job._update(news)
+        return job
+    pending.cancel_pending()  # here, not in the handler: KeyboardInterrupt alone, no chain
+    raise KeyboardInterrupt
 
 
 def run(connection: Any, code: Union[str, Callable[..., Any]], *args: Any, **kwargs: Any) -> Any:
@@ -192,42 +198,48 @@ def run(connection: Any, code: Union[str, Callable[..., Any]], *args: Any, **kwa
     with what the code prints written to this process's sys.stdout / sys.stderr as it comes, and
     Ctrl-C cancelling it (CancelledError).
 
-    `code` is a function (sent as source, so it must be self-contained: imports inside it) called with
-    `args` and `kwargs`, which must be plain data too; or a code block whose variable `result` is returned.
+    `code` is a function called with `args` and `kwargs`, which must be plain data too; or a code block
+    whose variable `result` is returned. A function is sent as its source, so it must be self-contained
+    (imports inside it); one typed at a prompt or run by a script editor has none, and is sent compiled
+    instead, to a server on the same Python version (else a one-line error says what to pass instead).
     Bytes-like arguments and results travel as raw buffers, by the bulk lane when large: at any depth with
     a server of this hrpyc or later, else at the top level only.
     """
     try:
         started = _start(connection, code, args, kwargs, echo=True)
     except _Interrupted as interrupted:  # Ctrl-C before the server said which job it started
-        interrupted.job.cancel_pending()
-        return interrupted.job.result()
-    if started is None:  # an hrpyc server older than jobs
-        return _run_in_one_request(connection, code, args, kwargs)
-    job, news = started
-    try:
-        job._update(news)
-        return job.result()
-    except KeyboardInterrupt:
-        job.cancel()
-        return job.result()  # CancelledError, unless it ended before the cancel reached it
+        job = interrupted.job
+        if not job.cancel_pending():
+            raise KeyboardInterrupt from None  # it never reached the server: nothing ran
+    else:
+        if started is None:  # an hrpyc server older than jobs
+            return _run_in_one_request(connection, code, args, kwargs)
+        job, news = started
+        try:
+            job._update(news)
+            return job.result()
+        except KeyboardInterrupt:
+            job.cancel()
+    return job.result()  # here, not in a handler: CancelledError alone (unless the job ended first)
 
 
 def _start(connection: Any, code: Any, args: Any, kwargs: Any, echo: bool) -> Any:
-    source, name = _source(code)
+    """Submit; (Job, the server's first news of it), or None for hrpyc.run (`echo`) on a server older than
+    jobs. hrpyc.run's submit waits up to FIRST_WAIT for the job to end, submit's not at all."""
     service = service_of(connection)
     submit_call = getattr(service, "hrpyc_submit", None)
     if submit_call is None:
         if echo:
             return None
         raise HrpycError("the hrpyc server at {} is older than jobs; update hrpyc there".format(connection.address))
+    source, name, args, kwargs = _code(connection, code, args, kwargs)
     at_any_depth = connection.server_info.get(plain.CAPABILITY[0]) == plain.CAPABILITY[1]
     literal, buffers = plain.pack_arguments(args, kwargs, functools.partial(lane.send, connection), at_any_depth)
     tag = next(_tags)
     progress = () if getattr(service, "hrpyc_job_news", None) is None else (True,)  # a server older than progress
     newer = {"bytes_at_any_depth": True} if at_any_depth else {}  # older servers take no such argument
     try:
-        answer = submit_call(source, name, literal, buffers, FIRST_WAIT, tag, *progress, **newer)
+        answer = submit_call(source, name, literal, buffers, FIRST_WAIT if echo else 0.0, tag, *progress, **newer)
     except KeyboardInterrupt:
         raise _Interrupted(Job(connection, 0, name or "code", echo, tag)) from None
     try:
@@ -253,7 +265,7 @@ class _Interrupted(Exception):
 
 
 def _run_in_one_request(connection: Any, code: Any, args: Any, kwargs: Any) -> Any:
-    source, name = _source(code)
+    source, name, args, kwargs = _code(connection, code, args, kwargs)
     literal, buffers = plain.pack_arguments(args, kwargs, functools.partial(lane.send, connection))
     return _unpack(connection, service_of(connection).run_code(source, name, literal, buffers))
 
@@ -267,10 +279,60 @@ def _unpack(connection: Any, answer: Any) -> Any:
         ) from None
 
 
-def _source(code: Union[str, Callable[..., Any]]) -> Tuple[str, str]:
-    if callable(code):
-        return textwrap.dedent(inspect.getsource(code)), code.__name__
-    return code, ""
+def _code(connection: Any, code: Union[str, Callable[..., Any]], args: Any, kwargs: Any) -> Tuple[Any, str, Any, Any]:
+    """What is sent for `code`, and the arguments to call it with: (source or compiled code, the function's
+    name, args, kwargs). A code block goes as it is, a function as its source; one Python keeps no source
+    of (typed at a prompt, exec'd by Maya's or Nuke's script editor, a lambda) as its compiled code,
+    called with its defaults filled in here (they do not travel)."""
+    if isinstance(code, str):
+        return code, "", args, kwargs
+    source = _source(code)
+    if source is not None:
+        return source, code.__name__, args, kwargs
+    bound = inspect.signature(code).bind(*args, **kwargs)  # the TypeError the call would raise, here
+    bound.apply_defaults()
+    return _compiled(connection, code), code.__name__, bound.args, bound.kwargs
+
+
+def _source(code: Callable[..., Any]) -> Optional[str]:
+    """Where Python keeps a function's source (its file, an IPython cell, linecache), that; else None.
+    What it finds must define that function: code exec'd from a string is "<string>" to Python, and so
+    is, from 3.13, the script of `python -c` (a lambda's source is the line it sits in)."""
+    try:
+        source = textwrap.dedent(inspect.getsource(code))
+    except OSError:  # "could not get source code"
+        if inspect.isfunction(code):
+            return None
+        raise
+    if not inspect.isfunction(code):
+        return source
+    try:
+        first = ast.parse(source).body[0]
+    except (SyntaxError, IndexError):
+        return None
+    defines = isinstance(first, (ast.FunctionDef, ast.AsyncFunctionDef)) and first.name == code.__name__
+    return source if defines else None
+
+
+def _compiled(connection: Any, function: Any) -> bytes:
+    """`function`'s code, marshalled behind its Python's bytecode magic number (see jobs.compiled), for a
+    server whose bytecode is this Python's; one line naming what to do instead for any other."""
+    refused = "cannot send the function {!r} to {}: ".format(function.__name__, connection.address)
+    if function.__code__.co_freevars:
+        raise HrpycError(
+            refused
+            + "it uses variables of the function it is defined in ({}); pass them as arguments, or pass "
+            "the code as a string".format(", ".join(function.__code__.co_freevars))
+        )
+    if connection.server_info.get(BYTECODE_CAPABILITY[0]) != BYTECODE_CAPABILITY[1]:
+        raise HrpycError(
+            refused
+            + "Python has no source for it (typed at a prompt, or run by a script editor), and its "
+            "compiled code runs only on an hrpyc server as new as this client, on the same Python version (this "
+            "Python {}, the server's {}); pass the code as a string, or define the function in a module "
+            "file".format(platform.python_version(), connection.server_info.get("python", "?"))
+        )
+    return MAGIC_NUMBER + marshal.dumps(function.__code__)
 
 
 @contextlib.contextmanager

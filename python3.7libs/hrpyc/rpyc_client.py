@@ -1,5 +1,5 @@
-"""Client side: our client's connection and service, with fewer round trips than rpyc's own proxies and
-one-line errors.
+"""Client side: our client's connection and service, with fewer round trips than rpyc's own proxies,
+one-line errors, and the server's exceptions raised as local classes (see hrpyc.remote_errors).
 
 See rpyc_wire for why these internals are touched only in the rpyc_* modules.
 """
@@ -15,10 +15,12 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
 import rpyc
 from rpyc.core import consts, netref
 from rpyc.core.service import ClassicClient
+from rpyc.lib.colls import WeakValueDict
 
 from .errors import ConnectionLostError, HoudiniBusyError, RequestTimeoutError
 from .parking import main_thread_parked
 from .printable import printable
+from .remote_errors import RemoteErrors, raised_there, shipped_lineage
 from .rpyc_wire import HANDLE_RELEASE, MAX_RELEASE, FastSocketStream, pack_releases, releasable, request_timeout
 
 _STABLE_KINDS = ("builtins.function", "builtins.builtin_function_or_method", "builtins.type")
@@ -40,6 +42,10 @@ class ClientConnection(rpyc.Connection):
     later request, which the server answers before it releases them where hou runs. Until then their
     objects stay alive on the server: a few (RELEASE_BATCH), or for a moment (RELEASE_AGE), or until the
     next request.
+
+    An error the server raises is raised here as its builtin class or as our local class for the
+    server's (its mirror), and a remote exception class is that local class, not a proxy: see
+    hrpyc.remote_errors. The server keeps a reference to each such class for the connection's life.
     """
 
     address = "?"
@@ -56,6 +62,10 @@ class ClientConnection(rpyc.Connection):
         self._hrpyc_lookups: Dict[Any, Any] = {}
         self._hrpyc_released: Deque[Tuple[Any, int]] = collections.deque()  # appends and pops are atomic
         self._hrpyc_released_since = 0.0
+        self._hrpyc_errors = RemoteErrors(self._lineage)
+        self._hrpyc_lineage: Any = None  # the server's copy of remote_errors.lineage, once asked for
+        self._hrpyc_local_classes: Dict[Any, type] = {}  # by id_pack: the remote exception classes met
+        self._proxy_cache = _Proxies()
 
     def released(self, proxy: Any) -> None:
         """`proxy` was dropped (its __del__, on whichever thread collected it): tell the server."""
@@ -86,14 +96,40 @@ class ClientConnection(rpyc.Connection):
         return module
 
     def _netref_factory(self, id_pack):  # type: ignore[no-untyped-def]
-        key = (id_pack[0], id_pack[1], id_pack[2] == 0)  # instances of one class share its proxy class
+        is_class = id_pack[2] == 0
+        if is_class:  # a builtin exception class is itself; another one met before, its mirror
+            local = self._hrpyc_local_classes.get(id_pack) or self._hrpyc_errors.local_class(id_pack[0])
+            if local is not None:
+                return local
+        key = (id_pack[0], id_pack[1], is_class)  # instances of one class share its proxy class
         cls = self._hrpyc_classes.get(key)
         if cls is None:
             base = netref.builtin_classes_cache.get(id_pack[0])
             if base is None:
                 base = netref.class_factory(id_pack, self.sync_request(consts.HANDLE_INSPECT, id_pack))
             cls = self._hrpyc_classes[key] = _one_trip_class(base)
-        return cls(self, id_pack)
+        proxy = cls(self, id_pack)
+        if is_class and _EXCEPTION_METHOD in vars(cls):  # an exception class, most likely: ask the server
+            mirror = self._hrpyc_errors.mirror(proxy)
+            if mirror is not None:
+                self._hrpyc_local_classes[id_pack] = mirror
+                return mirror
+        return proxy
+
+    def _unbox_exc(self, raw):  # type: ignore[no-untyped-def]
+        # rpyc's error: ((module, class name), args, attributes, traceback text); StopIteration's constant
+        # and Python 2's string exceptions are left to rpyc.
+        if type(raw) is not tuple or len(raw) != 4 or type(raw[0]) is not tuple or len(raw[0]) != 2:
+            return super()._unbox_exc(raw)
+        (module, name), args, attrs, text = raw
+        return self._hrpyc_errors.error(module, name, args, attrs, text)
+
+    def _lineage(self, *what: Any) -> Any:
+        """remote_errors.lineage(*what), in the server: its source goes there once, through the classic
+        service's eval, so that an hrpyc server of any version and a stock server answer alike."""
+        if self._hrpyc_lineage is None:
+            self._hrpyc_lineage = self.eval(shipped_lineage())  # type: ignore[attr-defined]  # ClassicClient's
+        return self._hrpyc_lineage(*what)
 
     def _looked_up(self, owner: Any, name: str) -> Any:
         id_pack = object.__getattribute__(owner, "____id_pack__")
@@ -103,10 +139,10 @@ class ClientConnection(rpyc.Connection):
         value = self._hrpyc_lookups.get(key, _MISSING)
         if value is _MISSING:
             value = _PLAIN_NETREF_GETATTRIBUTE(owner, name)
-            if (
-                isinstance(value, netref.BaseNetref)
-                and object.__getattribute__(value, "____id_pack__")[0] in _STABLE_KINDS
-            ):
+            if isinstance(value, netref.BaseNetref):
+                if object.__getattribute__(value, "____id_pack__")[0] in _STABLE_KINDS:
+                    self._hrpyc_lookups[key] = value
+            elif isinstance(value, type):  # a remote exception class: our local one (see _netref_factory)
                 self._hrpyc_lookups[key] = value
         return value
 
@@ -119,7 +155,11 @@ class ClientConnection(rpyc.Connection):
         try:
             with main_thread_parked():
                 return super().sync_request(handler, *args)
-        except EOFError:
+        except KeyboardInterrupt:  # Ctrl-C while we wait: one line, not the frames of rpyc's wait
+            raise KeyboardInterrupt from None
+        except EOFError as exc:
+            if raised_there(exc):
+                raise exc.with_traceback(None) from exc.__cause__
             raise ConnectionLostError(self.address) from None
         except rpyc.AsyncResultTimeout as exc:  # the builtin TimeoutError: ours, the server's, rpyc's
             if isinstance(exc, RequestTimeoutError):
@@ -129,12 +169,28 @@ class ClientConnection(rpyc.Connection):
             if said.startswith(HoudiniBusyError.MARK):
                 holder = printable(HoudiniBusyError.holder_in(said), 300)
                 raise HoudiniBusyError(self.address, seconds, holder) from None
+            if raised_there(exc):  # the code the server ran raised it
+                raise exc.with_traceback(None) from exc.__cause__
             raise RequestTimeoutError(self.address, seconds) from None
+        except Exception as exc:
+            if raised_there(exc):  # its traceback from here: not rpyc's frames under this call
+                raise exc.with_traceback(None) from exc.__cause__
+            raise
 
 
 _MISSING = object()
+_EXCEPTION_METHOD = "with_traceback"  # BaseException's: rpyc lists it among an exception class's methods
 _PLAIN_NETREF_GETATTRIBUTE = netref.BaseNetref.__getattribute__
 _PLAIN_NETREF_DEL = netref.BaseNetref.__del__
+
+
+class _Proxies(WeakValueDict):  # type: ignore[misc]
+    """rpyc's proxies by id_pack, without the local classes _netref_factory gives for remote exception
+    classes: rpyc counts one more reference on what it finds here, and a class is no proxy."""
+
+    def __setitem__(self, id_pack: Any, proxy: Any) -> None:
+        if isinstance(proxy, netref.BaseNetref):
+            super().__setitem__(id_pack, proxy)
 
 
 def _dropped(self: Any) -> None:

@@ -18,6 +18,7 @@ import rpyc
 from rpyc.core import consts
 from rpyc.utils.server import ThreadedServer
 
+from . import remote_errors
 from .address import is_ipv6
 from .oslayer import sockets
 from .printable import printable
@@ -31,6 +32,7 @@ _LIGHT_HANDLERS = frozenset((consts.HANDLE_PING, consts.HANDLE_GETROOT, consts.H
 _OPENING_HANDLERS = frozenset((consts.HANDLE_PING, consts.HANDLE_GETROOT, consts.HANDLE_INSPECT))
 SERVICE_PREFIX = "hrpyc_"
 _ANSWERS = (consts.MSG_REPLY, consts.MSG_EXCEPTION)
+_PLUMBING = remote_errors.plumbing(rpyc, sys.modules[__package__])  # frames an error's traceback leaves out
 # Released pairs a client may have waiting (a few releases' worth): a client that sends more before a
 # request of its runs where hou runs keeps the rest until it disconnects.
 MAX_PENDING_RELEASES = 4 * MAX_RELEASE
@@ -202,6 +204,19 @@ class ServerConnection(rpyc.Connection):
             if before is not None:
                 before()
         super()._send(msg, seq, args)
+
+    def _box_exc(self, typ, val, tb):  # type: ignore[no-untyped-def]
+        # rpyc's error, ((module, class name), args, attributes, traceback text), as our clients raise it
+        # as its own class (see remote_errors): with its lineage and message, and the traceback from the
+        # first frame that is not rpyc's or ours. Never an error here: the client would get no answer.
+        boxed = super()._box_exc(typ, val, tb)
+        try:
+            names, args, attrs, text = boxed
+            if self._config["include_local_traceback"]:
+                text = remote_errors.traceback_text(typ, val, tb, _PLUMBING)
+            return names, args, remote_errors.attributes(typ, val, attrs), text
+        except Exception:  # StopIteration's constant; a class or a traceback too odd to read
+            return boxed
 
     def _dispatch_request(self, seq, raw_args):  # type: ignore[no-untyped-def]
         if raw_args[0] == HANDLE_RELEASE:

@@ -15,6 +15,7 @@ import struct
 import threading
 import time
 import zlib
+from importlib.util import MAGIC_NUMBER
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import rpyc
@@ -85,6 +86,10 @@ GENERATION = GENERATIONS["rpyc 6" if RPYC_VERSION >= (6,) else "rpyc < 6"]
 # session: where rpyc would have run each HANDLE_DEL).
 HANDLE_RELEASE = 0x48
 RELEASE_CAPABILITY = ("release", "packed")  # the handshake's pair that says a server takes them
+# The handshake's pair that says which bytecode a server runs (importlib's magic number, which changes
+# with Python's X.Y): our client sends a function Python has no source of as its compiled code, marshalled,
+# to a server whose bytecode is its own only (see hrpyc.job and hrpyc.jobs).
+BYTECODE_CAPABILITY = ("bytecode", MAGIC_NUMBER.hex())
 MAX_RELEASE = 4096  # pairs in one message, as a server accepts them
 _RELEASE_NUMBERS = struct.Struct("<QQQ")
 _NUMBER_LIMIT = 1 << 64

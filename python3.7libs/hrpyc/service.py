@@ -5,17 +5,18 @@ handshake and a description of itself that need no `hou` and no main thread.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple, Union
 
 from rpyc.core.service import SlaveService
 
 from . import houdini, plain
 from .clients import Pairs
-from .jobs import CANCELLED, DONE, FAILED, MAX_WAIT, Jobs, Progress, Refused, execute
+from .jobs import CANCELLED, DONE, FAILED, MAX_WAIT, Jobs, Progress, Refused, compiled, execute
 from .lane import HANDSHAKE_KEY, Buffer, Lanes, Shipped
 from .output import Chunk
 from .printable import printable
 from .rpyc_server import ServerConnection
+from .rpyc_wire import BYTECODE_CAPABILITY
 from .undo import UndoGroups
 
 # Pairs rather than a dict: rpyc sends a tuple of strings by value, a dict as a proxy.
@@ -51,12 +52,12 @@ class HrpycService(SlaveService):
     def hrpyc_hello(self, timeout: Optional[float], client: Any = ()) -> Info:
         """Our client's handshake: how long it waits for an answer, so the server can say "busy"
         before the client gives up, and who it is (hrpyc.identity's pairs; older hrpyc clients send
-        none); answers with hrpyc_info() and the connection's bulk-lane key (hex; empty when this
-        server offers no lane - see hrpyc.lane)."""
+        none); answers with hrpyc_info(), the connection's bulk-lane key (hex; empty when this server
+        offers no lane - see hrpyc.lane) and the bytecode it runs (see hrpyc_submit)."""
         if timeout is None or (isinstance(timeout, (int, float)) and timeout > 0):
             self._conn.timeout = timeout
         self.introduce(self._conn, client)
-        return self.describe() + ((HANDSHAKE_KEY, self.lanes.open(self._conn).hex()),)
+        return self.describe() + ((HANDSHAKE_KEY, self.lanes.open(self._conn).hex()), BYTECODE_CAPABILITY)
 
     def hrpyc_clients(self) -> Tuple[Pairs, ...]:
         """The server's other clients, oldest first, as hrpyc.clients.to_pairs (`hrpyc sessions --clients`)."""
@@ -69,7 +70,7 @@ class HrpycService(SlaveService):
 
     def hrpyc_submit(
         self,
-        source: str,
+        source: Union[str, bytes],
         name: str,
         arguments: str,
         buffers: Any,
@@ -80,19 +81,20 @@ class HrpycService(SlaveService):
     ) -> Tuple[Any, ...]:
         """hrpyc.submit() and hrpyc.run(): start a job (see hrpyc.jobs) and answer as hrpyc_job_poll
         does (hrpyc_job_news with `progress`), after up to `wait` s, with the job's id first: a quick job
-        is done in one round trip.
-        `tag`: the client's name for the job, should it have to cancel it before this answer comes.
-        A job not taken (see Jobs.submit) is id 0, cancelled, with the reason as its outcome: older
-        clients raise CancelledError with it.
+        run() waits for is done in one round trip. `source`: a code block, a function's source, or (bytes) a
+        function's compiled code from a client of this Python (jobs.compiled). `tag`: the client's name for
+        the job, should it have to cancel it before this answer comes. A job not taken (see Jobs.submit) is
+        id 0, cancelled, with the reason as its outcome: older clients raise CancelledError with it.
         `bytes_at_any_depth`: the client sends and takes bytes-likes at any depth as buffers (see hrpyc.plain)."""
-        if not isinstance(source, str) or not isinstance(name, str):
-            raise TypeError("hrpyc_submit takes the code's source and its function's name as strings")
+        if not isinstance(source, (str, bytes)) or not isinstance(name, str):
+            raise TypeError("hrpyc_submit takes the code's source (or compiled code) and its function's name")
+        function = compiled(source) if isinstance(source, bytes) else source
         at_any_depth = bytes_at_any_depth is True
         args, kwargs = plain.unpack_arguments(arguments, buffers, self._unship, at_any_depth)
         ship = self._ship
 
         def code() -> plain.Answer:
-            return plain.pack_result(execute(source, name, args, kwargs), ship, at_any_depth)
+            return plain.pack_result(execute(function, name, args, kwargs), ship, at_any_depth)
 
         try:
             job = self.jobs.submit(self._conn, printable(name or "code", 80), code, tag)

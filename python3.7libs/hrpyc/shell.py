@@ -129,6 +129,9 @@ class _Console(code.InteractiveConsole):
 
     def showtraceback(self) -> None:
         exc = sys.exc_info()[1]
+        if isinstance(exc, KeyboardInterrupt):  # Ctrl-C during a command: one line, and the prompt again
+            print("KeyboardInterrupt", file=sys.stderr)
+            return
         if exc is not None and _lost(exc):
             print("hrpyc: {}".format(printable(str(exc), 1000)), file=sys.stderr)
             raise _Ended
@@ -163,6 +166,9 @@ def _ipython(shell_class: Any, namespace: Dict[str, Any], banner: str, show: _Sh
     status = []
 
     def handle(shell: Any, kind: type, exc: BaseException, tb: Any, tb_offset: Optional[int] = None) -> None:
+        if isinstance(exc, KeyboardInterrupt):  # Ctrl-C during a command: one line, and the prompt again
+            print("KeyboardInterrupt", file=sys.stderr)
+            return
         if _lost(exc):
             print("hrpyc: {}".format(printable(str(exc), 1000)), file=sys.stderr)
             status.append(LOST)
@@ -180,7 +186,7 @@ def _ipython(shell_class: Any, namespace: Dict[str, Any], banner: str, show: _Sh
     shell = shell_class(user_ns=namespace, banner1=banner + "\n", banner2="")
     if shell.has_trait("enable_tip"):  # IPython >= 8.? adds a tip of the day under the banner
         shell.enable_tip = False
-    shell.set_custom_exc((Exception,), handle)
+    shell.set_custom_exc((Exception, KeyboardInterrupt), handle)
     shell.show_banner()
     shell.mainloop()
     return status[0] if status else 0

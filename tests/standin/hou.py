@@ -15,6 +15,7 @@ signatures of the types-houdini stubs. Never shipped, never imported by product 
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from typing import Dict, List, Optional, Tuple
@@ -25,6 +26,52 @@ _frames: Dict[int, float] = {}
 
 def _record(name: str) -> None:
     standin_calls.append((name, threading.current_thread().name))
+
+
+class Error(Exception):
+    """hou.Error, the base of hou's exceptions, as SideFX's HOM_Errors.h builds them: str() is the class's
+    description and the instance's message, on two lines."""
+
+    _description = ""
+
+    def __init__(self, instance_message: str = "") -> None:
+        super().__init__(instance_message)
+        self._message = instance_message
+
+    def exceptionTypeName(self) -> str:
+        return type(self).__name__
+
+    def description(self) -> str:
+        return self._description
+
+    def instanceMessage(self) -> str:
+        return self._message
+
+    def __str__(self) -> str:
+        lines = [self._description + "." if self._description else "", self._message]
+        return "\n".join(line for line in lines if line)
+
+
+class OperationFailed(Error):
+    _description = "The attempted operation failed"
+
+
+class InvalidInput(Error):
+    _description = "Invalid input"
+
+
+class ObjectWasDeleted(Error):
+    _description = "Attempt to access an object that no longer exists in Houdini"
+
+
+class PermissionError(Error):  # hou's own, named as the builtin is, as in Houdini
+    pass
+
+
+class OperationInterrupted(Error):
+    """What an InterruptableOperation's updates raise once the artist has pressed Esc."""
+
+    _description = "The requested operation was interrupted"
 
 
 class Parm(object):
@@ -157,6 +204,8 @@ class Node(object):
         force_valid_node_name: bool = False,
     ) -> Node:
         _record("Node.createNode")
+        if not re.match(r"^[\w:.]+$", node_type_name):  # Houdini knows no such type
+            raise OperationFailed("Invalid node type name")
         undos._changed("Create " + node_type_name)
         name = node_name or "{}{}".format(node_type_name, len(self._children) + 1)
         child = self._children[name] = Node(self, name, node_type_name)
@@ -269,18 +318,6 @@ def _syncToMainContext() -> None:
     if seconds > 0:
         time.sleep(seconds)
     _frames[threading.main_thread().ident or 0] = _frames.get(threading.get_ident(), 1.0)
-
-
-class Error(Exception):
-    """hou.Error: the base of the hou module's exceptions."""
-
-
-class OperationFailed(Error):
-    pass
-
-
-class OperationInterrupted(Error):
-    """What an InterruptableOperation's updates raise once the artist has pressed Esc."""
 
 
 # The operations open, outermost first, and whether the artist has pressed Esc since the outermost opened.
