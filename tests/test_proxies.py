@@ -245,8 +245,9 @@ CALLS_GIVEN_CONTAINERS = {
 }
 
 
-def median_call_seconds(hou, call, count=20):
-    """The median time of `count` calls; each must return True."""
+def usual_call_seconds(hou, call, count=20):
+    """What 4 in 5 of `count` calls take at most; each must return True. A stall takes a call over 40 ms;
+    a busy machine may take a few calls that long without one (each call is several round trips)."""
     node = hou.node("/obj/sphere1")
     t = node.parmTuple("t")
     samples = []
@@ -254,7 +255,7 @@ def median_call_seconds(hou, call, count=20):
         started = time.perf_counter()
         assert call(hou, node, t)
         samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
+    return sorted(samples)[count * 4 // 5]
 
 
 @pytest.mark.parametrize("call", CALLS_GIVEN_CONTAINERS)
@@ -262,7 +263,7 @@ def test_a_call_given_a_list_or_dict_is_as_quick_as_any_other(remote, call):
     """No wait for TCP's delayed acknowledgement (40 ms on Linux, 200 ms on Windows) when the server
     reads a list or dict back from the client: a call given one is a few round trips."""
     _conn, hou = remote
-    assert median_call_seconds(hou, CALLS_GIVEN_CONTAINERS[call]) < 0.01
+    assert usual_call_seconds(hou, CALLS_GIVEN_CONTAINERS[call]) < 0.03
 
 
 @pytest.mark.parametrize("session", ["server_process", "gui_houdini"])
@@ -273,8 +274,8 @@ def test_a_stock_client_gives_a_list_or_dict_without_waiting_either(session, req
     conn = rpyc.classic.connect(*server.address)
     try:
         for name, call in CALLS_GIVEN_CONTAINERS.items():
-            seconds = median_call_seconds(conn.modules.hou, call)
-            assert seconds < 0.01, "{}: {:.1f} ms".format(name, seconds * 1e3)
+            seconds = usual_call_seconds(conn.modules.hou, call)
+            assert seconds < 0.03, "{}: {:.1f} ms".format(name, seconds * 1e3)
     finally:
         conn.close()
 
