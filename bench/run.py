@@ -110,6 +110,28 @@ def one_call_us(stock_conn, our_hou, repeat):
     return {name: seconds * 1e6 for name, seconds in interleaved(calls, repeat).items()}
 
 
+# Calls given a list or dict, which rpyc passes by reference (the server reads them back from the client
+# and then drops its proxy of them), and the same calls given a tuple, which travels by value.
+CONTAINER_CALLS = {
+    "hou.nodes([p])": lambda hou, node, t: hou.nodes(["/obj/sphere1"]),
+    "hou.nodes((p,))": lambda hou, node, t: hou.nodes(("/obj/sphere1",)),
+    "node.setParms({...})": lambda hou, node, t: node.setParms({"tx": 1.0, "scale": 2.0}),
+    "parmTuple.set([...])": lambda hou, node, t: t.set([1.0, 2.0, 3.0]),
+    "parmTuple.set((...))": lambda hou, node, t: t.set((1.0, 2.0, 3.0)),
+}
+
+
+def container_calls_ms(hous, repeat):
+    """{(call, client): median ms} of CONTAINER_CALLS from each of `hous` ({client: hou})."""
+    calls = {}
+    for who, hou in hous.items():
+        node = hou.node("/obj/sphere1")
+        t = node.parmTuple("t")
+        for name, call in CONTAINER_CALLS.items():
+            calls[name, who] = lambda call=call, hou=hou, node=node, t=t: call(hou, node, t)
+    return {key: seconds * 1e3 for key, seconds in interleaved(calls, repeat).items()}
+
+
 def objects_held(observer):
     """How many server objects the observer's fellow clients hold proxies to (hrpyc's client list)."""
     return sum(info.objects for info in map(from_pairs, observer.root.hrpyc_clients()))
@@ -232,6 +254,7 @@ def main():
     args = parser.parse_args()
     short = args.short
     repeat, walks, clients, calls = (200, 3, 4, 20) if short else (3000, 15, 32, 100)
+    container_repeat = 10 if short else 100  # a call that stalls takes 40 ms
     held_chains = 2000 if short else 100000
     sizes = (1 << 20,) if short else (10 << 20, 100 << 20)
     bulk_repeat = 1 if short else 3
@@ -239,6 +262,7 @@ def main():
     servers.private_state_dir()
 
     stock, ours = servers.stock_server(), servers.hrpyc_server(HRPYC_TOKEN=TOKEN)
+    tokenless = servers.hrpyc_server()  # SideFX's client cannot send a token
     rows = []
     try:
         stock_conn = rpyc.classic.connect(*stock.address)
@@ -272,6 +296,27 @@ def main():
         rows.append(("one call: stock = bare pre-bound rpyc f(), us", one["bare"], None, raw_us))
         for name in ("hou.node(p)", "node.parm(n)", "parm.set(v)"):
             rows.append(("  hrpyc proxy call {}, us".format(name), one["bare"], one[name], raw_us))
+
+        stock_client_conn = rpyc.classic.connect(*tokenless.address)
+        given = container_calls_ms(
+            {
+                "stock": stock_hou,
+                "hrpyc": our_hou,
+                "stock client": servers.SideFXHou(stock_client_conn.modules.hou),
+            },
+            container_repeat,
+        )
+        for name, by_value in (
+            ("hou.nodes([p])", "hou.nodes((p,))"),
+            ("node.setParms({...})", None),
+            ("parmTuple.set([...])", "parmTuple.set((...))"),
+        ):
+            rows.append(("{}, ms".format(name), given[name, "stock"], given[name, "hrpyc"], None))
+            if by_value:
+                rows.append(("  the same given a tuple, ms", given[by_value, "stock"], given[by_value, "hrpyc"], None))
+            rows.append(
+                ("  a stock client on hrpyc's server, ms", given[name, "stock"], given[name, "stock client"], None)
+            )
 
         stock_walk = statistics.median(timed(lambda: walk(stock_hou), walks)) * 1e3
         our_walk = statistics.median(timed(lambda: walk(our_hou), walks)) * 1e3
@@ -334,6 +379,7 @@ def main():
     finally:
         stock.close()
         ours.close()
+        tokenless.close()
     modes = dispatch_modes(repeat)
 
     print(

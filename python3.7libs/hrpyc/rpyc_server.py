@@ -12,7 +12,7 @@ import socket
 import sys
 import time
 import types
-from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
 
 import rpyc
 from rpyc.core import consts
@@ -32,10 +32,15 @@ _LIGHT_HANDLERS = frozenset((consts.HANDLE_PING, consts.HANDLE_GETROOT, consts.H
 _OPENING_HANDLERS = frozenset((consts.HANDLE_PING, consts.HANDLE_GETROOT, consts.HANDLE_INSPECT))
 SERVICE_PREFIX = "hrpyc_"
 _ANSWERS = (consts.MSG_REPLY, consts.MSG_EXCEPTION)
-_PLUMBING = remote_errors.plumbing(rpyc, sys.modules[__package__])  # frames an error's traceback leaves out
+_PLUMBING = remote_errors.plumbing(rpyc, sys.modules[__package__ or "hrpyc"])  # frames an error's traceback leaves out
+_ANSWERED_AS_IS = (consts.HANDLE_DEL, consts.HANDLE_CLOSE)  # see ServerConnection._answered_as_is
 # Released pairs a client may have waiting (a few releases' worth): a client that sends more before a
 # request of its runs where hou runs keeps the rest until it disconnects.
 MAX_PENDING_RELEASES = 4 * MAX_RELEASE
+# How long the server waits for a client to confirm a release of its object (see async_request): clients
+# answer at once, and one that has not within this (it made a call it does not wait for) gets rpyc's
+# unconfirmed releases from then on.
+RELEASE_CONFIRMATION = 0.05
 
 
 class Request(object):
@@ -195,21 +200,66 @@ class ServerConnection(rpyc.Connection):
         super().__init__(*args, **kwargs)
         self.before_reply: Dict[int, Callable[[], None]] = {}  # by request seq: see Request.run
         self._releasing: Deque[Tuple[Any, int]] = collections.deque()  # see _dispatch_request
+        self._dropped: Deque[Any] = collections.deque()  # releases to send: see async_request
+        self._confirming = True
+        # The client's requests not answered after our releases: its own releases (it does not wait for
+        # those answers) and its close.
+        self._answered_as_is: Set[int] = set()
+
+    def async_request(self, handler, *args, **kwargs):  # type: ignore[no-untyped-def]
+        """rpyc's, except for a proxy's release of the client's object (a list it passed, once read).
+        rpyc sends it unawaited, so the client's confirmation can come just before its answer to our
+        next call into it, and TCP then holds that answer back (Nagle's algorithm, on in SideFX's
+        client) until we acknowledge the confirmation, which we delay having nothing to send (40 ms on
+        Linux, 200 ms on Windows). Instead the release goes just before the next message of ours the
+        client waits for, and is confirmed before that leaves: whatever a client sends is then followed
+        by something of ours."""
+        if handler == consts.HANDLE_DEL and self._confirming and not kwargs:
+            self._dropped.append(self._box(args))
+            return None
+        return super().async_request(handler, *args, **kwargs)
+
+    def _send_dropped(self) -> None:
+        """Send the releases, each confirmed before the next (two confirmations in a row would stall too)."""
+        while self._dropped:
+            try:
+                boxed = self._dropped.popleft()
+            except IndexError:  # another thread sent it
+                return
+            confirmed = rpyc.AsyncResult(self)
+            seq = self._get_seq_id()
+            self._request_callbacks[seq] = confirmed  # as rpyc's async_request does
+            try:
+                super()._send(consts.MSG_REQUEST, seq, (consts.HANDLE_DEL, boxed))
+                if self._confirming:
+                    confirmed.set_expiry(RELEASE_CONFIRMATION)
+                    confirmed.wait()
+            except rpyc.AsyncResultTimeout:
+                self._confirming = False
+            except EOFError:
+                return  # gone: what is sent next finds out
 
     def _send(self, msg, seq, args):  # type: ignore[no-untyped-def]
         # rpyc boxes a request's answer, then sends it here; seq numbers the client's request only
         # in an answer (the server's own requests to the client number their own).
-        if msg in _ANSWERS and self.before_reply:
-            before = self.before_reply.pop(seq, None)
-            if before is not None:
-                before()
+        if msg in _ANSWERS:
+            if seq in self._answered_as_is:
+                self._answered_as_is.discard(seq)
+            elif self._dropped:
+                self._send_dropped()
+            if self.before_reply:
+                before = self.before_reply.pop(seq, None)
+                if before is not None:
+                    before()
+        elif self._dropped and args[0] != consts.HANDLE_CLOSE:  # a call into the client
+            self._send_dropped()
         super()._send(msg, seq, args)
 
     def _box_exc(self, typ, val, tb):  # type: ignore[no-untyped-def]
         # rpyc's error, ((module, class name), args, attributes, traceback text), as our clients raise it
         # as its own class (see remote_errors): with its lineage and message, and the traceback from the
         # first frame that is not rpyc's or ours. Never an error here: the client would get no answer.
-        boxed = super()._box_exc(typ, val, tb)
+        boxed: Any = super()._box_exc(typ, val, tb)  # a 4-tuple, or StopIteration's constant
         try:
             names, args, attrs, text = boxed
             if self._config["include_local_traceback"]:
@@ -219,6 +269,8 @@ class ServerConnection(rpyc.Connection):
             return boxed
 
     def _dispatch_request(self, seq, raw_args):  # type: ignore[no-untyped-def]
+        if raw_args[0] in _ANSWERED_AS_IS:
+            self._answered_as_is.add(seq)
         if raw_args[0] == HANDLE_RELEASE:
             # Our client's dropped proxies (rpyc_wire.HANDLE_RELEASE), never answered: kept until a
             # request of the client's runs where hou runs, and applied there once it has answered (see

@@ -18,7 +18,7 @@ import os
 import re
 import threading
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 standin_calls: List[Tuple[str, str]] = []
 _frames: Dict[int, float] = {}
@@ -162,6 +162,20 @@ class Node(object):
     def parmTuples(self) -> Tuple[ParmTuple, ...]:
         return (self._parms["scale"].tuple(), ParmTuple(self, "t", (self._parms["tx"],)))
 
+    def setParms(self, parm_dict: Dict[str, Any], language: object = None) -> None:
+        """Each named parameter (or parameter tuple, given a sequence) to its value in `parm_dict`, a
+        mapping, read as hou's C++ reads one (rpyc passes a dict as a proxy, whose keys() hrpyc's client
+        keeps to itself); OperationFailed for a name the node lacks."""
+        _record("Node.setParms")
+        for name in parm_dict:
+            value, parm_tuple = parm_dict[name], self.parmTuple(name)
+            if name in self._parms:
+                self._parms[name].set(value)
+            elif parm_tuple is not None:
+                parm_tuple.set(value)
+            else:
+                raise OperationFailed("Invalid parameter name: {}".format(name))
+
     def inputs(self) -> Tuple[Optional[Node], ...]:
         return tuple(self._inputs)
 
@@ -239,6 +253,16 @@ _obj._children["sphere1"] = Node(_obj, "sphere1", "geo")
 
 def node(path: str) -> Optional[Node]:
     _record("node")
+    return _find(path)
+
+
+def nodes(node_paths: Sequence[str]) -> Tuple[Optional[Node], ...]:
+    """As node() for each path (any sequence: rpyc passes a list as a proxy)."""
+    _record("nodes")
+    return tuple(_find(path) for path in node_paths)
+
+
+def _find(path: str) -> Optional[Node]:
     current: Optional[Node] = _root
     for part in [p for p in path.split("/") if p]:
         current = current._children.get(part) if current is not None else None
