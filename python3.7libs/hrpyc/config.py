@@ -309,6 +309,11 @@ def child_environment(python_path: Sequence[str] = (), **changes: Optional[str])
     return env
 
 
+def search_path() -> str:
+    """PATH: where a child Python is looked for when this process is not one (the panel's Test, in Houdini)."""
+    return os.environ.get("PATH", "")
+
+
 def houdini_user_pref_dir() -> str:
     """HOUDINI_USER_PREF_DIR ('' when unset): Houdini's per-user folder, where `hrpyc install` writes."""
     return os.environ.get("HOUDINI_USER_PREF_DIR", "").strip()

@@ -39,7 +39,8 @@ def command(host: str, port: int, token: Optional[str] = None) -> Tuple[str, Lis
 
 def python_executable() -> str:
     """A Python for the test's process: this one, or in Houdini the one it ships (see oslayer.interpreter)."""
-    return interpreter.for_child(sys.executable, sys.prefix, "{}.{}".format(*sys.version_info[:2]), os.environ)
+    version = "{}.{}".format(*sys.version_info[:2])
+    return interpreter.for_child(sys.executable, sys.prefix, version, {"PATH": config.search_path()})
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
