@@ -235,7 +235,7 @@ def relays(count):
     """Issue 23's relays, re-run: another user's relay on a port the client dials (a), `localhost` with
     someone on [::1] (b), a registry entry with HRPYC_TOKEN set (c), and sockets closed before the owner
     look-up against a root server. The other-user cases need root (to play 'nobody')."""
-    from test_relays import NOBODY, Squatter, _relay_as_another_user
+    from test_relays import Squatter, _relay_as_another_user, speak_and_close_as_another_user
 
     as_root = sys.platform.startswith("linux") and os.getuid() == 0
     server = hrpyc.Server("127.0.0.1", 0, token="auto").start()
@@ -322,17 +322,7 @@ def relays(count):
     admitted = []
     hrpyc.subscribe(lambda event: admitted.append(event) if event.kind == "connected" else None)
     for _ in range(count):
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.setuid(NOBODY)
-                sock = socket.socket()
-                sock.connect(server.address)
-                sock.sendall(b"\x00\x00\x00\x10\x00")
-                sock.close()
-            finally:
-                os._exit(0)
-        os.waitpid(pid, 0)
+        speak_and_close_as_another_user(server.address)
     time.sleep(1)  # the measurement: let the last look-ups finish
     print(
         "closed at once, as another user, against a root server with no credential: {} of {} admitted".format(

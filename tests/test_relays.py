@@ -371,6 +371,22 @@ def test_an_older_hrpyc_client_still_authenticates():
         server.stop()
 
 
+def speak_and_close_as_another_user(address):
+    """A process of another user ('nobody') connects, sends the start of an rpyc frame and closes at once:
+    its socket is gone, or in TIME_WAIT, by the time the server asks who held it. Forked, as above."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setuid(NOBODY)
+            sock = socket.socket()
+            sock.connect(address)
+            sock.sendall(b"\x00\x00\x00\x10\x00")
+            sock.close()
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
 @linux_only
 def test_a_socket_closed_before_the_look_up_is_never_taken_for_root(caplog):
     """A client that connects, sends and closes at once leaves a TIME_WAIT (or orphaned) line owned by
@@ -383,17 +399,7 @@ def test_a_socket_closed_before_the_look_up_is_never_taken_for_root(caplog):
     try:
         with caplog.at_level(logging.INFO, logger="hrpyc"):
             for _ in range(50):
-                pid = os.fork()
-                if pid == 0:
-                    try:
-                        os.setuid(NOBODY)
-                        sock = socket.socket()
-                        sock.connect(server.address)
-                        sock.sendall(b"\x00\x00\x00\x10\x00")
-                        sock.close()
-                    finally:
-                        os._exit(0)
-                os.waitpid(pid, 0)
+                speak_and_close_as_another_user(server.address)
             wait_for(lambda: "cannot tell" in caplog.text or "another user" in caplog.text, what="a refusal")
         assert admitted == []
         assert server.clients() == []
