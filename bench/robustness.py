@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "python3.7libs"))
 
 import rogue  # noqa: E402
 import servers  # noqa: E402
+from test_floods import _connect_from  # noqa: E402 (the tests' own way to connect from 127.0.0.x)
 from test_security import garbage_cases  # noqa: E402 (the same generators the tests use, at scale)
 
 import hrpyc  # noqa: E402
@@ -57,15 +58,7 @@ def send(address, payload, authenticate):
 def dial(address, other=0):
     """A socket connected to `address` from 127.0.0.1, or from 127.0.0.(1 + `other`): Linux answers on all
     of 127/8, and the server lets one address have only 16 sockets still authenticating."""
-    sock = socket.socket()
-    try:
-        sock.bind(("127.0.0.{}".format(1 + other), 0))
-        sock.settimeout(2)
-        sock.connect(address)
-    except OSError:
-        sock.close()
-        raise
-    return sock
+    return _connect_from("127.0.0.{}".format(1 + other), address)
 
 
 def fuzz(cases):
