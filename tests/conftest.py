@@ -112,6 +112,55 @@ def _ctrl_c_as_in_a_terminal():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def _under_wine():
+    if os.name != "nt":
+        return False
+    import ctypes
+
+    return hasattr(ctypes.WinDLL("ntdll"), "wine_get_version")
+
+
+UNDER_WINE = _under_wine()
+# The name of the event a Windows test Python under Wine waits on, to play Ctrl-Break (.ci/windows.sh).
+WINE_CTRL_BREAK_EVENT = "hrpyc-test-ctrl-break-{}"
+
+
+def ctrl_c_able(env):
+    """Popen's arguments (`env` included) for a child that must take Ctrl-C as from its terminal.
+    Windows cannot send SIGINT to another process: the child gets a process group of its own, and
+    `send_ctrl_c` sends it Ctrl-Break (Python raises KeyboardInterrupt for it only where SIGBREAK is
+    handled). Wine cannot send Ctrl-Break (its console server implements CTRL_C_EVENT only, and a
+    process whose output is a pipe has no console): there the row's Wine-only sitecustomize plays it
+    when a named event is set (.ci/windows.sh)."""
+    if os.name != "nt":
+        return {"env": env, "preexec_fn": _ctrl_c_as_in_a_terminal}
+    if UNDER_WINE:
+        env = dict(env, HRPYC_TEST_WINE_CTRL_BREAK="1")
+    return {"env": env, "creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+
+
+def send_ctrl_c(proc):
+    """Ctrl-C as a terminal sends it (Ctrl-Break on Windows) to a child started with `ctrl_c_able`."""
+    if os.name != "nt":
+        proc.send_signal(signal.SIGINT)
+    elif not UNDER_WINE:
+        proc.send_signal(signal.CTRL_BREAK_EVENT)
+    else:
+        import ctypes
+
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+        event = kernel32.OpenEventW(0x0002, False, WINE_CTRL_BREAK_EVENT.format(proc.pid))  # EVENT_MODIFY_STATE
+        if not event:
+            raise OSError(ctypes.get_last_error(), "the child has no Ctrl-Break event (not a row interpreter?)")
+        kernel32.SetEvent(event)
+        kernel32.CloseHandle(event)
+
+
+def kill(pid):
+    """End a process at once, as SIGKILL does (TerminateProcess on Windows)."""
+    os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
+
+
 class ServerProcess(object):
     """A process serving hrpyc on a free port of 127.0.0.1: by default `python -m hrpyc serve`,
     or one of the session scripts in tests/sessions (a graphical Houdini, a Qt application)."""
@@ -123,9 +172,8 @@ class ServerProcess(object):
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=child_env(**env),
             text=True,
-            preexec_fn=_ctrl_c_as_in_a_terminal if os.name == "posix" else None,
+            **ctrl_c_able(child_env(**env)),
         )
         line = self.proc.stdout.readline()
         match = re.search(r"serving on (\S+):(\d+) \(dispatch: (\w+)", line)
@@ -151,7 +199,7 @@ class ServerProcess(object):
 
     def interrupt(self, timeout=10):
         """Ctrl-C, as a terminal sends it; returns (exit code, stdout, stderr)."""
-        self.proc.send_signal(signal.SIGINT)
+        send_ctrl_c(self.proc)
         out, err = self.proc.communicate(timeout=timeout)
         return self.proc.returncode, out, err
 

@@ -4,7 +4,6 @@ import glob
 import logging
 import os
 import random
-import signal
 import socket
 import ssl
 import stat
@@ -296,7 +295,7 @@ def test_a_client_killed_mid_call_leaves_the_server_serving(server_process):
         text=True,
     )
     assert victim.stdout.readline().strip() == "calling"
-    victim.send_signal(signal.SIGKILL)
+    victim.kill()  # SIGKILL (TerminateProcess on Windows)
     victim.wait()
     _, hou = hrpyc.import_remote_module(*server_process.address)
     assert hou.node("/obj/sphere1").path() == "/obj/sphere1"

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 import rpyc
-from conftest import child_env, free_port, wait_for
+from conftest import child_env, free_port, kill, wait_for
 from rpyc.core.channel import Channel
 
 import hrpyc
@@ -275,10 +275,7 @@ def test_a_child_process_does_not_keep_the_listening_port():
             probe.bind(("127.0.0.1", port))  # the child, still alive, does not hold the port
             probe.listen(1)
     finally:
-        import os
-        import signal
-
-        os.kill(child_pid, signal.SIGKILL)
+        kill(child_pid)
 
 
 def test_binding_beyond_loopback_with_no_credential_is_refused_in_one_line():
