@@ -22,6 +22,7 @@ DIR=.venvs/windows-py3.13
 linux_python=${HRPYC_LINUX_PYTHON:-.venvs/client-rpyc6/bin/python}
 
 fail() { echo "ci: windows: $*" >&2; exit 1; }
+trap 'echo "ci: windows: stopped at line $LINENO of .ci/windows.sh" >&2' ERR
 "$linux_python" -c "import cryptography, rpyc" 2>/dev/null ||
   fail "$linux_python lacks rpyc or cryptography (run .ci/run once, or set HRPYC_LINUX_PYTHON)"
 
@@ -40,8 +41,8 @@ winpath() { local path; path=$(cd "$(dirname "$1")" && pwd)/$(basename "$1"); ec
 # Wine cannot hand a console stream that is a plain file to a Windows program ("init_sys_streams ...
 # Invalid handle"): every Windows Python writes into a pipe. A persistent wineserver, started with its
 # descriptors on /dev/null, keeps Wine's services from holding those pipes open (and makes a start 0.2 s).
-wine_up() { wineserver -p </dev/null >/dev/null 2>&1; wine wineboot </dev/null >/dev/null 2>&1; }
-wine_down() { wineserver -k </dev/null >/dev/null 2>&1 || true; }
+wine_down() { wineserver -k </dev/null >/dev/null 2>&1 || true; wineserver -w </dev/null >/dev/null 2>&1 || true; }
+wine_up() { wine_down; wineserver -p </dev/null >/dev/null 2>&1; wine wineboot </dev/null >/dev/null 2>&1; }
 wpy() {  # wpy PYTHON_DIR ARGS...: a Windows Python, its output through a pipe; returns its status
   local status=0
   wine "$1/python.exe" "${@:2}" </dev/null > >(cat) 2>&1 || status=$?
@@ -92,7 +93,6 @@ EOF
   wine reg add 'HKLM\Software\Microsoft\Windows NT\CurrentVersion\AeDebug' /v Debugger \
     /d 'C:\windows\system32\cmd.exe /c exit' /f </dev/null >/dev/null 2>&1
   # As the Linux rows: hrpyc installed editable (the checkout), so its command exists (Scripts\hrpyc.exe).
-  wine_down
   wine_up
   wpy "$DIR/python" -m pip install -q --disable-pip-version-check --no-warn-script-location --no-deps \
     --no-build-isolation -e . >"$DIR/editable.log" 2>&1 || { cat "$DIR/editable.log"; fail "pip install -e . failed"; }

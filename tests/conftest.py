@@ -161,6 +161,88 @@ def kill(pid):
     os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
 
 
+# What a process costs, for the tests that bound it: /proc on Linux, the Win32 API on Windows.
+PROCESS_STATS = sys.platform.startswith("linux") or os.name == "nt"
+needs_process_stats = pytest.mark.skipif(
+    not PROCESS_STATS, reason="reads a process's memory, CPU or open files: /proc or the Win32 API, not on macOS"
+)
+# Wine answers these two with numbers that never move: GetProcessTimes of another process keeps its
+# first value, GetProcessHandleCount answers 0 (a test could only pass without measuring).
+needs_cpu_times = pytest.mark.skipif(UNDER_WINE, reason="Wine does not update another process's CPU times")
+needs_handle_count = pytest.mark.skipif(UNDER_WINE, reason="Wine's GetProcessHandleCount always answers 0")
+
+
+def _win32_process(pid):
+    import ctypes
+    from ctypes import wintypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    kernel32.OpenProcess.restype = wintypes.HANDLE
+    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+    if not handle:
+        raise ctypes.WinError(ctypes.get_last_error())
+    return kernel32, wintypes.HANDLE(handle)
+
+
+def memory_mb(pid=None):
+    """(resident, peak) memory of a process (this one by default), in MB."""
+    pid = pid or os.getpid()
+    if os.name == "nt":
+        import ctypes
+
+        class Counters(ctypes.Structure):
+            _fields_ = [("cb", ctypes.c_ulong), ("faults", ctypes.c_ulong)] + [
+                (name, ctypes.c_size_t) for name in ("peak", "resident", "p1", "p2", "p3", "p4", "p5", "p6")
+            ]
+
+        kernel32, handle = _win32_process(pid)
+        counters = Counters(cb=ctypes.sizeof(Counters))
+        try:
+            if not kernel32.K32GetProcessMemoryInfo(handle, ctypes.byref(counters), counters.cb):
+                raise ctypes.WinError(ctypes.get_last_error())
+        finally:
+            kernel32.CloseHandle(handle)
+        return counters.resident / (1 << 20), counters.peak / (1 << 20)
+    with open("/proc/{}/status".format(pid)) as status:
+        fields = dict(line.split(":", 1) for line in status)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def cpu_seconds(pid):
+    """The CPU time (user and system) a process has used, in seconds."""
+    if os.name == "nt":
+        import ctypes
+        from ctypes import wintypes
+
+        kernel32, handle = _win32_process(pid)
+        times = [wintypes.FILETIME() for _ in range(4)]  # created, exited, kernel, user
+        try:
+            if not kernel32.GetProcessTimes(handle, *(ctypes.byref(t) for t in times)):
+                raise ctypes.WinError(ctypes.get_last_error())
+        finally:
+            kernel32.CloseHandle(handle)
+        return sum((t.dwHighDateTime << 32 | t.dwLowDateTime) / 1e7 for t in times[2:])
+    with open("/proc/{}/stat".format(pid)) as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def open_handles():
+    """How many files and sockets this process holds open (on Windows: all its kernel handles)."""
+    if os.name == "nt":
+        import ctypes
+
+        kernel32, handle = _win32_process(os.getpid())
+        count = ctypes.c_ulong()
+        try:
+            if not kernel32.GetProcessHandleCount(handle, ctypes.byref(count)):
+                raise ctypes.WinError(ctypes.get_last_error())
+        finally:
+            kernel32.CloseHandle(handle)
+        return count.value - 1  # not the handle we asked with
+    return len(os.listdir("/proc/self/fd"))
+
+
 class ServerProcess(object):
     """A process serving hrpyc on a free port of 127.0.0.1: by default `python -m hrpyc serve`,
     or one of the session scripts in tests/sessions (a graphical Houdini, a Qt application)."""
