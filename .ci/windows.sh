@@ -56,7 +56,6 @@ if [ ! -f "$DIR/.stamp" ] || [ "$(cat "$DIR/.stamp")" != "$stamp" ]; then
   rm -rf "$DIR"
   mkdir -p "$DIR/download"
   pip=("$linux_python" -m pip -q --disable-pip-version-check)
-  # --no-warn-conflicts: pip would compare the targets with the Linux Python's own packages.
   "${pip[@]}" download --no-deps -d "$DIR/download" "$EMBED" 2>&1 | grep -v "^WARNING: Location" || true
   # The sdist carries python.org's zip: its cp313/ folder is the interpreter.
   "$linux_python" - "$DIR" <<'EOF'
@@ -77,6 +76,7 @@ EOF
   # without it, it is an ordinary interpreter whose site-packages is python\Lib\site-packages.
   rm "$DIR/python/python313._pth"
   cp -al "$DIR/python" "$DIR/client-rpyc$CLIENT_RPYC"  # the same interpreter, its own site-packages
+  # --no-warn-conflicts: pip would compare the targets with the Linux Python's own packages.
   wheels=(--platform win_amd64 --python-version 3.13 --implementation cp --only-binary=:all: --no-warn-conflicts)
   "${pip[@]}" install "${wheels[@]}" --target "$DIR/python/Lib/site-packages" "${REQUIREMENTS[@]}" "${SHARED[@]}" 2>&1 |
     grep -v "^WARNING: Location\|^WARNING: Running pip as\|^WARNING: Target directory" || true
