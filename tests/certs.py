@@ -1,21 +1,30 @@
 """A throwaway certificate authority for the TLS tests: a CA, a server certificate for 127.0.0.1 and
-localhost, and a client certificate, written as PEM files."""
+localhost, and a client certificate, written as PEM files.
+
+Where `cryptography` cannot load (its win_amd64 wheel under Wine: "DLL load failed while importing _rust"),
+the files are made beforehand by another Python (`python tests/certs.py FOLDER`, as .ci/windows.sh does) and
+HRPYC_TEST_CERTS names that folder: the tests then copy them."""
 
 import datetime
 import ipaddress
 import os
+import shutil
+import sys
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+NAMES = ("ca", "server", "client", "stranger", "expired")
+PREMADE = os.environ.get("HRPYC_TEST_CERTS")  # read at import: each test runs without HRPYC_* variables
+PREMADE_NAMES = ("ws042",)  # the server names any test asks for, besides 127.0.0.1 and localhost
 
 
 def _key():
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 def _write(path, key, cert):
+    from cryptography.hazmat.primitives import serialization
+
     with open(path + ".key", "wb") as handle:
         handle.write(
             key.private_bytes(
@@ -28,6 +37,10 @@ def _write(path, key, cert):
 
 
 def _cert(subject, key, issuer, issuer_key, ca=False, sans=(), expired=False):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
     now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=3 if expired else 0)
     builder = (
         x509.CertificateBuilder()
@@ -59,6 +72,11 @@ def _cert(subject, key, issuer, issuer_key, ca=False, sans=(), expired=False):
 def make_authority(folder, names=()):
     """{'ca': path, 'server': (cert, key), 'client': (cert, key), 'stranger': (cert, key), 'expired': (cert, key)}:
     the server's certificates are for 127.0.0.1, localhost and `names`; 'expired' ran out two days ago."""
+    if PREMADE:
+        assert set(names) <= set(PREMADE_NAMES), "add {} to certs.PREMADE_NAMES".format(names)
+        return _copy_authority(PREMADE, folder)
+    from cryptography import x509
+
     ca_key = _key()
     ca = _cert("hrpyc test CA", ca_key, "hrpyc test CA", ca_key, ca=True)
     ca_path = _write(os.path.join(folder, "ca"), ca_key, ca)[0]
@@ -77,3 +95,17 @@ def make_authority(folder, names=()):
         _cert("127.0.0.1", server_key, "hrpyc test CA", ca_key, sans=sans, expired=True),
     )
     return {"ca": ca_path, "server": server, "client": client, "stranger": stranger, "expired": expired}
+
+
+def _copy_authority(source, folder):
+    """The files `make_authority` wrote into `source`, copied into `folder`: the same dictionary."""
+    for name in NAMES:
+        for suffix in (".pem", ".key"):
+            shutil.copyfile(os.path.join(source, name + suffix), os.path.join(folder, name + suffix))
+    paths = {name: (os.path.join(folder, name + ".pem"), os.path.join(folder, name + ".key")) for name in NAMES}
+    paths["ca"] = paths["ca"][0]
+    return paths
+
+
+if __name__ == "__main__":
+    make_authority(sys.argv[1], PREMADE_NAMES)

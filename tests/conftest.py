@@ -115,6 +115,137 @@ def _ctrl_c_as_in_a_terminal():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def _under_wine():
+    if os.name != "nt":
+        return False
+    import ctypes
+
+    return hasattr(ctypes.WinDLL("ntdll"), "wine_get_version")
+
+
+UNDER_WINE = _under_wine()
+# The name of the event a Windows test Python under Wine waits on, to play Ctrl-Break (.ci/windows.sh).
+WINE_CTRL_BREAK_EVENT = "hrpyc-test-ctrl-break-{}"
+
+
+def ctrl_c_able(env):
+    """Popen's arguments (`env` included) for a child that must take Ctrl-C as from its terminal.
+    Windows cannot send SIGINT to another process: the child gets a process group of its own, and
+    `send_ctrl_c` sends it Ctrl-Break (Python raises KeyboardInterrupt for it only where SIGBREAK is
+    handled). Wine cannot send Ctrl-Break (its console server implements CTRL_C_EVENT only, and a
+    process whose output is a pipe has no console): there the row's Wine-only sitecustomize plays it
+    when a named event is set (.ci/windows.sh)."""
+    if os.name != "nt":
+        return {"env": env, "preexec_fn": _ctrl_c_as_in_a_terminal}
+    if UNDER_WINE:
+        env = dict(env, HRPYC_TEST_WINE_CTRL_BREAK="1")
+    return {"env": env, "creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+
+
+def send_ctrl_c(proc):
+    """Ctrl-C as a terminal sends it (Ctrl-Break on Windows) to a child started with `ctrl_c_able`."""
+    if os.name != "nt":
+        proc.send_signal(signal.SIGINT)
+    elif not UNDER_WINE:
+        proc.send_signal(signal.CTRL_BREAK_EVENT)
+    else:
+        import ctypes
+
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+        event = kernel32.OpenEventW(0x0002, False, WINE_CTRL_BREAK_EVENT.format(proc.pid))  # EVENT_MODIFY_STATE
+        if not event:
+            raise OSError(ctypes.get_last_error(), "the child has no Ctrl-Break event (not a row interpreter?)")
+        kernel32.SetEvent(event)
+        kernel32.CloseHandle(event)
+
+
+def kill(pid):
+    """End a process at once, as SIGKILL does (TerminateProcess on Windows)."""
+    os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
+
+
+# What a process costs, for the tests that bound it: /proc on Linux, the Win32 API on Windows.
+PROCESS_STATS = sys.platform.startswith("linux") or os.name == "nt"
+needs_process_stats = pytest.mark.skipif(
+    not PROCESS_STATS, reason="reads a process's memory, CPU or open files: /proc or the Win32 API, not on macOS"
+)
+# Wine answers these two with numbers that never move: GetProcessTimes of another process keeps its
+# first value, GetProcessHandleCount answers 0 (a test could only pass without measuring).
+needs_cpu_times = pytest.mark.skipif(UNDER_WINE, reason="Wine does not update another process's CPU times")
+needs_handle_count = pytest.mark.skipif(UNDER_WINE, reason="Wine's GetProcessHandleCount always answers 0")
+
+
+def _win32_process(pid):
+    import ctypes
+    from ctypes import wintypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    kernel32.OpenProcess.restype = wintypes.HANDLE
+    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+    if not handle:
+        raise ctypes.WinError(ctypes.get_last_error())
+    return kernel32, wintypes.HANDLE(handle)
+
+
+def memory_mb(pid=None):
+    """(resident, peak) memory of a process (this one by default), in MB."""
+    pid = pid or os.getpid()
+    if os.name == "nt":
+        import ctypes
+
+        class Counters(ctypes.Structure):
+            _fields_ = [("cb", ctypes.c_ulong), ("faults", ctypes.c_ulong)] + [
+                (name, ctypes.c_size_t) for name in ("peak", "resident", "p1", "p2", "p3", "p4", "p5", "p6")
+            ]
+
+        kernel32, handle = _win32_process(pid)
+        counters = Counters(cb=ctypes.sizeof(Counters))
+        try:
+            if not kernel32.K32GetProcessMemoryInfo(handle, ctypes.byref(counters), counters.cb):
+                raise ctypes.WinError(ctypes.get_last_error())
+        finally:
+            kernel32.CloseHandle(handle)
+        return counters.resident / (1 << 20), counters.peak / (1 << 20)
+    with open("/proc/{}/status".format(pid)) as status:
+        fields = dict(line.split(":", 1) for line in status)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def cpu_seconds(pid):
+    """The CPU time (user and system) a process has used, in seconds."""
+    if os.name == "nt":
+        import ctypes
+        from ctypes import wintypes
+
+        kernel32, handle = _win32_process(pid)
+        times = [wintypes.FILETIME() for _ in range(4)]  # created, exited, kernel, user
+        try:
+            if not kernel32.GetProcessTimes(handle, *(ctypes.byref(t) for t in times)):
+                raise ctypes.WinError(ctypes.get_last_error())
+        finally:
+            kernel32.CloseHandle(handle)
+        return sum((t.dwHighDateTime << 32 | t.dwLowDateTime) / 1e7 for t in times[2:])
+    with open("/proc/{}/stat".format(pid)) as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def open_handles():
+    """How many files and sockets this process holds open (on Windows: all its kernel handles)."""
+    if os.name == "nt":
+        import ctypes
+
+        kernel32, handle = _win32_process(os.getpid())
+        count = ctypes.c_ulong()
+        try:
+            if not kernel32.GetProcessHandleCount(handle, ctypes.byref(count)):
+                raise ctypes.WinError(ctypes.get_last_error())
+        finally:
+            kernel32.CloseHandle(handle)
+        return count.value - 1  # not the handle we asked with
+    return len(os.listdir("/proc/self/fd"))
+
+
 class ServerProcess(object):
     """A process serving hrpyc on a free port of 127.0.0.1: by default `python -m hrpyc serve`,
     or one of the session scripts in tests/sessions (a graphical Houdini, a Qt application)."""
@@ -126,9 +257,8 @@ class ServerProcess(object):
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=child_env(**env),
             text=True,
-            preexec_fn=_ctrl_c_as_in_a_terminal if os.name == "posix" else None,
+            **ctrl_c_able(child_env(**env)),
         )
         line = self.proc.stdout.readline()
         match = re.search(r"serving on (\S+):(\d+) \(dispatch: (\w+)", line)
@@ -154,7 +284,7 @@ class ServerProcess(object):
 
     def interrupt(self, timeout=10):
         """Ctrl-C, as a terminal sends it; returns (exit code, stdout, stderr)."""
-        self.proc.send_signal(signal.SIGINT)
+        send_ctrl_c(self.proc)
         out, err = self.proc.communicate(timeout=timeout)
         return self.proc.returncode, out, err
 

@@ -68,7 +68,9 @@ def test_the_readme_troubleshooting_table_has_a_row_for_every_error():
     import os
     import re
 
-    readme = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")).read()
+    readme = open(
+        os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md"), encoding="utf-8"
+    ).read()
     section = readme.split("## Troubleshooting", 1)[1].split("\n## ", 1)[0]
     rows = re.findall(r"^\| `(\w+Error)`", section, flags=re.MULTILINE)
     assert sorted(rows) == sorted(set(_drawn_tree()) - {"HrpycError"})
@@ -84,7 +86,7 @@ def test_config_and_the_rpyc_wire_layer_import_nothing_of_ours_when_they_load():
     import hrpyc.rpyc_wire
 
     for module in (hrpyc.config, hrpyc.rpyc_wire):
-        tree = ast.parse(open(module.__file__).read())
+        tree = ast.parse(open(module.__file__, encoding="utf-8").read())
         top = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
         ours = [node for node in top if isinstance(node, ast.ImportFrom) and (node.level or node.module == "hrpyc")]
         assert ours == [], module.__name__
@@ -104,7 +106,7 @@ def test_only_config_reads_the_environment():
     for path in glob.glob(os.path.join(libs, "**", "*.py"), recursive=True):
         if path == hrpyc.config.__file__:
             continue
-        tree = ast.parse(open(path).read())
+        tree = ast.parse(open(path, encoding="utf-8").read())
         assigned = [node for node in ast.walk(tree) if isinstance(node, ast.Assign)]
         writes = {id(t.value) for node in assigned for t in node.targets if isinstance(t, ast.Subscript)}
         for node in ast.walk(tree):

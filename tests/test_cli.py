@@ -95,11 +95,11 @@ def test_bad_arguments_print_usage_and_exit_2(args):
 
 
 def test_the_console_script_is_installed():
-    import os
     import shutil
+    import sysconfig
 
-    script = shutil.which("hrpyc", path=os.path.dirname(sys.executable))
-    assert script, "pip install should put an hrpyc command next to python"
+    script = shutil.which("hrpyc", path=sysconfig.get_path("scripts"))  # python's folder or its Scripts
+    assert script, "pip install should put an hrpyc command where python's scripts go"
     result = subprocess.run([script, "--help"], stdout=subprocess.PIPE, text=True)
     assert result.returncode == 0 and "serve" in result.stdout
 

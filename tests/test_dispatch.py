@@ -1,13 +1,11 @@
 """Where requests run, and that Houdini never freezes or deadlocks because of them."""
 
 import json
-import os
-import sys
 import threading
 import time
 
 import pytest
-from conftest import ServerProcess, hrpyc_cli, wait_for
+from conftest import ServerProcess, cpu_seconds, hrpyc_cli, needs_cpu_times, needs_process_stats, wait_for
 
 import hrpyc
 import hrpyc.dispatch
@@ -215,18 +213,13 @@ def test_serve_callbacks_lets_houdini_call_the_client_later_without_a_stall(gui_
     listener.close()
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@needs_process_stats
+@needs_cpu_times
 def test_an_idle_server_costs_no_cpu(gui_houdini):
     hrpyc.connect(*gui_houdini.address).close()
-
-    def cpu_seconds():
-        with open("/proc/{}/stat".format(gui_houdini.proc.pid)) as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    before = cpu_seconds()
+    before = cpu_seconds(gui_houdini.proc.pid)
     time.sleep(2)  # the measurement itself: two seconds of idling
-    assert cpu_seconds() - before < 0.05
+    assert cpu_seconds(gui_houdini.proc.pid) - before < 0.05
 
 
 def test_dispatch_can_be_forced_to_thread_in_a_graphical_session():

@@ -5,14 +5,13 @@ import linecache
 import marshal
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
 import time
 
 import pytest
-from conftest import ServerProcess, child_env, wait_for
+from conftest import ServerProcess, child_env, ctrl_c_able, send_ctrl_c, wait_for
 
 import hrpyc
 import hrpyc.job
@@ -306,13 +305,13 @@ def ctrl_c_client(port, code, running, client=CLIENT):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=child_env(),
+        **ctrl_c_able(child_env()),
     )
     try:
         assert process.stdout.readline().startswith("connected")
         running(process)
         sent = time.monotonic()
-        process.send_signal(signal.SIGINT)
+        send_ctrl_c(process)
         out, err = process.communicate(timeout=10)
     finally:
         if process.poll() is None:

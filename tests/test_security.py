@@ -7,7 +7,6 @@ import logging
 import math
 import os
 import random
-import signal
 import socket
 import ssl
 import stat
@@ -22,7 +21,17 @@ import pytest
 import rpyc
 import rpyc.utils.server
 from certs import make_authority
-from conftest import ServerProcess, child_env, free_port, unavailable, wait_for
+from conftest import (
+    ServerProcess,
+    child_env,
+    free_port,
+    memory_mb,
+    needs_handle_count,
+    needs_process_stats,
+    open_handles,
+    unavailable,
+    wait_for,
+)
 
 import hrpyc
 import hrpyc.auth
@@ -308,17 +317,14 @@ def test_a_client_killed_mid_call_leaves_the_server_serving(server_process):
         text=True,
     )
     assert victim.stdout.readline().strip() == "calling"
-    victim.send_signal(signal.SIGKILL)
+    victim.kill()  # SIGKILL (TerminateProcess on Windows)
     victim.wait()
     _, hou = hrpyc.import_remote_module(*server_process.address)
     assert hou.node("/obj/sphere1").path() == "/obj/sphere1"
 
 
-def _open_files():
-    return len(os.listdir("/proc/self/fd"))
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts /proc/self/fd")
+@needs_process_stats
+@needs_handle_count
 def test_stop_start_cycles_on_one_port_leak_no_files_or_threads():
     port = free_port()
 
@@ -329,11 +335,11 @@ def test_stop_start_cycles_on_one_port_leak_no_files_or_threads():
 
     for _ in range(5):  # warm up: lazily created module state, the logging machinery
         cycle()
-    files, threads = _open_files(), threading.active_count()
+    files, threads = open_handles(), threading.active_count()
     for _ in range(40):
         cycle()
     wait_for(lambda: threading.active_count() <= threads, what="serving threads to end")
-    assert _open_files() <= files
+    assert open_handles() <= files
 
 
 def test_a_hostile_server_cannot_make_our_client_import_or_unpickle(stock_server, tmp_path, monkeypatch):
@@ -377,12 +383,10 @@ def test_ssl_garbage_handshake_does_not_stop_a_tls_server(authority):
         server.stop()
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+@needs_process_stats
 def test_a_frame_announcing_gigabytes_allocates_nothing_of_the_kind(local_server):
     def resident_mb():
-        with open("/proc/self/status") as status:
-            line = next(line for line in status if line.startswith("VmRSS:"))
-        return int(line.split()[1]) / 1024
+        return memory_mb()[0]
 
     before = resident_mb()
     with socket.create_connection(local_server.address) as liar:

@@ -2,6 +2,7 @@
 
 import gc
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import threading
 
 import pytest
 import rpyc
-from conftest import child_env, free_port, wait_for
+from conftest import child_env, free_port, kill, wait_for
 from rpyc.core.channel import Channel
 
 import hrpyc
@@ -259,7 +260,7 @@ def _server_side_compression(port):
 
 
 def test_a_child_process_does_not_keep_the_listening_port():
-    script = (  # the child inherits every inheritable descriptor, but not our output pipe (we read to its end)
+    script = (  # the child inherits every inheritable descriptor (on Windows, our output pipe too)
         "import subprocess, sys, hrpyc\n"
         "server = hrpyc.start_server(port=0)\n"
         "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'], close_fds=False,\n"
@@ -267,18 +268,18 @@ def test_a_child_process_does_not_keep_the_listening_port():
         "print(server.address[1], child.pid, flush=True)\n"
         "hrpyc.stop_server()\n"
     )
-    out = subprocess.check_output([sys.executable, "-c", script], env=child_env(), universal_newlines=True)
-    port, child_pid = (int(x) for x in out.split())
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=child_env(), text=True)
+    port, child_pid = (int(x) for x in proc.stdout.readline().split())
     try:
+        assert proc.wait(timeout=60) == 0  # stopped: only its child lives on
         with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if os.name == "posix":  # Windows' SO_REUSEADDR would bind over a socket still listening
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(("127.0.0.1", port))  # the child, still alive, does not hold the port
             probe.listen(1)
     finally:
-        import os
-        import signal
-
-        os.kill(child_pid, signal.SIGKILL)
+        kill(child_pid)
+        proc.stdout.close()
 
 
 def test_binding_beyond_loopback_with_no_credential_is_refused_in_one_line():

@@ -14,7 +14,11 @@ from conftest import free_port
 import hrpyc
 from hrpyc import sessions
 
-pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX owners and modes (Windows: per-user folders)")
+# Windows protects files by ACLs, not by the modes and links these tests plant (issue 24 asks for ACL checks).
+posix_modes = pytest.mark.skipif(os.name != "posix", reason="POSIX modes: Windows has ACLs, which chmod does not set")
+posix_links = pytest.mark.skipif(
+    os.name != "posix", reason="symbolic links: Windows lets only administrators (or developer mode) make them"
+)
 
 
 @pytest.fixture
@@ -29,6 +33,7 @@ def _port_is_free(port):
         sock.bind(("127.0.0.1", port))
 
 
+@posix_modes
 def test_a_folder_others_may_write_is_refused_before_the_port_is_taken(state):
     os.chmod(state, 0o777)
     port = free_port()
@@ -39,6 +44,7 @@ def test_a_folder_others_may_write_is_refused_before_the_port_is_taken(state):
     _port_is_free(port)
 
 
+@posix_links
 def test_a_planted_link_in_place_of_the_token_is_refused(state, tmp_path):
     planted = tmp_path / "attacker-token"
     planted.write_text("the attacker's token")
@@ -47,6 +53,7 @@ def test_a_planted_link_in_place_of_the_token_is_refused(state, tmp_path):
         hrpyc.Server("127.0.0.1", 0, token="auto")
 
 
+@posix_modes
 def test_a_token_others_may_read_is_refused(state):
     path = os.path.join(state, "token")
     with open(path, "w") as handle:
@@ -56,6 +63,7 @@ def test_a_token_others_may_read_is_refused(state):
         hrpyc.Server("127.0.0.1", 0, token="auto")
 
 
+@posix_links
 def test_writing_the_token_never_follows_a_planted_link(state, tmp_path):
     target = tmp_path / "attacker-file"
     target.write_text("untouched")
@@ -96,6 +104,7 @@ def test_a_live_servers_record_is_found(state):
     assert [r["port"] for r in sessions.live()] == [server.address[1]]
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes in the file system are POSIX (os.mkfifo)")
 def test_a_pipe_as_token_file_is_a_one_line_config_error_not_a_hang(tmp_path, monkeypatch):
     fifo = tmp_path / "token-fifo"
     os.mkfifo(str(fifo))
@@ -105,7 +114,7 @@ def test_a_pipe_as_token_file_is_a_one_line_config_error_not_a_hang(tmp_path, mo
 
 
 def test_an_absurdly_long_token_is_a_one_line_config_error(monkeypatch):
-    monkeypatch.setenv("HRPYC_TOKEN", "x" * 100000)
+    monkeypatch.setenv("HRPYC_TOKEN", "x" * 30000)  # Windows takes variables up to 32767 characters
     with pytest.raises(hrpyc.ConfigError, match="HRPYC_TOKEN") as caught:
         hrpyc.Server("127.0.0.1", 0)
     assert len(str(caught.value)) < 200

