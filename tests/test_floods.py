@@ -16,7 +16,7 @@ import zlib
 import pytest
 import rpyc
 from certs import make_authority
-from conftest import ServerProcess, memory_mb, needs_process_stats, unavailable, wait_for
+from conftest import ServerProcess, asked_peak_mb, memory_mb, needs_process_stats, unavailable, wait_for
 
 import hrpyc
 import hrpyc.auth
@@ -303,30 +303,25 @@ def test_a_client_turned_away_by_a_busy_server_is_told_so_in_one_line(credential
         server.stop()
 
 
-def _vm_peak_mb():
-    with open("/proc/self/status") as status:
-        return int(next(line for line in status if line.startswith("VmPeak")).split()[1]) // 1024
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+@needs_process_stats
 def test_an_upload_that_declares_8_gb_and_drips_reserves_nothing_and_is_cut_at_the_stall_limit(monkeypatch):
     """The deadline grows only with bytes that arrive: declaring 8 GB once bought 8,192 s more."""
     monkeypatch.setattr(hrpyc.lane, "STALL", 0.5)
     server = hrpyc.Server("127.0.0.1", 0).start()
     try:
         conn = hrpyc.connect(*server.address)
-        peak = _vm_peak_mb()
+        peak = asked_peak_mb()
         with socket.create_connection(server.address, timeout=5) as sock:
             sock.sendall(hrpyc.lane.MAGIC + conn.lane_key + b"p" + struct.pack(">Q", 8 << 30))
             assert _cut_within(sock, 3.0, bytes(1000))
-        assert _vm_peak_mb() - peak < 1024  # the 8 GB were never asked of the system
+        assert asked_peak_mb() - peak < 1024  # the 8 GB were never asked of the system
         assert conn.modules.os.getpid() == os.getpid()
         conn.close()
     finally:
         server.stop()
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+@needs_process_stats
 def test_uploads_declaring_4_gb_between_them_reserve_at_most_1_gb(monkeypatch):
     """Below 16 GiB an upload may be read straight into one buffer, taken before its bytes arrive: only
     while the uploads under way declare 1 GiB or less between them."""
@@ -334,13 +329,13 @@ def test_uploads_declaring_4_gb_between_them_reserve_at_most_1_gb(monkeypatch):
     server = hrpyc.Server("127.0.0.1", 0).start()
     owners = [hrpyc.connect(*server.address) for _ in range(2)]
     try:
-        peak = _vm_peak_mb()
+        peak = asked_peak_mb()
         lanes = [_put(server.address, owner.lane_key, 512 << 20) for owner in owners for _ in range(4)]
         for sock in lanes:
             sock.settimeout(5)
             assert sock.recv(1) == b""  # cut at the deadline
         # 1 GiB, and the address space of the 8 threads that served them (stacks, malloc arenas: 0.6 GB)
-        assert _vm_peak_mb() - peak < 2560
+        assert asked_peak_mb() - peak < 2560
     finally:
         for owner in owners:
             owner.close()

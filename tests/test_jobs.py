@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from conftest import ServerProcess, child_env, ctrl_c_able, send_ctrl_c, wait_for
+from conftest import ServerProcess, child_env, ctrl_c_able, memory_mb, needs_process_stats, send_ctrl_c, wait_for
 
 import hrpyc
 import hrpyc.job
@@ -616,14 +616,13 @@ def test_what_a_job_prints_beyond_what_is_kept_drops_its_oldest_output_and_says_
     assert len(output) < hrpyc.jobs.MAX_OUTPUT
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/PID/status")
+@needs_process_stats
 def test_a_job_writing_a_million_single_characters_costs_the_server_about_a_megabyte(server_process, monkeypatch):
     monkeypatch.setattr(hrpyc.job, "FIRST_WAIT", 0)
     conn = hrpyc.connect(*server_process.address)
 
     def resident_mb():
-        with open("/proc/{}/status".format(server_process.proc.pid)) as status:
-            return int(next(line for line in status if line.startswith("VmRSS")).split()[1]) / 1024
+        return memory_mb(server_process.proc.pid)[0]
 
     hrpyc.run(conn, "print('warm')")  # the job machinery's own first costs
     before = resident_mb()

@@ -14,7 +14,7 @@ from conftest import free_port
 import hrpyc
 from hrpyc import sessions
 
-# Windows protects files by ACLs, not by the modes and links these tests plant (issue 24 asks for ACL checks).
+# Windows protects files by access lists, not by the modes and links these tests plant: test_oslayer checks those.
 posix_modes = pytest.mark.skipif(os.name != "posix", reason="POSIX modes: Windows has ACLs, which chmod does not set")
 posix_links = pytest.mark.skipif(
     os.name != "posix", reason="symbolic links: Windows lets only administrators (or developer mode) make them"

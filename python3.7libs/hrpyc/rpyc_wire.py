@@ -268,12 +268,12 @@ class FastSocketStream(SocketStream):
         body's length), `tail` the bytes after the body. Plain sockets only (TLS buffers its own)."""
         if hasattr(self.sock, "pending"):
             return False
-        until = time.monotonic() + seconds
+        until = time.perf_counter() + seconds  # a fraction of a millisecond: see dispatch.FOLLOW_WAIT
         while True:
             have = len(self._ahead) - self._at
             if have >= header.size and have >= header.size + header.unpack_from(self._ahead, self._at)[0] + tail:
                 return True
-            left = until - time.monotonic()
+            left = until - time.perf_counter()
             if left <= 0 or not self._readable(left):
                 return False
             try:
