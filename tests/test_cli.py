@@ -1,10 +1,11 @@
 """`hrpyc serve | ping | shell` as a TD types them in a terminal."""
 
 import os
-import signal
+import queue
 import socket
 import subprocess
 import sys
+import threading
 
 import pytest
 import rpyc
@@ -12,11 +13,12 @@ from conftest import (
     LIBS,
     STANDIN,
     ServerProcess,
-    _ctrl_c_as_in_a_terminal,
     child_env,
+    ctrl_c_able,
     free_port,
     hrpyc_cli,
     need,
+    send_ctrl_c,
     wait_for,
 )
 
@@ -329,7 +331,8 @@ def test_shell_banner_says_the_prompt_runs_here_and_hou_is_the_servers(server_pr
     banner = result.stderr.splitlines()[0]
     assert banner.startswith("hrpyc shell: this prompt runs here")
     assert "`hou` and `connection` are the server's" in banner
-    assert address in banner and "Ctrl-D" in banner
+    # the key that leaves Python's own prompt: Ctrl-D, and on Windows' console Ctrl-Z then Enter
+    assert address in banner and ("Ctrl-Z then Enter" if os.name == "nt" else "Ctrl-D") in banner
 
 
 def test_shell_without_ipython_ends_with_one_line_when_the_server_dies(server_process, without_ipython):
@@ -385,24 +388,29 @@ def test_the_shell_keeps_the_frames_of_user_code_in_a_folder_named_hrpyc(tmp_pat
 def _interrupted_cli(*args, when, **env):
     """`python -X importtime -m hrpyc ARGS`, Ctrl-C as a terminal sends it once `when(line)` is true of a
     line it writes to stderr (-X importtime writes one as each module has loaded); returns (exit status,
-    what it wrote to stderr besides those lines)."""
+    what it wrote to stderr besides those lines). A thread reads stderr: a Windows pipe holds 4 KB, and a
+    command whose stderr is not read stops at its first write past that."""
     process = subprocess.Popen(
         [sys.executable, "-X", "importtime", "-m", "hrpyc", *args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=child_env(**env),
-        preexec_fn=_ctrl_c_as_in_a_terminal if os.name == "posix" else None,
+        **ctrl_c_able(child_env(**env)),
     )
+    lines = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stderr] + [lines.put(None)])
+    reader.start()
     try:
         said = []
-        for line in process.stderr:
+        for line in iter(lambda: lines.get(timeout=60), None):
             said.append(line)
             if when(line):
                 break
-        process.send_signal(signal.SIGINT)
-        said += process.communicate(timeout=30)[1].splitlines(keepends=True)
+        send_ctrl_c(process)
+        process.wait(timeout=30)
+        reader.join(30)
+        said += [line for line in list(lines.queue) if line is not None]  # what came after `when`
     finally:
         if process.poll() is None:
             process.kill()
@@ -446,18 +454,17 @@ def test_ctrl_c_in_the_shell_stops_the_command_in_one_line_and_the_prompt_goes_o
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=child_env(**env),
-        preexec_fn=_ctrl_c_as_in_a_terminal if os.name == "posix" else None,
+        **ctrl_c_able(child_env(**env)),
     )
     try:
         process.stdin.write(
             'connection.execute("import pathlib, time; pathlib.Path({!r}).touch(); time.sleep(3)")\n'.format(
-                str(started)
+                started.as_posix()  # in a string in a string: no backslashes to double twice
             )
         )
         process.stdin.flush()
         wait_for(started.exists, what="the remote call to start")
-        process.send_signal(signal.SIGINT)
+        send_ctrl_c(process)
         out, err = process.communicate("print('after', 6 * 7)\n", timeout=30)
     finally:
         if process.poll() is None:

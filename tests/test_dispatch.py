@@ -122,13 +122,16 @@ def test_many_clients_at_once_are_all_answered_on_the_main_thread(gui_houdini):
     assert calls_threads(hou) == {"MainThread"}
 
 
-def occupy_main_thread(address, seconds):
-    """A client whose request keeps Houdini's main thread busy; returns its thread."""
+def occupy_main_thread(address, seconds, until=None):
+    """A client whose request keeps Houdini's main thread busy for `seconds`, or until the file `until`
+    exists (at most `seconds`); returns its thread."""
     conn = hrpyc.connect(*address, timeout=0)
+    hold = "import os, time\nend = time.monotonic() + {}\n".format(seconds)
+    hold += "while time.monotonic() < end and not os.path.exists({!r}):\n    time.sleep(0.01)".format(str(until))
 
     def sleep_on_main():
         try:
-            conn.modules.time.sleep(seconds)
+            conn.execute(hold) if until else conn.modules.time.sleep(seconds)
         except EOFError:
             pass  # the test stopped the server meanwhile
         conn.close()
@@ -158,10 +161,12 @@ def test_a_busy_houdini_fails_fast_with_houdini_busy_error_and_drops_the_request
     assert "setFrame" not in [name for name, _ in hou.standin_calls]
 
 
-def test_ping_answers_while_houdini_is_busy_and_says_for_how_long(gui_houdini):
-    busy = occupy_main_thread(gui_houdini.address, 3)
+def test_ping_answers_while_houdini_is_busy_and_says_for_how_long(gui_houdini, tmp_path):
+    done = tmp_path / "done"  # busy until ping has answered, however long the command takes to start
+    busy = occupy_main_thread(gui_houdini.address, 60, until=done)
     wait_for(lambda: float(hrpyc.connect(*gui_houdini.address).server_info["busy_for"]) >= 1.0, what="1 s busy")
     result = hrpyc_cli("ping", "{}:{}".format(*gui_houdini.address))
+    done.touch()
     assert result.returncode == 0, result.stderr
     assert "is alive" in result.stdout and "main thread busy for" in result.stdout
     busy.join(10)

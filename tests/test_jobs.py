@@ -11,7 +11,16 @@ import threading
 import time
 
 import pytest
-from conftest import ServerProcess, child_env, ctrl_c_able, memory_mb, needs_process_stats, send_ctrl_c, wait_for
+from conftest import (
+    BREAK_AS_CTRL_C,
+    ServerProcess,
+    child_env,
+    ctrl_c_able,
+    memory_mb,
+    needs_process_stats,
+    send_ctrl_c,
+    wait_for,
+)
 
 import hrpyc
 import hrpyc.job
@@ -301,7 +310,7 @@ def ctrl_c_client(port, code, running, client=CLIENT):
     """A client in its own process runs `code` with hrpyc.run; once `running(process)` says the job runs,
     it gets Ctrl-C. Returns (stdout, stderr, when Ctrl-C was sent)."""
     process = subprocess.Popen(
-        [sys.executable, "-c", client, str(port), code],
+        [sys.executable, "-c", BREAK_AS_CTRL_C + client, str(port), code],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

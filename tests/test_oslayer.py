@@ -317,11 +317,12 @@ def _wine():
     return hasattr(ctypes.WinDLL("ntdll"), "wine_get_version")
 
 
-def test_a_server_refuses_whom_the_system_cannot_name_unless_a_credential_is_all_it_has(pretend, caplog):
+def test_a_server_refuses_whom_the_system_cannot_name_unless_a_credential_is_all_it_has(pretend, caplog, monkeypatch):
     """Where the system never says who connected (Wine; an OS with no look-up), a server with no credential
     refuses every local client, says so at start and in each refusal, naming the opt-out; with a token
     the token is what keeps other users out, and the panel says which protection holds."""
     pretend("other")
+    monkeypatch.delenv("HRPYC_ALLOW_OTHER_USERS", raising=False)  # the Wine row's default (conftest)
     with caplog.at_level(logging.INFO, logger="hrpyc"):
         bare = hrpyc.Server("127.0.0.1", 0).start()
         try:
@@ -501,6 +502,31 @@ def test_this_systems_private_folder_is_closed_to_other_users(tmp_path):
     os.chmod(readable, 0o644)  # (POSIX; on Windows the file has what the folder hands down)
     with pytest.raises(hrpyc.UnsafeFileError, match="open to other users"):
         userdir.read_private(readable, secret=True)
+
+
+@pytest.mark.parametrize("name, waits", [("windows", True), ("linux", False), ("macos", False)])
+def test_a_file_another_process_holds_for_a_moment_is_read_once_it_lets_go_on_windows(
+    pretend, monkeypatch, tmp_path, name, waits
+):
+    """Windows refuses a file another process has open unshared, or is deleting (a server making the token
+    as another reads it, an antivirus scanning it), until it lets go; elsewhere a refusal is final."""
+    path = tmp_path / "token"
+    path.write_text("s3cret-for-this-test")
+    pretend(name)
+    monkeypatch.setattr(private, "file_problem", lambda fd, path, secret: None)  # opening is what is tested
+    refusals, real_open = [PermissionError(13, "Permission denied")] * 2, os.open
+
+    def busy_open(*args):
+        if refusals:
+            raise refusals.pop()
+        return real_open(*args)
+
+    monkeypatch.setattr(os, "open", busy_open)
+    if waits:
+        assert userdir.read_private(str(path), secret=True) == "s3cret-for-this-test"
+    else:
+        with pytest.raises(hrpyc.UnsafeFileError, match="Permission denied"):
+            userdir.read_private(str(path), secret=True)
 
 
 # Houdini's preference folder -------------------------------------------------------------------------------

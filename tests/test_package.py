@@ -11,7 +11,7 @@ import sys
 import zipfile
 
 import pytest
-from conftest import STANDIN, free_port, hrpyc_cli
+from conftest import STANDIN, UNDER_WINE, free_port, hrpyc_cli
 
 from hrpyc import __version__ as hrpyc_version
 
@@ -33,6 +33,8 @@ def houdini(hfs, *args, **env):
     (report, the `hrpyc:` lines it printed, everything it printed)."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("HRPYC_", "HOUDINI_", "PYTHON"))}
     environment.update(HFS=hfs, HRPYC_STATE_DIR=os.environ["HRPYC_STATE_DIR"], HOUDINI_PACKAGE_DIR=ROOT)
+    if "HRPYC_ALLOW_OTHER_USERS" in os.environ:  # the Wine row's (conftest): Wine cannot tell who connects
+        environment["HRPYC_ALLOW_OTHER_USERS"] = os.environ["HRPYC_ALLOW_OTHER_USERS"]
     environment.update(env)
     result = subprocess.run(
         [sys.executable, os.path.join(STANDIN, "houdini_startup.py"), *args],
@@ -243,6 +245,7 @@ def test_child_processes_with_a_port_range_become_sessions_of_their_own(hfs):
     assert child["server"]["address"][1] not in (None, report["server"]["address"][1])
 
 
+@pytest.mark.skipif(UNDER_WINE, reason="Wine's file calls take milliseconds each (os.stat 1.6-8 ms; Linux 9 us)")
 def test_hooks_cost_under_20_ms_with_autostart_off(hfs):
     costs = sorted(houdini(hfs, "--app", "hython", "--scene", "a.hip")[0]["hooks_ms"] for _ in range(3))
     assert costs[1] < 20, costs

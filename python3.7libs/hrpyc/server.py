@@ -23,7 +23,7 @@ from .errors import BindError, HrpycError, PortInUseError, ServerAlreadyRunningE
 from .jobs import Jobs
 from .jobs import describe as describe_job
 from .lane import Lanes
-from .oslayer import owner, sockets
+from .oslayer import console, owner, sockets
 from .printable import printable_error
 from .refusals import RefusalLog
 from .rpyc_server import ListeningServer, Request, ServerConnection
@@ -235,9 +235,10 @@ class Server(object):
             self._stopped.wait(timeout)
 
     def serve_forever(self) -> None:
-        """Serve in the caller until stopped; Ctrl-C stops cleanly. With start_server(use_thread=False)
-        requests run here, on the caller's thread."""
+        """Serve in the caller until stopped; Ctrl-C (on Windows Ctrl-Break too) stops cleanly. With
+        start_server(use_thread=False) requests run here, on the caller's thread."""
         self.start()
+        restore = console.break_interrupts()  # a console's Ctrl-Break too, on Windows, while we serve here
         try:
             # A bounded wait in a loop, because an unbounded one ignores Ctrl-C on Windows.
             while not self._stopped.is_set():
@@ -245,6 +246,7 @@ class Server(object):
         except KeyboardInterrupt:
             log.info("hrpyc: interrupted")
         finally:
+            restore()
             self.stop()
 
     def stop(self) -> None:

@@ -14,11 +14,14 @@ from __future__ import annotations
 import errno
 import os
 import secrets
-from typing import Callable, Optional
+import time
+from typing import Callable, Optional, TypeVar
 
 from . import config
 from .errors import UnsafeFileError
 from .oslayer import private
+
+T = TypeVar("T")
 
 
 def state_dir() -> str:
@@ -48,7 +51,7 @@ def read_private(path: str, secret: bool = False) -> Optional[str]:
     """The text of a file in the folder, None when there is none; UnsafeFileError when it is not a
     plain file of this user's that only they may change (and, if `secret`, read)."""
     try:
-        fd = os.open(path, os.O_RDONLY | private.NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+        fd = _once_free(lambda: os.open(path, os.O_RDONLY | private.NOFOLLOW | getattr(os, "O_NONBLOCK", 0)))
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -98,9 +101,24 @@ def _publish(path: str, text: str, place: Callable[[str, str], None]) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-        place(temporary, path)
+        _once_free(lambda: place(temporary, path))
     finally:
         try:
             os.remove(temporary)
         except OSError:
             pass  # moved into place already
+
+
+IN_USE_FOR = 1.0  # seconds: how long a file may be in another process's hands (see private.in_use)
+
+
+def _once_free(action: Callable[[], T]) -> T:
+    """`action()`, tried again while the file it touches is in another process's hands for a moment."""
+    deadline = time.monotonic() + IN_USE_FOR
+    while True:
+        try:
+            return action()
+        except OSError as exc:
+            if not private.in_use(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)

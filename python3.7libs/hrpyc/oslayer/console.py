@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
-from typing import Any, Dict, Optional, TextIO, Tuple
+from typing import Any, Callable, Dict, Optional, TextIO, Tuple
 
 from . import system
 
@@ -55,11 +55,17 @@ def interrupts() -> Tuple[int, ...]:
     return (signal.SIGINT, SIGBREAK) if system.NAME == "windows" else (signal.SIGINT,)
 
 
-def break_interrupts() -> None:
+def break_interrupts() -> Callable[[], None]:
     """Make Ctrl-Break (and CTRL_BREAK_EVENT) raise KeyboardInterrupt as Ctrl-C does, on Windows (from
-    the main thread: only it has signal handlers)."""
+    the main thread: only it has signal handlers). Returns what puts the previous handler back."""
     if system.NAME == "windows" and threading.current_thread() is threading.main_thread():
-        signal.signal(SIGBREAK, signal.default_int_handler)
+        previous = signal.signal(SIGBREAK, signal.default_int_handler)
+
+        def restore() -> None:
+            signal.signal(SIGBREAK, signal.SIG_DFL if previous is None else previous)
+
+        return restore
+    return lambda: None
 
 
 def child_options() -> Dict[str, int]:

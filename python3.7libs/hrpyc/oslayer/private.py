@@ -43,6 +43,13 @@ def create_file(path: str) -> int:
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, 0o600)
 
 
+def in_use(exc: OSError) -> bool:
+    """Whether opening, replacing or linking a file failed only for a moment: on Windows a file another
+    process has open without sharing it, or is deleting (a server making the token as another reads it,
+    an antivirus scanning a new file) refuses access until it lets go; elsewhere a refusal is final."""
+    return system.NAME == "windows" and isinstance(exc, PermissionError)
+
+
 def folder_problem(path: str) -> Problem:
     """What makes the folder `path` unsafe to keep this user's secrets in, or None."""
     status = os.lstat(path)
