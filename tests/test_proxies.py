@@ -263,12 +263,18 @@ def usual_seconds_given_container(hou, name):
     return usual_call_seconds(lambda: CALLS_GIVEN_CONTAINERS[name](hou, node, t))
 
 
+def stall_free(hou):
+    """The most a call given a container may take: 30 ms - under the 40 ms of a delayed acknowledgement -
+    or ten round trips where one takes longer than 3 ms (a loaded machine; Wine's sockets take 1 ms a call)."""
+    return max(0.03, 10 * usual_call_seconds(lambda: hou.node("/obj/sphere1") is not None))
+
+
 @pytest.mark.parametrize("call", CALLS_GIVEN_CONTAINERS)
 def test_a_call_given_a_list_or_dict_is_as_quick_as_any_other(remote, call):
     """No wait for TCP's delayed acknowledgement (40 ms on Linux, 200 ms on Windows) when the server
     reads a list or dict back from the client: a call given one is a few round trips."""
     _conn, hou = remote
-    assert usual_seconds_given_container(hou, call) < 0.03
+    assert usual_seconds_given_container(hou, call) < stall_free(hou)
 
 
 def test_a_call_given_a_function_is_as_quick_as_any_other(remote):
@@ -286,8 +292,8 @@ def test_a_stock_client_gives_a_list_or_dict_without_waiting_either(session, req
     conn = rpyc.classic.connect(*server.address)
     try:
         for name in CALLS_GIVEN_CONTAINERS:
-            seconds = usual_seconds_given_container(conn.modules.hou, name)
-            assert seconds < 0.03, "{}: {:.1f} ms".format(name, seconds * 1e3)
+            seconds, bound = usual_seconds_given_container(conn.modules.hou, name), stall_free(conn.modules.hou)
+            assert seconds < bound, "{}: {:.1f} ms (bound {:.1f} ms)".format(name, seconds * 1e3, bound * 1e3)
     finally:
         conn.close()
 

@@ -31,6 +31,7 @@ import logging
 import os
 import random
 import secrets
+import select
 import socket
 import ssl
 import struct
@@ -227,6 +228,16 @@ class Security(object):
         )
 
 
+def _has_spoken(sock: socket.socket) -> bool:
+    """Whether `sock`'s first byte (or its hang-up) has come, though its thread may not have read it yet: on
+    a busy machine a client's thread can wait to run while newcomers arrive, and it must not be taken for
+    silent then."""
+    try:
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):  # closed meanwhile: nothing to shed there
+        return True
+
+
 class Gate(object):
     """The server's authenticator: TLS, then the token preamble, within `timeout`, before rpyc.
     A bulk-lane socket (hrpyc.lane) shows its lane's key instead, and its credentials are that lane.
@@ -326,7 +337,11 @@ class Gate(object):
             crowded = self._per_source.get(address, 0) >= self.PER_SOURCE
             if crowded or self._shedding(others):
                 silent = next(
-                    (s for s, w in self._pending.items() if not w.heard and (not crowded or w.source == address)),
+                    (
+                        s
+                        for s, w in self._pending.items()
+                        if not w.heard and (not crowded or w.source == address) and not _has_spoken(s)
+                    ),
                     None,
                 )
                 if silent is None:
