@@ -146,7 +146,8 @@ def test_sessions_registry_lists_rogue_servers_and_entries_escaped(rogue):
     [
         (((HOSTILE, 1), ("127.0.0.1", HOSTILE), ("127.0.0.1", 99999), HOSTILE), "holds 4 entries that are not"),
         (HOSTILE, "answered with something else than a registry's list"),
-        (HOSTILE.encode("utf-8") * 100, "answered with something else than a registry's list"),
+        # within rpyc's 1500-byte datagram: Windows drops a longer one (WSAEMSGSIZE), rpyc then hears nothing
+        ((HOSTILE.encode("utf-8") * 100)[:1400], "answered with something else than a registry's list"),
     ],
     ids=["hostile entries", "a string", "not brine"],
 )
