@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import pytest
@@ -308,6 +309,9 @@ def open_handles():
     return len(os.listdir("/proc/self/fd"))
 
 
+STARTS_WITHIN = 60  # seconds for a server process to say where it serves (a Windows one under Wine: 2-5)
+
+
 class ServerProcess(object):
     """A process serving hrpyc on a free port of 127.0.0.1: by default `python -m hrpyc serve`,
     or one of the session scripts in tests/sessions (a graphical Houdini, a Qt application)."""
@@ -322,11 +326,16 @@ class ServerProcess(object):
             text=True,
             **ctrl_c_able(child_env(**env)),
         )
-        line = self.proc.stdout.readline()
+        first = []  # read by a thread: a child that hangs before its first line fails the test, not the run
+        reader = threading.Thread(target=lambda: first.append(self.proc.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(STARTS_WITHIN)
+        line = first[0] if first else ""
         match = re.search(r"serving on (\S+):(\d+) \(dispatch: (\w+)", line)
         if not match:
             self.proc.kill()
-            raise RuntimeError("server did not start: {!r} {}".format(line, self.proc.stderr.read()))
+            said = self.proc.stderr.read() if first else "(nothing within {} s)".format(STARTS_WITHIN)
+            raise RuntimeError("server did not start: {!r} {}".format(line, said))
         self.host, self.port, self.dispatch = match.group(1), int(match.group(2)), match.group(3)
         self.first_line = line
 
