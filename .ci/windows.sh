@@ -135,6 +135,22 @@ share() {  # share K [pytest arguments]: the Kth of the suite's $shards shares
     HRPYC_TEST_SHARD="$k/$shards" \
     wpy "$python" -m pytest -q -p no:cacheprovider "$@"
 }
+QUIET=300  # seconds: pytest prints a dot per test, and stops a test at 120 s (pytest-timeout)
+watchdog() {  # watchdog PID LOG: a share whose log has not grown for $QUIET s is stuck: name Wine's
+  local pid=$1 log=$2 size=-1 still=0 now  # processes (the stuck one among them), then stop it
+  while sleep 10 && kill -0 "$pid" 2>/dev/null; do
+    now=$(stat -c %s "$log")
+    if [ "$now" = "$size" ]; then still=$((still + 10)); else still=0 size=$now; fi
+    if [ "$still" -ge "$QUIET" ]; then
+      {
+        echo "ci: windows: this share printed nothing for ${QUIET}s: stopped. Wine's processes (pid, seconds, command):"
+        ps -eo pid=,etimes=,args= | grep -i '[.]exe' | cut -c1-200
+      } >>"$log"
+      pkill -KILL -P "$pid" || true
+      return
+    fi
+  done
+}
 if [ "$shards" = 1 ]; then
   share 1 "$@" || status=1
 else
@@ -142,8 +158,9 @@ else
   trap 'wine_down; rm -rf "$certs" "$logs"' EXIT
   pids=()
   for ((k = 1; k <= shards; k++)); do
-    share "$k" "$@" >"$logs/$k" 2>&1 &
+    share "$k" "$@" >>"$logs/$k" 2>&1 &  # appended: the watchdog appends too
     pids+=($!)
+    watchdog "$!" "$logs/$k" &
   done
   for ((k = 1; k <= shards; k++)); do
     wait "${pids[$((k - 1))]}" || status=1

@@ -86,8 +86,12 @@ def test_a_qt_application_keeps_its_event_loop_while_a_script_calls_in_a_tight_l
         other_thread.join(10)
         ticks = [t for t in conn.eval("list(__import__('__main__').ticks)") if started <= t <= finished]
         assert len(ticks) > 20, "the event loop ran {} times in a second".format(len(ticks))
-        stall = max(b - a for a, b in zip(ticks, ticks[1:]))
-        assert stall < 0.1, "the event loop stalled for {:.3f} s".format(stall)
+        # One gap over 0.1 s may be the machine's (a loaded one leaves a process off the CPU that long);
+        # a main thread kept from Qt shows in many, or in one of seconds.
+        stalls = sorted(b - a for a, b in zip(ticks, ticks[1:]))
+        assert stalls[-2] < 0.1 and stalls[-1] < 0.5, "the event loop stalled for {}".format(
+            ", ".join("{:.3f} s".format(stall) for stall in stalls[-3:])
+        )
         assert len(waits) == 20 and statistics.median(waits) < 0.05, waits
         assert {thread for _, thread in list(hou.standin_calls)} == {"MainThread"}
     finally:
@@ -246,28 +250,31 @@ CALLS_GIVEN_CONTAINERS = {
 }
 
 
+def call_seconds(call):
+    """How long `call` takes; it must return True."""
+    started = time.perf_counter()
+    assert call()
+    return time.perf_counter() - started
+
+
 def usual_call_seconds(call, count=20):
-    """What 4 in 5 of `count` calls take at most; each must return True. A stall takes a call over 40 ms;
-    a busy machine may take a few calls that long without one (each call is several round trips)."""
-    samples = []
-    for _ in range(count):
-        started = time.perf_counter()
-        assert call()
-        samples.append(time.perf_counter() - started)
-    return sorted(samples)[count * 4 // 5]
+    """What 4 in 5 of `count` calls take at most. A stall takes a call over 40 ms; a busy machine may take
+    a few calls that long without one (each call is several round trips)."""
+    return sorted(call_seconds(call) for _ in range(count))[count * 4 // 5]
 
 
-def usual_seconds_given_container(hou, name):
+def given_container_and_bound(hou, name, count=20):
+    """(what 4 in 5 calls given a container take at most, the most they may take): the bound is 30 ms -
+    under the 40 ms of a delayed acknowledgement, where a round trip takes a millisecond or less - or 20
+    plain calls where one takes longer (a loaded machine; under Wine a call takes 1-5 ms). The two kinds
+    of call alternate, so that both meet the same load. A stall on Linux: 40 ms against 0.3."""
     node = hou.node("/obj/sphere1")
     t = node.parmTuple("t")
-    return usual_call_seconds(lambda: CALLS_GIVEN_CONTAINERS[name](hou, node, t))
-
-
-def stall_free(hou):
-    """The most a call given a container (a few round trips) may take: 30 ms - under the 40 ms of a delayed
-    acknowledgement, where a round trip takes a millisecond or less - or 20 round trips where one takes
-    longer (a loaded machine; under Wine a call takes 1-5 ms). A stall on Linux: 40 ms against 0.3."""
-    return max(0.03, 20 * usual_call_seconds(lambda: hou.node("/obj/sphere1") is not None))
+    given, plain = [], []
+    for _ in range(count):
+        given.append(call_seconds(lambda: CALLS_GIVEN_CONTAINERS[name](hou, node, t)))
+        plain.append(call_seconds(lambda: hou.node("/obj/sphere1") is not None))
+    return sorted(given)[count * 4 // 5], max(0.03, 20 * sorted(plain)[count * 4 // 5])
 
 
 @pytest.mark.parametrize("call", CALLS_GIVEN_CONTAINERS)
@@ -275,7 +282,8 @@ def test_a_call_given_a_list_or_dict_is_as_quick_as_any_other(remote, call):
     """No wait for TCP's delayed acknowledgement (40 ms on Linux, 200 ms on Windows) when the server
     reads a list or dict back from the client: a call given one is a few round trips."""
     _conn, hou = remote
-    assert usual_seconds_given_container(hou, call) < stall_free(hou)
+    seconds, bound = given_container_and_bound(hou, call)
+    assert seconds < bound, "{:.1f} ms (bound {:.1f} ms)".format(seconds * 1e3, bound * 1e3)
 
 
 def test_a_call_given_a_function_is_as_quick_as_any_other(remote):
@@ -293,7 +301,7 @@ def test_a_stock_client_gives_a_list_or_dict_without_waiting_either(session, req
     conn = rpyc.classic.connect(*server.address)
     try:
         for name in CALLS_GIVEN_CONTAINERS:
-            seconds, bound = usual_seconds_given_container(conn.modules.hou, name), stall_free(conn.modules.hou)
+            seconds, bound = given_container_and_bound(conn.modules.hou, name)
             assert seconds < bound, "{}: {:.1f} ms (bound {:.1f} ms)".format(name, seconds * 1e3, bound * 1e3)
     finally:
         conn.close()
