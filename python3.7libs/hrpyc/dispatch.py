@@ -27,7 +27,7 @@ from .parking import main_thread_is_parked
 
 log = logging.getLogger(__name__)
 
-PICKUP_SHARE = 0.9  # of the client's timeout, so our busy answer reaches it before its own timer fires
+
 FOLLOW_WAIT = 0.0005  # how long the main thread waits for a client's next request after answering one ...
 FOLLOW_FOR = 0.01  # ... and for how long in all before Houdini's event loop has the main thread back
 # Both timed with perf_counter: time.monotonic ticks every 15.6 ms on Windows before Python 3.13 (Houdini
@@ -36,6 +36,13 @@ FOLLOW_FOR = 0.01  # ... and for how long in all before Houdini's event loop has
 Post = Callable[[Callable[[], None]], Any]
 
 Adapt = Callable[[], Callable[[], None]]  # changes the process while a mode serves; returns the undo
+
+
+def pickup_within(timeout: float) -> float:
+    """How long a request may wait for the main thread to take it: the client's timeout less the time our
+    busy answer needs to reach it before its own timer fires - a tenth, and at least a quarter second (a
+    loaded machine, or Windows under Wine, can take that long to wake and send it) - but never under half."""
+    return max(timeout / 2, timeout - max(0.25, timeout / 10))
 
 
 class MainThreadMode(NamedTuple):
@@ -287,7 +294,7 @@ class MainThreadDispatcher(Dispatcher):
         if request.needs_no_reply:
             return
         timeout = request.conn.timeout
-        if not job.wait(None if timeout is None else timeout * PICKUP_SHARE):
+        if not job.wait(None if timeout is None else pickup_within(timeout)):
             with self._lock:
                 if job.state is QUEUED:  # not taken in time: drop it, never run it late
                     self._queue.remove(job)
