@@ -223,7 +223,8 @@ def test_escape_in_houdini_ends_a_job_cancelled_at_its_next_progress_report(gui_
 
 
 def test_escape_in_houdini_stops_a_job_that_never_reports_progress(gui_houdini):
-    """hrpyc looks for Esc itself, every 0.1 s between two bytecodes of the job's code."""
+    """hrpyc looks for Esc itself, every 0.1 s between two bytecodes of the job's code, and stops it at the
+    look after the one that saw it first."""
     conn = hrpyc.connect(*gui_houdini.address)
     job = spin_job(conn, 30, "finished")
     wait_for(lambda: "spinning" in job.output, what="the job to start")
@@ -232,7 +233,7 @@ def test_escape_in_houdini_stops_a_job_that_never_reports_progress(gui_houdini):
     with pytest.raises(hrpyc.CancelledError, match=r"\(interrupted in Houdini\)"):
         job.result(timeout=5)
     took = time.monotonic() - pressed
-    assert took < 1.0, took  # measured 0.06-0.1 s: the next look, then a poll
+    assert took < 1.0, took  # 0.1-0.2 s: the second look, then a poll
     assert job.progress is None
     assert not hrpyc.run(conn, "import builtins\nresult = hasattr(builtins, 'finished')")
 
@@ -499,13 +500,13 @@ def test_jobs_are_listed_with_their_client(local_server):
 
 def test_a_busy_refusal_names_the_job_and_its_client(gui_houdini):
     conn = hrpyc.connect(*gui_houdini.address)
-    job = hrpyc.submit(conn, "import time\nuntil = time.monotonic() + 3\nwhile time.monotonic() < until:\n    pass\n")
-    _impatient_conn, impatient = hrpyc.import_remote_module(*gui_houdini.address, timeout=1)
+    job = hrpyc.submit(conn, "import time\nuntil = time.monotonic() + 5\nwhile time.monotonic() < until:\n    pass\n")
+    _impatient_conn, impatient = hrpyc.import_remote_module(*gui_houdini.address, timeout=2)
     with pytest.raises(hrpyc.HoudiniBusyError) as caught:
         impatient.frame()
     message = str(caught.value)
     assert "is busy: job {} 'code' from pytest (pid {},".format(job.id, os.getpid()) in message, message
-    assert re.search(r" for [1-4] s; it did not take the request within 1 s", message) and "\n" not in message
+    assert re.search(r" for [2-5] s; it did not take the request within 2 s", message) and "\n" not in message
     job.cancel()
 
 

@@ -39,10 +39,11 @@ Adapt = Callable[[], Callable[[], None]]  # changes the process while a mode ser
 
 
 def pickup_within(timeout: float) -> float:
-    """How long a request may wait for the main thread to take it: the client's timeout less the time our
-    busy answer needs to reach it before its own timer fires - a tenth, and at least a quarter second (a
-    loaded machine, or Windows under Wine, can take that long to wake and send it) - but never under half."""
-    return max(timeout / 2, timeout - max(0.25, timeout / 10))
+    """How long a request may wait for the main thread to take it, from when it arrived: the client's
+    timeout, which began when it sent the request, less what reading the request and sending our busy
+    answer take - a tenth, and at least half a second (a loaded machine, or Windows under Wine, takes
+    tenths) - but never under half of it."""
+    return max(timeout / 2, timeout - max(0.5, timeout / 10))
 
 
 class MainThreadMode(NamedTuple):

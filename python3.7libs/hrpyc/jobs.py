@@ -15,9 +15,10 @@ exception never falls between taking it and the block that gives it back.
 In a graphical Houdini a job on the main thread runs inside a `hou.InterruptableOperation` named after it
 and its client: its progress in the status line, which `progress()` moves. Houdini hears the artist's Esc
 only when asked: by `progress()`, which then raises `hou.OperationInterrupted` in the code, as Houdini's own
-updates do; by hrpyc every CHECK_EVERY s between two bytecodes of the code (see _EscWatch), which then stops
-it as a cancel does; and when the code ends in an error, which is then the Esc's doing (a render that saw
-it). Each way, the job ends cancelled, INTERRUPTED. Inside one long C++ call, Esc stops only what looks for
+updates do; by hrpyc every CHECK_EVERY s between two bytecodes of the code (see _EscWatch), which stops it
+as a cancel does at the look after the one that first saw the Esc (code that reports progress hears it
+there first, and cleans up); and when the code ends in an error, which is then the Esc's doing (a render
+that saw it). Each way, the job ends cancelled, INTERRUPTED. Inside one long C++ call, Esc stops only what looks for
 it (Houdini's cooks and renders do), and hrpyc's next look comes once the call returns.
 
 Bounds: a connection has at most MAX_JOBS jobs on the server (a submit beyond is refused in one line);
@@ -127,6 +128,7 @@ class Job(object):
         self._thread: Optional[int] = None  # the ident of the thread running the code, while it may be interrupted
         self._operation: Any = None  # Houdini's InterruptableOperation the code runs in, if any (see run)
         self.progress: Optional[Progress] = None  # what the code last said with hrpyc.progress()
+        self._escape_seen = False  # a look (see checkpoint) has seen the artist's Esc
         self.tag = 0  # the client's name for it (see Jobs.submit)
         self.owner = "a client"  # who submitted it, as a busy message names a client (see Jobs.submit)
 
@@ -205,11 +207,15 @@ class Job(object):
 
     def checkpoint(self) -> None:
         """On the job's thread, between two bytecodes of its code (see _EscWatch): Interrupted if the
-        artist has pressed Esc in Houdini."""
+        artist pressed Esc in Houdini before the last look. The look that first sees it lets the code go
+        on, so that code that reports progress hears it at its next hrpyc.progress(), as Houdini's
+        hou.OperationInterrupted, and cleans up; code that reports none is stopped at the next look."""
         operation = self._operation
-        if operation is None or self._thread != threading.get_ident():
+        if operation is None or self._thread != threading.get_ident() or not houdini.was_interrupted(operation):
             return
-        if houdini.was_interrupted(operation) and self._interrupted_in_houdini():
+        if not self._escape_seen:
+            self._escape_seen = True
+        elif self._interrupted_in_houdini():
             raise Interrupted
 
     def _stopped_by_escape(self, error: BaseException, operation: Any) -> bool:
