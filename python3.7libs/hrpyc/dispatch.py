@@ -27,7 +27,6 @@ from .parking import main_thread_is_parked
 
 log = logging.getLogger(__name__)
 
-
 FOLLOW_WAIT = 0.0005  # how long the main thread waits for a client's next request after answering one ...
 FOLLOW_FOR = 0.01  # ... and for how long in all before Houdini's event loop has the main thread back
 # Both timed with perf_counter: time.monotonic ticks every 15.6 ms on Windows before Python 3.13 (Houdini

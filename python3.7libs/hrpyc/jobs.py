@@ -18,8 +18,8 @@ only when asked: by `progress()`, which then raises `hou.OperationInterrupted` i
 updates do; by hrpyc every CHECK_EVERY s between two bytecodes of the code (see _EscWatch), which stops it
 as a cancel does at the look after the one that first saw the Esc (code that reports progress hears it
 there first, and cleans up); and when the code ends in an error, which is then the Esc's doing (a render
-that saw it). Each way, the job ends cancelled, INTERRUPTED. Inside one long C++ call, Esc stops only what looks for
-it (Houdini's cooks and renders do), and hrpyc's next look comes once the call returns.
+that saw it). Each way, the job ends cancelled, INTERRUPTED. Inside one long C++ call, Esc stops only what
+looks for it (Houdini's cooks and renders do), and hrpyc's next look comes once the call returns.
 
 Bounds: a connection has at most MAX_JOBS jobs on the server (a submit beyond is refused in one line);
 a job keeps at most MAX_OUTPUT characters its client has not read (the oldest go, and a marker says how
