@@ -430,8 +430,10 @@ def isolated(tmp_path, monkeypatch):
     hrpyc.stop_server()
 
 
-def wait_for(predicate, timeout=10.0, what="condition"):
-    """Poll `predicate` until it is true or the deadline passes."""
+def wait_for(predicate, timeout=30.0, what="condition"):
+    """Poll `predicate` until it is true or the deadline passes. Only a failing test meets the deadline, so it
+    is generous: on a loaded machine, and more so under Wine, a Python (IPython most of all) takes seconds
+    to start."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:

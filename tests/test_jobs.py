@@ -58,12 +58,12 @@ def test_submit_returns_at_once_and_the_job_tells_its_state_output_and_result(se
 
         for left in range(count, 0, -1):
             print("left", left)
-            time.sleep(0.1)
+            time.sleep(0.25)
         return "lift-off"
 
     started = time.monotonic()
     job = hrpyc.submit(conn, countdown, 8)
-    assert time.monotonic() - started < 0.7  # returned while it runs
+    assert time.monotonic() - started < 1.5  # returned while it runs (2 s)
     assert job.state == "running" and not job.done()
     wait_for(lambda: "left 7" in job.output, what="the job's output")
     assert job.result(timeout=5) == "lift-off"
@@ -74,10 +74,13 @@ def test_submit_returns_at_once_and_the_job_tells_its_state_output_and_result(se
 
 def test_submit_returns_as_soon_as_the_server_has_the_job(remote):
     conn, _ = remote
-    started = time.monotonic()
-    job = hrpyc.submit(conn, "import time\ntime.sleep(2)")  # quiet: nothing to answer early for
-    assert time.monotonic() - started < 0.3  # one round trip: the submit waits for nothing
-    assert job.result() is None
+    took = []
+    for _ in range(3):  # the quickest of three: a loaded machine may stall any one call
+        started = time.monotonic()
+        job = hrpyc.submit(conn, "import time\ntime.sleep(1)")  # quiet: nothing to answer early for
+        took.append(time.monotonic() - started)
+        assert job.result() is None
+    assert min(took) < 0.3, took  # one round trip: the submit waits for nothing (hrpyc.run waits up to 0.5 s)
 
 
 def test_a_job_runs_on_houdinis_main_thread_while_its_connection_keeps_answering(gui_houdini):
@@ -113,7 +116,7 @@ def test_cancel_stops_python_code_at_once_and_later_requests_work(gui_houdini):
     with pytest.raises(hrpyc.CancelledError) as caught:
         job.result()
     took = time.monotonic() - started
-    assert took < 0.5, took
+    assert took < 1.0, took  # of a job that would run 30 s
     assert "was cancelled" in str(caught.value) and "\n" not in str(caught.value)
     assert job.state == "cancelled" and not job.cancel()
     assert hou.node("/obj/sphere1").path() == "/obj/sphere1"  # the main thread serves again
@@ -437,7 +440,7 @@ def test_the_server_refuses_compiled_code_from_another_python(remote):
         conn.root.hrpyc_submit(b"\x00\x00\r\n" + marshal.dumps((lambda: 1).__code__), "f", arguments, buffers, 0.0)
 
 
-def test_run_streams_the_codes_output_as_it_prints_and_only_its_output(server_process):
+def test_run_streams_the_codes_output_as_it_prints_and_only_its_output(server_process, tmp_path):
     conn = hrpyc.connect(*server_process.address)
     # Another thread of the server prints meanwhile: that stays in the server's console.
     hrpyc.run(
@@ -449,13 +452,20 @@ def test_run_streams_the_codes_output_as_it_prints_and_only_its_output(server_pr
         "        time.sleep(0.05)\n"
         "threading.Thread(target=chatter, daemon=True).start()\n",
     )
+    # Each step waits until the client has shown its line: output held back until the code ends would
+    # leave the first step waiting in vain. Causes, not clocks: a loaded machine cannot fail it.
+    heard = tmp_path / "heard"
     code = (
-        "import sys, time\n"
+        "import os, sys, time\n"
         "for step in range(5):\n"
-        "    print('step', step, time.time(), flush=True)\n"
-        "    time.sleep(0.2)\n"
+        "    print('step', step, flush=True)\n"
+        "    deadline = time.monotonic() + 20\n"
+        "    while not os.path.exists({!r} + str(step)):\n"
+        "        if time.monotonic() > deadline:\n"
+        "            sys.exit('step {{}} was not heard while the code ran'.format(step))\n"
+        "        time.sleep(0.01)\n"
         "print('warning', file=sys.stderr)\n"
-    )
+    ).format(str(heard))
     script = "import sys, hrpyc\nhrpyc.run(hrpyc.connect('127.0.0.1', int(sys.argv[1])), sys.argv[2])\n"
     client = subprocess.Popen(
         [sys.executable, "-u", "-c", script, str(server_process.port), code],
@@ -464,14 +474,11 @@ def test_run_streams_the_codes_output_as_it_prints_and_only_its_output(server_pr
         text=True,
         env=child_env(),
     )
-    lateness = []
-    for _ in range(5):
-        line = client.stdout.readline()
-        assert line.startswith("step"), line
-        lateness.append(time.time() - float(line.split()[2]))
-    out, err = client.communicate(timeout=10)
+    for step in range(5):
+        assert client.stdout.readline() == "step {}\n".format(step)
+        (tmp_path / "heard{}".format(step)).touch()
+    out, err = client.communicate(timeout=30)
     assert out == "" and err == "warning\n"
-    assert max(lateness) < 0.15, lateness  # each line arrives well before the next is printed
     _, console, _ = server_process.interrupt()
     assert "other thread" in console and "step" not in console
 

@@ -461,7 +461,7 @@ def test_the_test_button_checks_each_step_from_a_separate_process_without_blocki
     view.start_button.click()
     clicked = time.monotonic()
     view.test_button.click()
-    assert time.monotonic() - clicked < 0.5 and not view.test_button.isEnabled()
+    assert time.monotonic() - clicked < 2 and not view.test_button.isEnabled()  # returned; the run goes on
 
     def results():
         return [view.test_steps.item(row, 1).text() for row in range(view.test_steps.rowCount())]

@@ -329,5 +329,5 @@ def test_a_client_that_does_not_confirm_a_release_holds_houdinis_main_thread_onl
     time.sleep(0.3)  # the measurement: the first client stays silent a while
     started = time.monotonic()
     assert hou.node("/obj/sphere1").path() == "/obj/sphere1"
-    assert time.monotonic() - started < 0.2
+    assert time.monotonic() - started < 1.0  # not held until the silent client reads
     assert pending.value == 2 and size([1, 2]) == 2
