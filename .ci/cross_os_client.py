@@ -8,7 +8,7 @@ import time
 import rpyc
 
 import hrpyc
-from hrpyc.rpyc_wire import RPYC_VERSION_STRING
+from hrpyc._wire.rpyc_versions import RPYC_VERSION_STRING
 
 host, port = sys.argv[1], int(sys.argv[2])
 conn, hou = hrpyc.import_remote_module(host, port)

@@ -36,8 +36,8 @@ from test_floods import _connect_from  # noqa: E402 (the tests' own way to conne
 from test_security import garbage_cases  # noqa: E402 (the same generators the tests use, at scale)
 
 import hrpyc  # noqa: E402
-import hrpyc.auth  # noqa: E402
-from hrpyc import sessions  # noqa: E402
+import hrpyc._auth.auth  # noqa: E402
+from hrpyc._common import sessions  # noqa: E402
 
 SECRET = "bench-secret"
 
@@ -46,7 +46,7 @@ def send(address, payload, authenticate):
     with socket.create_connection(address, timeout=10) as sock:
         try:
             if authenticate:
-                hrpyc.auth.prove(sock, SECRET, "the bench server")
+                hrpyc._auth.auth.prove(sock, SECRET, "the bench server")
             sock.sendall(payload)
             sock.shutdown(socket.SHUT_WR)
             while sock.recv(65536):
@@ -205,7 +205,7 @@ def attacks(burst):
         deflate = zlib.compressobj(1)
         bomb = b"".join(deflate.compress(bytes(1 << 20)) for _ in range(1024)) + deflate.flush()
         with socket.create_connection(server.address, timeout=10) as sock:
-            hrpyc.auth.prove(sock, SECRET, "the bench server")
+            hrpyc._auth.auth.prove(sock, SECRET, "the bench server")
             sock.sendall(struct.pack("!LB", len(bomb), 1) + bomb + b"\n")
             try:
                 sock.recv(1)
@@ -248,7 +248,7 @@ def relays(count):
             )
             pid, relay, _ = _relay_as_another_user(server.address)
             try:
-                hrpyc.connect(*relay, token=hrpyc.auth.auto_token(), allow_other_users=True)
+                hrpyc.connect(*relay, token=hrpyc._auth.auth.auto_token(), allow_other_users=True)
                 outcome = "the relay HOLDS AN AUTHENTICATED CONNECTION"
             except hrpyc.HrpycError as exc:
                 outcome = "refused by the server ({})".format(type(exc).__name__)
@@ -288,7 +288,7 @@ def relays(count):
     threading.Thread(target=registry.start, daemon=True).start()
     while not registry.active:
         time.sleep(0.01)
-    squatter = Squatter(hrpyc.auth.PROOF + os.urandom(64))
+    squatter = Squatter(hrpyc._auth.auth.PROOF + os.urandom(64))
     TCPRegistryClient("127.0.0.1", registry.port).register(("HRPYC",), squatter.address[1])
     os.environ["HRPYC_TOKEN"] = SECRET
     import subprocess
@@ -304,7 +304,7 @@ def relays(count):
     registry.close()
     print(
         "relay (c), a registered squatter, HRPYC_TOKEN set: challenge messages it heard: {}".format(
-            squatter.heard.count(hrpyc.auth.MAGIC)
+            squatter.heard.count(hrpyc._auth.auth.MAGIC)
         )
     )
 
@@ -521,22 +521,22 @@ def admitted(submits, prints, lanes):
 def _lanes(address, pid, count):
     """`count` bulk-lane uploads, each declaring 8 GB, then a byte every 10 s: on one connection, then
     spread four to a connection: what they reserve, and how long they stay."""
-    import hrpyc.lane
+    import hrpyc._wire.lane
 
     def upload(owner):
         sock = socket.create_connection(address, timeout=10)
-        sock.sendall(hrpyc.lane.MAGIC + owner.lane_key + b"p" + struct.pack(">Q", 8 << 30))
+        sock.sendall(hrpyc._wire.lane.MAGIC + owner.lane_key + b"p" + struct.pack(">Q", 8 << 30))
         return sock
 
     owner = hrpyc.connect(*address)
     socks = [upload(owner) for _ in range(count)]
-    told, held = set(), getattr(hrpyc.lane, "MAX_LANES", 0)  # those a server that caps lanes keeps
+    told, held = set(), getattr(hrpyc._wire.lane, "MAX_LANES", 0)  # those a server that caps lanes keeps
     started = time.monotonic()
     while len(told) < count - held and time.monotonic() < started + 20:
         readable, _, _ = select.select([sock for sock in socks if sock not in told], [], [], 0.1)
         told.update(readable)
     took = time.monotonic() - started
-    busy = sum(sock.recv(1) == getattr(hrpyc.lane, "BUSY", None) for sock in told)
+    busy = sum(sock.recv(1) == getattr(hrpyc._wire.lane, "BUSY", None) for sock in told)
     print(
         "  {} lane uploads declaring 8 GB each on one connection: {} told busy in {:.1f} s, {} kept".format(
             count, busy, took, count - len(told)
@@ -625,7 +625,7 @@ def reader(seconds):
 
     from test_security import HOSTILE_LITERALS
 
-    from hrpyc.plain import read_literal
+    from hrpyc._wire.plain import read_literal
 
     print("reader of plain data, Python {}: CPU seconds a megabyte".format(sys.version.split()[0]))
     for name in sorted(HOSTILE_LITERALS):

@@ -25,8 +25,8 @@ import rpyc  # noqa: E402
 import servers  # noqa: E402
 
 import hrpyc  # noqa: E402
-from hrpyc.clients import from_pairs  # noqa: E402
-from hrpyc.rpyc_wire import RPYC_VERSION_STRING  # noqa: E402
+from hrpyc._wire.client_info import from_pairs  # noqa: E402
+from hrpyc._wire.rpyc_versions import RPYC_VERSION_STRING  # noqa: E402
 
 TOKEN = "bench-token"
 STOCK_BULK_LIMIT = 10 << 20

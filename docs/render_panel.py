@@ -24,7 +24,7 @@ os.environ.setdefault("HRPYC_STATE_DIR", tempfile.mkdtemp())
 from Qt import QtWidgets  # noqa: E402
 
 import hrpyc  # noqa: E402
-import hrpyc.panel  # noqa: E402
+import hrpyc._panel  # noqa: E402
 
 CLIENT = (
     "import sys, time\n"
@@ -41,7 +41,7 @@ PORT = 18811
 
 def main():
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
-    window = hrpyc.panel.create_widget()
+    window = hrpyc._panel.create_widget()
     window.controller._confirm = lambda question: True  # the pictures answer Yes
     window.resize(780, 700)
     window.show()

@@ -1,7 +1,7 @@
 """What every Houdini start-up hook of the hrpyc package runs (pythonrc.py, uiready.py, 456.py).
 
 Kept apart from the hrpyc package and cheap: with autostart off a hook costs reading HRPYC_AUTOSTART
-through hrpyc.config, not the ~100 ms of importing rpyc; and whatever goes wrong, a hook prints one
+through hrpyc._common.config, not the ~100 ms of importing rpyc; and whatever goes wrong, a hook prints one
 line and Houdini's start-up goes on.
 """
 
@@ -38,10 +38,10 @@ def _real(path):
 
 
 def _config():
-    """hrpyc.config on its own: it imports nothing of hrpyc's, and the package would import rpyc first.
+    """hrpyc._common.config on its own: it imports nothing of hrpyc's, and the package would import rpyc first.
     A private copy (config keeps no state); the package loads its own when it is used."""
-    path = os.path.join(HERE, "hrpyc", "config.py")
-    spec = importlib.util.spec_from_file_location("hrpyc.config", path)
+    path = os.path.join(HERE, "hrpyc", "_common", "config.py")
+    spec = importlib.util.spec_from_file_location("hrpyc._common.config", path)
     if spec is None or spec.loader is None:  # not for a .py file that exists
         raise ImportError("cannot load {}".format(path))
     module = importlib.util.module_from_spec(spec)
@@ -68,7 +68,7 @@ def run(hook):
         claim_name()
         start = None
         if _config().autostart():
-            from hrpyc.autostart import from_hook as start
+            from hrpyc._server.autostart import from_hook as start
     except ValueError as exc:  # hrpyc.ConfigError: HRPYC_AUTOSTART has a value config cannot read
         _broken = True
         _say("hrpyc: not started: {}".format(exc))

@@ -182,7 +182,7 @@ def ctrl_c_able(env):
 
 # A console's Ctrl-C reaches a script as KeyboardInterrupt; a test can send a child only Ctrl-Break on
 # Windows, which a script of the tests' own (`python -c`) takes as Ctrl-C when it begins with this.
-BREAK_AS_CTRL_C = "from hrpyc.oslayer import console\nconsole.break_interrupts()\n"
+BREAK_AS_CTRL_C = "from hrpyc._oslayer import console\nconsole.break_interrupts()\n"
 
 
 def send_ctrl_c(proc):

@@ -82,10 +82,10 @@ def test_config_and_the_rpyc_wire_layer_import_nothing_of_ours_when_they_load():
     ConfigError); rpyc_wire is the floor the rpyc_* modules stand on."""
     import ast
 
-    import hrpyc.config
-    import hrpyc.rpyc_wire
+    import hrpyc._common.config
+    import hrpyc._wire.rpyc_versions
 
-    for module in (hrpyc.config, hrpyc.rpyc_wire):
+    for module in (hrpyc._common.config, hrpyc._wire.rpyc_versions):
         tree = ast.parse(open(module.__file__, encoding="utf-8").read())
         top = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
         ours = [node for node in top if isinstance(node, ast.ImportFrom) and (node.level or node.module == "hrpyc")]
@@ -99,12 +99,12 @@ def test_only_config_reads_the_environment():
     import glob
     import os
 
-    import hrpyc.config
+    import hrpyc._common.config
 
-    libs = os.path.dirname(os.path.dirname(hrpyc.config.__file__))
+    libs = os.path.dirname(os.path.dirname(hrpyc._common.config.__file__))
     readers = []
     for path in glob.glob(os.path.join(libs, "**", "*.py"), recursive=True):
-        if path == hrpyc.config.__file__:
+        if path == hrpyc._common.config.__file__:
             continue
         tree = ast.parse(open(path, encoding="utf-8").read())
         assigned = [node for node in ast.walk(tree) if isinstance(node, ast.Assign)]

@@ -23,7 +23,7 @@ from conftest import (
 )
 
 import hrpyc
-from hrpyc.rpyc_wire import RPYC_VERSION_STRING
+from hrpyc._wire.rpyc_versions import RPYC_VERSION_STRING
 
 
 @pytest.fixture(autouse=True)
@@ -420,9 +420,9 @@ def _interrupted_cli(*args, when, **env):
 @pytest.mark.parametrize(
     "moment",
     [
-        "hrpyc.interrupts",  # hrpyc's first module: rpyc and the rest of hrpyc still to load
+        "hrpyc._cli.interrupts",  # hrpyc's first module: rpyc and the rest of hrpyc still to load
         "rpyc.core.protocol",
-        "hrpyc.server",
+        "hrpyc._server.server",
         "connected",  # loaded, and waiting for a server that never answers
     ],
 )

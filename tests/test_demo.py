@@ -132,7 +132,7 @@ def test_ping_sessions_and_server_info_say_it_is_a_demo_not_houdini(demo):
     assert "the demo scene (Python {}), not Houdini".format(sys.version.split()[0]) in sessions.stdout
     conn, hou = hrpyc.import_remote_module(demo.host, demo.port)
     assert conn.server_info["demo"] == "yes" and conn.server_info["houdini"] == "demo"
-    assert hou.applicationName() == "hrpyc demo" and hou.__name__ == "hrpyc.demo"
+    assert hou.applicationName() == "hrpyc demo" and hou.__name__ == "hrpyc._houdini.demo"
     conn.close()
 
 
@@ -161,7 +161,7 @@ def test_a_demo_that_cannot_start_says_so_as_the_demo_in_one_line():
 
 def test_the_demo_never_hides_houdinis_own_hou():
     # hython, played by the tests' stand-in: its hou is loaded before anything of ours runs
-    code = "import hou, sys\nfrom hrpyc.cli import main\nsys.exit(main(['serve', '--demo', '--port', '0']))"
+    code = "import hou, sys\nfrom hrpyc._cli.main import main\nsys.exit(main(['serve', '--demo', '--port', '0']))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=child_env(), timeout=60)
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.startswith(LABEL) and result.stderr.count("\n") == 1, result.stderr
@@ -175,7 +175,7 @@ def test_a_server_not_asked_for_the_demo_serves_no_hou_and_never_loads_it():
             hrpyc.import_remote_module(server.host, server.port)
         conn = hrpyc.connect(server.host, server.port)
         loaded = conn.modules.sys.modules
-        assert "hou" not in loaded and "hrpyc.demo" not in loaded and "demo" not in conn.server_info
+        assert "hou" not in loaded and "hrpyc._houdini.demo" not in loaded and "demo" not in conn.server_info
         conn.close()
     finally:
         server.close()
@@ -204,7 +204,7 @@ _socket.getaddrinfo = _routed
 PLAYS_HOUDINI = """import sys
 
 import hrpyc as _hrpyc
-from hrpyc import houdini as _houdini
+from hrpyc._houdini import hou_module as _houdini
 
 _houdini.use_demo()
 _start_server = _hrpyc.start_server

@@ -8,7 +8,7 @@ import pytest
 from conftest import ServerProcess, cpu_seconds, hrpyc_cli, needs_cpu_times, needs_process_stats, wait_for
 
 import hrpyc
-import hrpyc.dispatch
+import hrpyc._server.dispatch
 
 
 def calls_threads(hou):
@@ -273,8 +273,8 @@ def test_a_request_that_times_out_as_the_server_stops_is_told_so_and_its_client_
     in between once looked for itself in the emptied queue, met a ValueError and lost its client. Here
     its wait times out exactly then: its time is up once stop() has taken the queue, and stop() settles
     only after the request has looked."""
-    dispatcher = hrpyc.dispatch.MainThreadDispatcher("main", lambda drain: None)  # nothing drains: all waits
-    job_class = hrpyc.dispatch._Job
+    dispatcher = hrpyc._server.dispatch.MainThreadDispatcher("main", lambda drain: None)  # nothing drains: all waits
+    job_class = hrpyc._server.dispatch._Job
     wait, settle = job_class.wait, job_class.settle
     queued, taken, looked, settles = threading.Event(), threading.Event(), threading.Event(), []
 
@@ -318,7 +318,7 @@ def test_houdinis_main_thread_follows_a_script_for_the_same_short_while_on_a_coa
 
     ticking = time.monotonic()  # a clock between two of its ticks
     clock = types.SimpleNamespace(monotonic=lambda: ticking, perf_counter=time.perf_counter)
-    monkeypatch.setattr(hrpyc.dispatch, "time", clock)
+    monkeypatch.setattr(hrpyc._server.dispatch, "time", clock)
 
     class Script(object):  # a client whose next request has always come (for 2 s: the test then fails)
         served = 0
@@ -330,8 +330,8 @@ def test_houdinis_main_thread_follows_a_script_for_the_same_short_while_on_a_coa
             self.served += 1
             return time.perf_counter() - started < 2
 
-    dispatcher, script = hrpyc.dispatch.MainThreadDispatcher("test", post=lambda drain: None), Script()
+    dispatcher, script = hrpyc._server.dispatch.MainThreadDispatcher("test", post=lambda drain: None), Script()
     started = time.perf_counter()
     dispatcher._follow(script)
     took = time.perf_counter() - started
-    assert script.served > 1 and hrpyc.dispatch.FOLLOW_FOR <= took < 1, (script.served, took)
+    assert script.served > 1 and hrpyc._server.dispatch.FOLLOW_FOR <= took < 1, (script.served, took)

@@ -12,9 +12,9 @@ import pytest
 from conftest import ServerProcess, need
 
 import hrpyc
-import hrpyc.job
-import hrpyc.lane
-import hrpyc.plain
+import hrpyc._caller.job
+import hrpyc._wire.lane
+import hrpyc._wire.plain
 
 
 def test_run_a_function_on_the_server_and_get_plain_data(remote):
@@ -168,7 +168,7 @@ def test_bytes_inside_containers_still_cross_with_peers_before_any_depth(remote,
     """An older server (no capability in its handshake) is sent no bytes_at_any_depth, which it would
     refuse, and a request without it (an older client's) is answered with literals, as before."""
     conn, _ = remote
-    conn.server_info.pop(hrpyc.plain.CAPABILITY[0])
+    conn.server_info.pop(hrpyc._wire.plain.CAPABILITY[0])
     service, calls = conn.root, []
 
     class OlderPeer(object):
@@ -181,15 +181,15 @@ def test_bytes_inside_containers_still_cross_with_peers_before_any_depth(remote,
             calls.append(answer[3][0] if answer[1] == "done" else answer[1])
             return answer
 
-    monkeypatch.setattr(hrpyc.job, "service_of", lambda connection: OlderPeer())
+    monkeypatch.setattr(hrpyc._caller.job, "service_of", lambda connection: OlderPeer())
     value = [os.urandom(300 * 1024), {os.urandom(2048): {b"small"}}]  # bytes: repr() of the others is no literal
     assert hrpyc.run(conn, echo, value) == value
     (args, kwargs), kind = calls
-    assert not kwargs and args[3] == () and kind == hrpyc.plain.LITERAL  # nested bytes went as literals
+    assert not kwargs and args[3] == () and kind == hrpyc._wire.plain.LITERAL  # nested bytes went as literals
 
 
 def test_a_rogue_answer_with_placeholders_builds_plain_data_or_is_refused():
-    from hrpyc.plain import MAX_PIECES, PIECES, read_literal, unpack_result
+    from hrpyc._wire.plain import MAX_PIECES, PIECES, read_literal, unpack_result
 
     fetched = []
 
@@ -260,10 +260,10 @@ def test_a_bulk_lane_answers_only_its_own_key_and_each_parcel_once(remote, serve
     key = conn.lane_key
     assert len(key) == 32
     with socket.create_connection(server_process.address) as sock:  # a made-up key: hung up on
-        sock.sendall(hrpyc.lane.MAGIC + os.urandom(32) + b"g" + (1).to_bytes(8, "big"))
+        sock.sendall(hrpyc._wire.lane.MAGIC + os.urandom(32) + b"g" + (1).to_bytes(8, "big"))
         assert sock.recv(1) == b""
     with socket.create_connection(server_process.address) as sock:  # no such parcel: said so
-        sock.sendall(hrpyc.lane.MAGIC + key + b"g" + (12345).to_bytes(8, "big"))
+        sock.sendall(hrpyc._wire.lane.MAGIC + key + b"g" + (12345).to_bytes(8, "big"))
         assert sock.recv(1) == b"\x00"
     with pytest.raises(ValueError) as caught:  # a parcel number that was never filed
         conn.root.write_file(os.devnull, (b"", 777))
@@ -276,14 +276,14 @@ def test_garbage_on_a_bulk_lane_loses_only_that_transfer(remote, server_process)
     key = conn.lane_key
     address = server_process.address
     cases = [
-        (b"p" + (1 << 62).to_bytes(8, "big"), hrpyc.lane.TOO_LARGE),  # more than any memory: refused unread
+        (b"p" + (1 << 62).to_bytes(8, "big"), hrpyc._wire.lane.TOO_LARGE),  # more than any memory: refused unread
         (b"p" + (1000).to_bytes(8, "big") + b"short", b""),  # hangs up halfway
         (b"?" + bytes(8), b""),  # no such request
         (b"g", b""),  # cut short
     ]
     for case, answer in cases:
         with socket.create_connection(address) as sock:
-            sock.sendall(hrpyc.lane.MAGIC + key + case)
+            sock.sendall(hrpyc._wire.lane.MAGIC + key + case)
             sock.shutdown(socket.SHUT_WR)
             assert sock.recv(1) == answer
         assert hrpyc.run(conn, digest_and_echo, b"z" * (1 << 20))[1] == b"z" * (1 << 20)
@@ -293,5 +293,5 @@ def test_a_transfer_cut_off_says_so_in_one_line(remote, server_process):
     conn, _ = remote
     server_process.close()
     with pytest.raises(hrpyc.HrpycError) as caught:
-        hrpyc.lane.receive(conn, (b"", 1))
+        hrpyc._wire.lane.receive(conn, (b"", 1))
     assert len(str(caught.value).splitlines()) == 1

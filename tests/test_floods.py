@@ -28,9 +28,9 @@ from conftest import (
 )
 
 import hrpyc
-import hrpyc.auth
-import hrpyc.lane
-import hrpyc.refusals
+import hrpyc._auth.auth
+import hrpyc._server.refusals
+import hrpyc._wire.lane
 
 SECRET = "flood-secret"
 
@@ -77,7 +77,7 @@ def test_a_drip_is_cut_at_the_deadline_of_the_whole_exchange(monkeypatch):
     try:
         with socket.create_connection(server.address, timeout=5) as sock:
             # a byte every 0.1 s: each read is quick, the whole challenge (3.8 s) is not
-            assert _cut_within(sock, 3.0, hrpyc.auth.MAGIC + bytes(hrpyc.auth.NONCE))
+            assert _cut_within(sock, 3.0, hrpyc._auth.auth.MAGIC + bytes(hrpyc._auth.auth.NONCE))
     finally:
         server.stop()
 
@@ -142,7 +142,7 @@ def test_the_client_limit_holds_under_a_burst_of_handshakes():
 
 
 def test_a_flood_of_refusals_is_summed_up_in_the_log_and_the_events_not_told_one_by_one(monkeypatch, caplog):
-    monkeypatch.setattr(hrpyc.refusals.RefusalLog, "WINDOW", 0.5)
+    monkeypatch.setattr(hrpyc._server.refusals.RefusalLog, "WINDOW", 0.5)
     server = hrpyc.Server("127.0.0.1", 0, token=SECRET).start()
     events = []
     hrpyc.subscribe(events.append)  # what the panel's event log hears (an attack once posted 87,275)
@@ -188,12 +188,12 @@ def _cut_within(sock, seconds, drip):
 
 
 def test_a_bulk_lane_upload_that_drips_is_cut_at_the_deadline_of_the_transfer(monkeypatch):
-    monkeypatch.setattr(hrpyc.lane, "STALL", 0.5)
+    monkeypatch.setattr(hrpyc._wire.lane, "STALL", 0.5)
     server = hrpyc.Server("127.0.0.1", 0).start()
     try:
         conn = hrpyc.connect(*server.address)
         with socket.create_connection(server.address, timeout=5) as sock:
-            sock.sendall(hrpyc.lane.MAGIC + conn.lane_key + b"p" + struct.pack(">Q", 1000))
+            sock.sendall(hrpyc._wire.lane.MAGIC + conn.lane_key + b"p" + struct.pack(">Q", 1000))
             assert _cut_within(sock, 3.0, bytes(1000))
         assert conn.modules.os.getpid() == os.getpid()
         conn.close()
@@ -353,13 +353,13 @@ def test_a_client_turned_away_by_a_busy_server_is_told_so_in_one_line(credential
 @needs_process_stats
 def test_an_upload_that_declares_8_gb_and_drips_reserves_nothing_and_is_cut_at_the_stall_limit(monkeypatch):
     """The deadline grows only with bytes that arrive: declaring 8 GB once bought 8,192 s more."""
-    monkeypatch.setattr(hrpyc.lane, "STALL", 0.5)
+    monkeypatch.setattr(hrpyc._wire.lane, "STALL", 0.5)
     server = hrpyc.Server("127.0.0.1", 0).start()
     try:
         conn = hrpyc.connect(*server.address)
         peak = asked_peak_mb()
         with socket.create_connection(server.address, timeout=5) as sock:
-            sock.sendall(hrpyc.lane.MAGIC + conn.lane_key + b"p" + struct.pack(">Q", 8 << 30))
+            sock.sendall(hrpyc._wire.lane.MAGIC + conn.lane_key + b"p" + struct.pack(">Q", 8 << 30))
             assert _cut_within(sock, 3.0, bytes(1000))
         assert asked_peak_mb() - peak < 1024  # the 8 GB were never asked of the system
         assert conn.modules.os.getpid() == os.getpid()
@@ -372,7 +372,7 @@ def test_an_upload_that_declares_8_gb_and_drips_reserves_nothing_and_is_cut_at_t
 def test_uploads_declaring_4_gb_between_them_reserve_at_most_1_gb(monkeypatch):
     """Below 16 GiB an upload may be read straight into one buffer, taken before its bytes arrive: only
     while the uploads under way declare 1 GiB or less between them."""
-    monkeypatch.setattr(hrpyc.lane, "STALL", 1.0)
+    monkeypatch.setattr(hrpyc._wire.lane, "STALL", 1.0)
     server = hrpyc.Server("127.0.0.1", 0).start()
     owners = [hrpyc.connect(*server.address) for _ in range(2)]
     try:
@@ -392,7 +392,7 @@ def test_uploads_declaring_4_gb_between_them_reserve_at_most_1_gb(monkeypatch):
 def _put(address, key, size):
     """A lane socket that has asked to upload `size` bytes, its bytes not sent yet."""
     sock = socket.create_connection(address, timeout=5)
-    sock.sendall(hrpyc.lane.MAGIC + key + b"p" + struct.pack(">Q", size))
+    sock.sendall(hrpyc._wire.lane.MAGIC + key + b"p" + struct.pack(">Q", size))
     return sock
 
 
@@ -401,15 +401,15 @@ def test_a_connection_has_four_bulk_transfers_at_once_and_the_next_is_refused_at
     lanes = [_put(local_server.address, conn.lane_key, 1 << 20) for _ in range(4 + 1)]
     try:
         readable, _, _ = select.select(lanes, [], [], 10)
-        assert len(readable) == 1 and readable[0].recv(1) == hrpyc.lane.BUSY  # one too many: told at once
+        assert len(readable) == 1 and readable[0].recv(1) == hrpyc._wire.lane.BUSY  # one too many: told at once
         held = [sock for sock in lanes if sock is not readable[0]]
         for sock in held:  # the others were waiting for their bytes, and take them
             sock.sendall(bytes(1 << 20))
-            assert sock.recv(1) == hrpyc.lane.OK
+            assert sock.recv(1) == hrpyc._wire.lane.OK
         other = hrpyc.connect(*local_server.address)  # each connection has its own share
         with _put(local_server.address, other.lane_key, 1) as sock:
             sock.sendall(b"x")
-            assert sock.recv(1) == hrpyc.lane.OK
+            assert sock.recv(1) == hrpyc._wire.lane.OK
     finally:
         for sock in lanes:
             sock.close()

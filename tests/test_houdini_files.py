@@ -34,7 +34,7 @@ def run_script(code):
 
 
 def test_the_shelf_tool_opens_one_floating_panel_over_houdini_and_raises_it_again(in_houdini, qtbot):
-    from hrpyc.panel.qt import QtCore
+    from hrpyc._panel.qt import QtCore
 
     shelf = ElementTree.parse(os.path.join(ROOT, "toolbar", "hrpyc.shelf")).getroot()
     assert shelf.tag == "shelfDocument"
@@ -44,18 +44,18 @@ def test_the_shelf_tool_opens_one_floating_panel_over_houdini_and_raises_it_agai
     script = tool.find("script")
     assert script.get("scriptType") == "python"
     run_script(script.text)
-    import hrpyc.panel
+    import hrpyc._panel
 
-    window = hrpyc.panel._floating
+    window = hrpyc._panel._floating
     assert window.parent() is in_houdini.qt.mainWindow()
     assert window.windowFlags() & QtCore.Qt.Window and window.isVisible()
     window.hide()
     run_script(script.text)  # a second click
-    assert hrpyc.panel._floating is window and window.isVisible()
+    assert hrpyc._panel._floating is window and window.isVisible()
 
 
 def test_the_pane_tab_creates_the_panel_widget(in_houdini, qtbot):
-    from hrpyc.panel.qt import QtWidgets
+    from hrpyc._panel.qt import QtWidgets
 
     document = ElementTree.parse(os.path.join(ROOT, "python_panels", "hrpyc.pypanel")).getroot()
     assert document.tag == "pythonPanelDocument"

@@ -85,7 +85,7 @@ def test_an_overlong_or_control_character_identity_is_cut_escaped_and_harmless(l
         ("pid", "-1; kill"),
         ("extra", "ignored"),
     ) + (("user", "later"),) * 100_000
-    monkeypatch.setattr(hrpyc.identity, "own", lambda: claims)
+    monkeypatch.setattr(hrpyc._common.identity, "own", lambda: claims)
     hostile = hrpyc.connect(*local_server.address)
     [client] = local_server.clients()
     assert client.program == "x" * 61 + "..."

@@ -23,10 +23,10 @@ from conftest import (
 )
 
 import hrpyc
-import hrpyc.job
-import hrpyc.jobs
-import hrpyc.plain
-import hrpyc.service
+import hrpyc._caller.job
+import hrpyc._server.job_table
+import hrpyc._server.service
+import hrpyc._wire.plain
 
 SPIN = (
     "def spin(seconds, marker=None):\n"
@@ -242,8 +242,8 @@ def test_escape_in_houdini_stops_a_job_that_never_reports_progress(gui_houdini):
 
 
 RENDER_SEES_ESCAPE = (
-    "import hou, hrpyc.jobs\n"
-    "hrpyc.jobs._esc_watch._job = None  # hrpyc's own looks off: only what the render says counts here\n"
+    "import hou, hrpyc._server.job_table\n"
+    "hrpyc._server.job_table._esc_watch._job = None  # hrpyc's own looks off: only what the render says counts here\n"
     "print('rendering', flush=True)\n"
     "hou.standin_wait_for_escape(30)  # a render, in C++, sees the artist's Esc ...\n"
     "raise hou.OperationFailed('Render failed')  # ... and fails in its own words\n"
@@ -277,14 +277,14 @@ def test_clients_and_servers_from_before_progress_still_run_jobs(local_server, m
     conn = hrpyc.connect(*local_server.address)
     code = "import hrpyc, time\nhrpyc.progress(0.5)\ntime.sleep(0.3)\nresult = 1"
     # A client before progress: submit with six arguments, poll with hrpyc_job_poll; three fields each.
-    literal, buffers = hrpyc.plain.pack_arguments((), {}, None)
+    literal, buffers = hrpyc._wire.plain.pack_arguments((), {}, None)
     answer = conn.root.hrpyc_submit(code, "", literal, buffers, 0.0, 0)
     assert len(answer) == 4
     polls = []
     wait_for(lambda: polls.append(conn.root.hrpyc_job_poll(answer[0], 0, 0.2)) or polls[-1][0] == "done")
     assert {len(poll) for poll in polls} == {3}
     # A server before progress has no hrpyc_job_news: jobs run, and their progress is never known.
-    monkeypatch.delattr(hrpyc.service.HrpycService, "hrpyc_job_news")
+    monkeypatch.delattr(hrpyc._server.service.HrpycService, "hrpyc_job_news")
     older = hrpyc.connect(*local_server.address)
     job = hrpyc.submit(older, code)
     assert job.result() == 1 and job.progress is None
@@ -348,7 +348,7 @@ def test_ctrl_c_before_the_server_names_the_job_still_cancels_it(server_process)
     """Ctrl-C while run's first request waits (the job's id not known yet): the job is found by the
     client's own tag and cancelled."""
     waits_long = CLIENT.replace(
-        "import sys, time, hrpyc\n", "import sys, time, hrpyc, hrpyc.job\nhrpyc.job.FIRST_WAIT = 30\n"
+        "import sys, time, hrpyc\n", "import sys, time, hrpyc, hrpyc._caller.job\nhrpyc.job.FIRST_WAIT = 30\n"
     )
     code = "import builtins, time\nbuiltins.hrpyc_started = True\nwhile True:\n    time.sleep(0.01)\n"
     probe = hrpyc.connect(*server_process.address)
@@ -435,7 +435,7 @@ def test_a_function_with_no_source_is_refused_in_one_line_where_its_code_cannot_
 
 def test_the_server_refuses_compiled_code_from_another_python(remote):
     conn, _ = remote
-    arguments, buffers = hrpyc.plain.pack_arguments((), {}, None)
+    arguments, buffers = hrpyc._wire.plain.pack_arguments((), {}, None)
     with pytest.raises(ValueError, match="compiled by another Python version than the server's"):
         conn.root.hrpyc_submit(b"\x00\x00\r\n" + marshal.dumps((lambda: 1).__code__), "f", arguments, buffers, 0.0)
 
@@ -592,7 +592,7 @@ HOLD = (
 
 
 def test_jobs_beyond_the_servers_job_threads_wait_their_turn_and_all_run(server_process, monkeypatch):
-    monkeypatch.setattr(hrpyc.job, "FIRST_WAIT", 0)  # submit without waiting for each job
+    monkeypatch.setattr(hrpyc._caller.job, "FIRST_WAIT", 0)  # submit without waiting for each job
     conn = hrpyc.connect(*server_process.address)
     jobs = [hrpyc.submit(conn, HOLD) for _ in range(40)]
     threading_there = conn.modules.threading  # a proxy: answered on the connection's thread, not a job's
@@ -609,7 +609,7 @@ def test_jobs_beyond_the_servers_job_threads_wait_their_turn_and_all_run(server_
 
 
 def test_what_a_job_prints_beyond_what_is_kept_drops_its_oldest_output_and_says_how_much(server_process, monkeypatch):
-    monkeypatch.setattr(hrpyc.job, "FIRST_WAIT", 0)
+    monkeypatch.setattr(hrpyc._caller.job, "FIRST_WAIT", 0)
     conn = hrpyc.connect(*server_process.address)
     hrpyc.run(conn, "import builtins, threading\nbuiltins.hrpyc_go = threading.Event()")
     hrpyc.run(conn, "import builtins, threading\nbuiltins.hrpyc_printed = threading.Event()")
@@ -630,12 +630,12 @@ def test_what_a_job_prints_beyond_what_is_kept_drops_its_oldest_output_and_says_
     dropped = int(marker.group(1).replace(",", ""))
     assert len(output) - len(marker.group(0)) + dropped == 10 * 1000001  # nothing else went
     assert output.endswith("9" * 1000000 + "\n")
-    assert len(output) < hrpyc.jobs.MAX_OUTPUT
+    assert len(output) < hrpyc._server.job_table.MAX_OUTPUT
 
 
 @needs_process_stats
 def test_a_job_writing_a_million_single_characters_costs_the_server_about_a_megabyte(server_process, monkeypatch):
-    monkeypatch.setattr(hrpyc.job, "FIRST_WAIT", 0)
+    monkeypatch.setattr(hrpyc._caller.job, "FIRST_WAIT", 0)
     conn = hrpyc.connect(*server_process.address)
 
     def resident_mb():
@@ -684,8 +684,8 @@ def test_a_cancel_that_lands_as_a_print_takes_the_jobs_lock_leaves_the_job_answe
         go.wait()
         print("the line the cancel meets")
 
-    job = hrpyc.jobs.Job(1, "printer", client, code)
-    interrupt = hrpyc.jobs._interrupt
+    job = hrpyc._server.job_table.Job(1, "printer", client, code)
+    interrupt = hrpyc._server.job_table._interrupt
 
     def interrupt_once_the_print_waits_for_the_lock(ident, exception):
         if exception is not None:  # cancel(), holding the job's lock
@@ -694,7 +694,7 @@ def test_a_cancel_that_lands_as_a_print_takes_the_jobs_lock_leaves_the_job_answe
             assert client.looked.wait(10)  # the job's thread keeps the GIL until it waits for the lock
         interrupt(ident, exception)
 
-    monkeypatch.setattr(hrpyc.jobs, "_interrupt", interrupt_once_the_print_waits_for_the_lock)
+    monkeypatch.setattr(hrpyc._server.job_table, "_interrupt", interrupt_once_the_print_waits_for_the_lock)
     # A poller alive while the job's thread is: a thread started later may get the same ident, and a
     # lock left held by the dead thread would let it in.
     asked, answered = threading.Event(), []

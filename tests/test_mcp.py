@@ -16,8 +16,8 @@ need("mcp", "the MCP SDK (pip install 'hrpyc[mcp]') runs these tests")
 from mcp import Client  # noqa: E402
 from mcp.client.stdio import StdioServerParameters  # noqa: E402
 
-from hrpyc import png  # noqa: E402
-from hrpyc.mcp_server import MAX_ANSWER, READ_TOOLS, progress_report  # noqa: E402
+from hrpyc._cli.mcp_server import MAX_ANSWER, READ_TOOLS, progress_report  # noqa: E402
+from hrpyc._common import png  # noqa: E402
 
 TOOLS = {
     "houdini_sessions",
@@ -339,7 +339,7 @@ def test_several_sessions_are_listed_and_one_is_chosen_with_houdini_sessions(dem
 
 
 def test_the_captures_folder_keeps_only_the_newest(monkeypatch):
-    from hrpyc import mcp_link
+    from hrpyc._cli import mcp_link
 
     monkeypatch.setattr(mcp_link, "CAPTURES_KEPT", 2)
     paths = [mcp_link._keep_capture(b"png", frame) for frame in (1, 2, 3)]

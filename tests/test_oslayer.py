@@ -1,4 +1,4 @@
-"""Every OS difference, in hrpyc.oslayer: each OS's branch fed what that OS gives (a table's bytes, a
+"""Every OS difference, in hrpyc._oslayer: each OS's branch fed what that OS gives (a table's bytes, a
 struct, an error number), so Linux, Windows and macOS are all tested on any machine; and each concern
 also meets the real thing on the OS the tests run on."""
 
@@ -21,10 +21,10 @@ import pytest
 from conftest import child_env, wait_for
 
 import hrpyc
-from hrpyc import userdir
-from hrpyc.oslayer import console, folders, owner, private, process, sockets, system
-from hrpyc.panel import model
-from hrpyc.rpyc_server import BridgingServer
+from hrpyc._common import userdir
+from hrpyc._oslayer import console, folders, owner, private, process, sockets, system
+from hrpyc._panel import model
+from hrpyc._server.rpyc_hooks import BridgingServer
 
 OURS_SID, THEIR_SID = "S-1-5-21-1004336348-1177238915-682003330-1001", "S-1-5-21-1004336348-1177238915-682003330-1002"
 EVERYONE, USERS, CREATOR_OWNER = "S-1-1-0", "S-1-5-32-545", "S-1-3-0"
@@ -39,7 +39,7 @@ def pretend(monkeypatch):
     def pretend(name, **calls):
         monkeypatch.setattr(system, "NAME", name)
         for module, fake in calls.items():
-            monkeypatch.setitem(sys.modules, "hrpyc.oslayer." + module, fake)
+            monkeypatch.setitem(sys.modules, "hrpyc._oslayer." + module, fake)
 
     return pretend
 
@@ -110,7 +110,7 @@ def socket_fdinfo(local, remote, state, kind=2):
 
 
 class FakeWindows(types.SimpleNamespace):
-    """hrpyc.oslayer.win32 as Windows answers for this user (OURS_SID): a TCP table, processes and their
+    """hrpyc._oslayer.win32 as Windows answers for this user (OURS_SID): a TCP table, processes and their
     users, folders with access lists (made owner-only unless told otherwise)."""
 
     def __init__(self, rows=(), users=None, dacl=None, documents=None):
@@ -474,7 +474,7 @@ def test_windows_access_lists_say_who_may_change_the_folder_or_read_the_token():
 def test_on_windows_the_folder_is_made_for_this_user_alone_and_an_open_one_refused(pretend, tmp_path, monkeypatch):
     windows = FakeWindows()
     pretend("windows", win32=windows)
-    assert hrpyc.auth.auto_token()
+    assert hrpyc._auth.auth.auto_token()
     assert windows.made == ["O:{0}D:P(A;OICI;FA;;;{0})".format(OURS_SID), "O:{0}D:P(A;;FA;;;{0})".format(OURS_SID)]
     windows.dacl = acl((0, 0, FULL, OURS_SID), (0, OBJECT_INHERIT | CONTAINER_INHERIT, 0x1301BF, "S-1-5-11"))
     monkeypatch.setenv("HRPYC_STATE_DIR", str(tmp_path / "ProgramData"))
@@ -487,7 +487,7 @@ def test_this_systems_private_folder_is_closed_to_other_users(tmp_path):
     """The real thing, on the OS the tests run on: the folder and token hrpyc makes pass its own check
     and are closed to others (POSIX: modes 700 and 600; Windows: access lists naming only us - and
     SYSTEM under Wine, whose lists are the Unix modes); a folder, or a token, open to others is refused."""
-    token = hrpyc.auth.auto_token()
+    token = hrpyc._auth.auth.auto_token()
     folder = userdir.state_dir()
     assert token and userdir.read_private(os.path.join(folder, "token"), secret=True) == token
     opened = str(tmp_path / "open")
@@ -634,19 +634,19 @@ def test_the_accept_loop_survives_every_transient_accept_error(pretend, name):
 def test_a_port_windows_reserves_is_a_port_in_use_error_naming_netsh_and_autostart_moves_past_it(pretend, monkeypatch):
     from conftest import free_port
 
-    import hrpyc.server
-    from hrpyc import autostart
+    import hrpyc._server.server
+    from hrpyc._server import autostart
 
     pretend("windows", win32=FakeWindows())
     reserved = free_port()
-    real = hrpyc.server.ListeningServer
+    real = hrpyc._server.server.ListeningServer
 
     def listening(service, host, port, *args, **kwargs):
         if port == reserved:
             raise OSError(10013, "An attempt was made to access a socket in a way forbidden by its access permissions")
         return real(service, host, port, *args, **kwargs)
 
-    monkeypatch.setattr(hrpyc.server, "ListeningServer", listening)
+    monkeypatch.setattr(hrpyc._server.server, "ListeningServer", listening)
     monkeypatch.setattr(sockets, "listener_options", lambda: [])  # no SO_EXCLUSIVEADDRUSE off Windows
     with pytest.raises(hrpyc.PortInUseError) as caught:
         hrpyc.Server("127.0.0.1", reserved)
@@ -750,7 +750,7 @@ def test_a_child_is_interrupted_as_ctrl_c_would(tmp_path):
     (SIGINT; on Windows CTRL_BREAK_EVENT to its process group, raised as Ctrl-C by break_interrupts())."""
     code = (
         "import signal, sys, time\n"
-        "from hrpyc.oslayer import console\n"
+        "from hrpyc._oslayer import console\n"
         "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "console.break_interrupts()\n"
         "try:\n    print('ready', flush=True)\n    time.sleep(60)\nexcept KeyboardInterrupt:\n"

@@ -429,7 +429,7 @@ def test_installing_the_client_keeps_the_rpyc_a_python_has(wheel, version, tmp_p
     pip_install("rpyc=={}".format(version))
     said = pip_install(str(wheel))
     assert "Uninstalling rpyc" not in said, said
-    code = "import hrpyc\nfrom hrpyc.rpyc_wire import RPYC_VERSION_STRING\nprint(RPYC_VERSION_STRING)"
+    code = "import hrpyc\nfrom hrpyc._wire.rpyc_versions import RPYC_VERSION_STRING\nprint(RPYC_VERSION_STRING)"
     kept = subprocess.run([python, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     assert kept.stdout.strip() == version, kept.stdout
 

@@ -12,13 +12,14 @@ import pytest
 from conftest import child_env, ctrl_c_able, free_port, need, send_ctrl_c
 
 import hrpyc
-from hrpyc import auth, refusals
+from hrpyc._auth import auth
+from hrpyc._server import refusals
 
 need("Qt", "the panel's tests need Qt.py and a Qt binding (CI installs them)")
 
-from hrpyc import panel  # noqa: E402 (needs Qt)
-from hrpyc.panel import model  # noqa: E402
-from hrpyc.panel.model import Settings  # noqa: E402
+from hrpyc import _panel as panel  # noqa: E402 (needs Qt)
+from hrpyc._panel import model  # noqa: E402
+from hrpyc._panel.model import Settings  # noqa: E402
 
 
 @pytest.fixture
@@ -59,7 +60,7 @@ def test_start_and_stop_from_the_panel(view, qtbot):
 
 
 def qtbot_left():
-    from hrpyc.panel.qt import QtCore
+    from hrpyc._panel.qt import QtCore
 
     return QtCore.Qt.LeftButton
 
@@ -136,7 +137,7 @@ def test_changing_the_port_while_running_restarts_after_confirmation(qtbot):
 
 
 def test_the_snippet_and_the_log_are_copied_without_the_secret(view, qtbot):
-    from hrpyc.panel.qt import QtWidgets
+    from hrpyc._panel.qt import QtWidgets
 
     hrpyc.start_server(port=0, token="never-shown")
     qtbot.waitUntil(lambda: view.status.property("state") == "listening", timeout=1000)
@@ -293,7 +294,7 @@ def choose(combo, value):
 
 
 def test_the_auto_token_is_shown_copied_and_required(view, qtbot):
-    from hrpyc.panel.qt import QtWidgets
+    from hrpyc._panel.qt import QtWidgets
 
     choose(view.credential_choice, "auto")
     view.port_edit.setText("0")
@@ -334,7 +335,7 @@ def test_a_typed_token_is_checked_as_you_type(view, typed, says):
 def test_the_panel_and_the_api_follow_one_token_rule(token):
     """The panel's typed token, `token=` and `hrpyc serve --token` (test_cli) refuse the same tokens, saying
     the same, without the token."""
-    from hrpyc import config
+    from hrpyc._common import config
 
     panel_says = model.token_problem(model.TYPED_TOKEN, token)
     try:
@@ -480,7 +481,7 @@ def test_the_test_button_checks_each_step_from_a_separate_process_without_blocki
 
 def test_the_self_test_says_in_one_line_when_nothing_answers():
     result = subprocess.run(
-        [sys.executable, "-m", "hrpyc.selftest", "127.0.0.1", str(free_port())],
+        [sys.executable, "-m", "hrpyc._caller.selftest", "127.0.0.1", str(free_port())],
         capture_output=True,
         text=True,
         env=child_env(),
@@ -538,7 +539,7 @@ def test_a_token_from_the_environment_is_the_panels_typed_token(qtbot, monkeypat
 
 def test_the_self_test_checks_the_main_thread_and_houdinis_time_in_a_houdini(gui_houdini):
     result = subprocess.run(
-        [sys.executable, "-m", "hrpyc.selftest", gui_houdini.host, str(gui_houdini.port)],
+        [sys.executable, "-m", "hrpyc._caller.selftest", gui_houdini.host, str(gui_houdini.port)],
         capture_output=True,
         text=True,
         env=child_env(),
@@ -563,7 +564,7 @@ def test_the_event_log_shows_what_a_client_said_escaped():
 
 
 def test_the_snippet_names_the_token_the_server_was_given_and_auto_only_for_the_auto_token(qtbot):
-    from hrpyc.panel.qt import QtWidgets
+    from hrpyc._panel.qt import QtWidgets
 
     widget, controller = panel_with_answers(qtbot, [True, True])
     widget.port_edit.setText("0")

@@ -21,8 +21,8 @@ from rogue import (
 )
 
 import hrpyc
-from hrpyc import sessions, userdir
-from hrpyc.printable import printable
+from hrpyc._common import sessions, userdir
+from hrpyc._common.printable import printable
 
 BOUND = 10_000  # bytes of output a listing of a few rogue answers stays under (a megabyte was sent)
 

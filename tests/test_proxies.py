@@ -13,9 +13,9 @@ import rpyc
 from conftest import ServerProcess, wait_for
 
 import hrpyc
-from hrpyc.clients import from_pairs
-from hrpyc.rpyc_client import RELEASE_BATCH
-from hrpyc.rpyc_wire import raw_socket
+from hrpyc._caller.connection import RELEASE_BATCH
+from hrpyc._wire.client_info import from_pairs
+from hrpyc._wire.rpyc_versions import raw_socket
 
 
 def objects_held_by_others(observer):
@@ -103,7 +103,7 @@ def test_a_garbled_release_from_a_client_harms_nothing(gui_houdini):
     call back into it, from Houdini's main thread), wrong shapes, too many pairs."""
     from rpyc.core import consts
 
-    from hrpyc.rpyc_wire import HANDLE_RELEASE
+    from hrpyc._wire.rpyc_versions import HANDLE_RELEASE
 
     conn, hou = hrpyc.import_remote_module(*gui_houdini.address)
     kept = hou.node("/obj/sphere1")
@@ -157,7 +157,7 @@ def test_a_garbled_packed_release_harms_nothing(gui_houdini):
     and bytes, or proxies posing as them; a malformed message releases nothing, not even its valid part."""
     from rpyc.core import consts
 
-    from hrpyc.rpyc_wire import HANDLE_RELEASE, MAX_RELEASE, pack_releases
+    from hrpyc._wire.rpyc_versions import HANDLE_RELEASE, MAX_RELEASE, pack_releases
 
     conn, hou = hrpyc.import_remote_module(*gui_houdini.address)
     kept = hou.node("/obj/sphere1")

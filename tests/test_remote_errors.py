@@ -8,7 +8,7 @@ import pytest
 import rpyc
 
 import hrpyc
-from hrpyc import clients
+from hrpyc._wire import client_info as clients
 
 INVALID_TYPE = "The attempted operation failed.\nInvalid node type name"  # as Houdini words it
 

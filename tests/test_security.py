@@ -34,8 +34,8 @@ from conftest import (
 )
 
 import hrpyc
-import hrpyc.auth
-from hrpyc.rpyc_wire import RPYC_VERSION
+import hrpyc._auth.auth
+from hrpyc._wire.rpyc_versions import RPYC_VERSION
 
 SECRET = "correct-horse-battery-staple"
 
@@ -291,7 +291,7 @@ def test_garbage_after_authentication_drops_only_that_client(token_server):
     good = hrpyc.connect(*token_server.address, token=SECRET)
     for payload in garbage_cases(random.Random(11), 30):
         with socket.create_connection(token_server.address, timeout=5) as sock:
-            hrpyc.auth.prove(sock, SECRET, "the token server")  # our client's own challenge, then garbage
+            hrpyc._auth.auth.prove(sock, SECRET, "the token server")  # our client's own challenge, then garbage
             sock.sendall(payload)
             sock.shutdown(socket.SHUT_WR)
             try:
@@ -414,7 +414,7 @@ class Squatter(object):
         sock, _ = self._listener.accept()
         with sock:
             sock.settimeout(5)
-            self.heard += sock.recv(len(hrpyc.auth.MAGIC) + hrpyc.auth.NONCE)
+            self.heard += sock.recv(len(hrpyc._auth.auth.MAGIC) + hrpyc._auth.auth.NONCE)
             sock.sendall(self._reply)
             try:
                 while True:
@@ -433,8 +433,8 @@ class Squatter(object):
 @pytest.mark.parametrize(
     "reply, says",
     [
-        (hrpyc.auth.PROOF + os.urandom(64), "could not prove it knows it"),  # a made-up proof
-        (hrpyc.auth.NO_TOKEN, "asks for no token"),  # "no token needed here"
+        (hrpyc._auth.auth.PROOF + os.urandom(64), "could not prove it knows it"),  # a made-up proof
+        (hrpyc._auth.auth.NO_TOKEN, "asks for no token"),  # "no token needed here"
     ],
 )
 def test_a_port_squatter_learns_nothing_derived_from_the_token(reply, says):
@@ -442,17 +442,17 @@ def test_a_port_squatter_learns_nothing_derived_from_the_token(reply, says):
     with pytest.raises(hrpyc.AuthenticationError, match=says):
         hrpyc.connect(*squatter.address, token=SECRET)
     squatter.close()
-    magic, rest = squatter.heard[: len(hrpyc.auth.MAGIC)], squatter.heard[len(hrpyc.auth.MAGIC) :]
-    assert magic == hrpyc.auth.MAGIC
+    magic, rest = squatter.heard[: len(hrpyc._auth.auth.MAGIC)], squatter.heard[len(hrpyc._auth.auth.MAGIC) :]
+    assert magic == hrpyc._auth.auth.MAGIC
     # A fresh nonce, then nothing or zeros: no proof, no token.
-    assert len(rest) >= hrpyc.auth.NONCE and rest[hrpyc.auth.NONCE :] in (b"", hrpyc.auth.UNPROVEN)
+    assert len(rest) >= hrpyc._auth.auth.NONCE and rest[hrpyc._auth.auth.NONCE :] in (b"", hrpyc._auth.auth.UNPROVEN)
     assert SECRET.encode() not in squatter.heard
 
 
 def test_a_proof_seen_once_does_not_open_another_connection(token_server):
     def challenge(sock):
-        nonce = os.urandom(hrpyc.auth.NONCE)
-        sock.sendall(hrpyc.auth.MAGIC + nonce)
+        nonce = os.urandom(hrpyc._auth.auth.NONCE)
+        sock.sendall(hrpyc._auth.auth.MAGIC + nonce)
         answer = b""
         while len(answer) < 65:
             answer += sock.recv(65 - len(answer))
@@ -460,14 +460,14 @@ def test_a_proof_seen_once_does_not_open_another_connection(token_server):
 
     with socket.create_connection(token_server.address, timeout=5) as watched:
         client_nonce, server_nonce = challenge(watched)
-        key = hrpyc.auth._key(SECRET.encode())
-        seen = hrpyc.auth._proof(key, b"client", client_nonce, server_nonce)  # what a listener could record
+        key = hrpyc._auth.auth._key(SECRET.encode())
+        seen = hrpyc._auth.auth._proof(key, b"client", client_nonce, server_nonce)  # what a listener could record
         watched.sendall(seen)
-        assert watched.recv(1) == hrpyc.auth.ACCEPTED
+        assert watched.recv(1) == hrpyc._auth.auth.ACCEPTED
     with socket.create_connection(token_server.address, timeout=5) as replayed:
         challenge(replayed)  # the server's nonce is new: the recorded proof is for another exchange
         replayed.sendall(seen)
-        assert replayed.recv(1) == hrpyc.auth.WRONG_TOKEN
+        assert replayed.recv(1) == hrpyc._auth.auth.WRONG_TOKEN
 
 
 def _as_another_user(address, hold):
@@ -659,14 +659,14 @@ def test_a_timeout_beyond_what_rpyc_can_wait_is_refused_in_one_line(monkeypatch)
     ids=["quotes-and-backslashes", "keys", "bytes"],
 )
 def test_strings_with_quotes_backslashes_and_brackets_read_back_exactly(value):
-    from hrpyc.plain import read_literal
+    from hrpyc._wire.plain import read_literal
 
     assert read_literal(repr(value)) == value
 
 
 def test_brackets_after_a_string_that_ends_in_a_backslash_still_count_towards_the_depth_limit():
     """A string's end is found past its escapes (`'\\\\'` ends there): what follows is counted, not skipped."""
-    from hrpyc.plain import MAX_DEPTH, read_literal
+    from hrpyc._wire.plain import MAX_DEPTH, read_literal
 
     deep = []
     for _ in range(MAX_DEPTH + 20):
@@ -683,7 +683,7 @@ def test_brackets_after_a_string_that_ends_in_a_backslash_still_count_towards_th
 )
 def test_no_other_expression_reaches_literal_eval(answer):
     """Subscripts, calls and f-strings nest as deep as sums do; plain data never has them."""
-    from hrpyc.plain import read_literal
+    from hrpyc._wire.plain import read_literal
 
     with pytest.raises(ValueError, match="an expression where plain data should be"):
         read_literal(answer)
@@ -736,7 +736,7 @@ def test_a_megabyte_of_a_rogue_answer_is_read_or_refused_within_two_seconds(shap
     """The client's whole Python waits while it reads an answer (the GIL is held): linear time, or a
     server freezes it for an hour with a megabyte. Counted in this thread's CPU time, which a loaded
     machine does not stretch as it does the clock's."""
-    from hrpyc.plain import read_literal
+    from hrpyc._wire.plain import read_literal
 
     text = HOSTILE_LITERALS[shape](1 << 20)
     started = time.thread_time()
@@ -795,7 +795,7 @@ def same(a, b):
 
 
 def test_plain_data_of_every_kind_reads_back_exactly():
-    from hrpyc.plain import MAX_DEPTH, read_literal
+    from hrpyc._wire.plain import MAX_DEPTH, read_literal
 
     for value in plain_values(random.Random(23), 2000):
         assert same(read_literal(repr(value)), value), repr(value)[:200]
@@ -831,7 +831,7 @@ def disagreement(text):
     """How our reader and ast.literal_eval disagree on `text`, if they do: what we read, it reads, to the
     same value; we refuse in one line, only what it refuses or what repr() does not write. Python 3.7-3.8's
     literal_eval does not know set(); our complex numbers keep the signs of their zeros."""
-    from hrpyc.plain import read_literal
+    from hrpyc._wire.plain import read_literal
 
     try:
         ours = read_literal(text)

@@ -11,7 +11,7 @@ import sys
 import pytest
 from conftest import child_env
 
-from hrpyc.oslayer import console, interpreter, system
+from hrpyc._oslayer import console, interpreter, system
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOM = b"\xef\xbb\xbf"
@@ -20,9 +20,11 @@ BOM = b"\xef\xbb\xbf"
 # (UTF-8, a BOM, CRLF), with a non-ASCII path inside, and read back through the reader hrpyc uses.
 READERS = r"""
 import json, locale, os, socket, sys
-from hrpyc import auth, config, install, sessions, userdir
-from hrpyc.oslayer import private, process
-from hrpyc.panel import model
+from hrpyc._auth import auth
+from hrpyc._common import config, sessions, userdir
+from hrpyc._cli import install
+from hrpyc._oslayer import private, process
+from hrpyc._panel import model
 
 BOM, HIP = b"\xef\xbb\xbf", "C:/shots/Zo\u00eb/\u30b7\u30fc\u30f3.hip"
 folder = userdir.private_folder(os.environ["HRPYC_STATE_DIR"])

@@ -12,7 +12,7 @@ import pytest
 from conftest import free_port
 
 import hrpyc
-from hrpyc import sessions
+from hrpyc._common import sessions
 
 # Windows protects files by access lists, not by the modes and links these tests plant: test_oslayer checks those.
 posix_modes = pytest.mark.skipif(os.name != "posix", reason="POSIX modes: Windows has ACLs, which chmod does not set")

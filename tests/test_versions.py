@@ -9,14 +9,14 @@ import pytest
 from conftest import ServerProcess, child_env, hrpyc_cli, unavailable
 
 import hrpyc
-from hrpyc.rpyc_wire import RPYC_VERSION
+from hrpyc._wire.rpyc_versions import RPYC_VERSION
 
 # Interpreters with other rpyc versions (.ci/run builds them); this one always takes part.
 CLIENTS = [sys.executable] + [p for p in os.environ.get("HRPYC_TEST_CLIENTS", "").split(os.pathsep) if p]
 
 CLIENT_SCRIPT = """
 import platform, sys, rpyc, hrpyc
-from hrpyc.rpyc_wire import RPYC_VERSION_STRING
+from hrpyc._wire.rpyc_versions import RPYC_VERSION_STRING
 host, port = sys.argv[1], int(sys.argv[2])
 conn, hou = hrpyc.import_remote_module(host, port)
 assert hou.node("/obj/sphere1").parm("scale").eval() == 1.0
@@ -132,7 +132,7 @@ def test_session_records_list_live_servers_and_are_removed_on_stop(tmp_path):
     finally:
         first.close()
         second.close()  # killed: no chance to remove its record
-    from hrpyc import sessions
+    from hrpyc._common import sessions
 
     assert all(record["pid"] != second.proc.pid for record in sessions.live())
 
@@ -144,7 +144,7 @@ def test_a_record_of_a_dead_process_is_ignored(tmp_path):
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, "{}-18811.json".format(dead.pid)), "w") as handle:
         handle.write('{"pid": %d, "port": 18811, "host": "127.0.0.1"}' % dead.pid)
-    from hrpyc import sessions
+    from hrpyc._common import sessions
 
     assert sessions.live() == []
     assert os.listdir(folder) == []

@@ -11,10 +11,20 @@ From Maya, Nuke or any Python::
     hou.node("/obj/sphere1").parm("scale").set(2.0)
 """
 
-from . import interrupts  # noqa: F401 - first: Ctrl-C while the `hrpyc` command loads, no traceback
-from .client import connect, import_remote_module
-from .clients import ClientInfo
-from .errors import (
+from hrpyc._cli import interrupts  # noqa: F401 - first: Ctrl-C while the `hrpyc` command loads, no traceback
+
+# isort: split
+from hrpyc._caller.connect import connect, import_remote_module
+from hrpyc._caller.fastpath import fetch_attrib, fetch_file, push_file
+from hrpyc._caller.job import Job, run, submit, undo_group
+from hrpyc._common.version import __version__
+from hrpyc._server.events import ServerEvent, subscribe, unsubscribe
+from hrpyc._server.job_table import progress
+from hrpyc._server.server import Server, running_server, start_server, stop_server
+from hrpyc._server.sidefx import DEFAULT_SERVER_PORT, REGISTRY_PORT, SlaveService, ThreadedServer
+from hrpyc._server.sidefx import rpyc as rpyc  # SideFX's module has it; a module, so not in __all__
+from hrpyc._wire.client_info import ClientInfo
+from hrpyc.errors import (
     AuthenticationError,
     BindError,
     CancelledError,
@@ -38,14 +48,6 @@ from .errors import (
     UnsafeFileError,
     VersionMismatchError,
 )
-from .events import ServerEvent, subscribe, unsubscribe
-from .fastpath import fetch_attrib, fetch_file, push_file
-from .job import Job, run, submit, undo_group
-from .jobs import progress
-from .server import Server, running_server, start_server, stop_server
-from .sidefx import DEFAULT_SERVER_PORT, REGISTRY_PORT, SlaveService, ThreadedServer
-from .sidefx import rpyc as rpyc  # SideFX's module has it; a module, so not in __all__
-from .version import __version__
 
 __all__ = [
     "__version__",

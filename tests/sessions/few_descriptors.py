@@ -4,8 +4,8 @@ silent sockets makes accept() fail with EMFILE."""
 import resource
 import sys
 
-import hrpyc.cli
+import hrpyc._cli.main
 
 limit = int(sys.argv[1])
 resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
-sys.exit(hrpyc.cli.main(["serve", "--port", "0"]))
+sys.exit(hrpyc._cli.main.main(["serve", "--port", "0"]))

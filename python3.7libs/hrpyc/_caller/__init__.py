@@ -1,0 +1,1 @@
+"""In the caller's Python (Maya, Nuke, a script): connecting, the connection, jobs' handles, bulk transfers."""

@@ -1,0 +1,1 @@
+"""The `hrpyc` command: its verbs, the shell, the installer, the MCP server."""

@@ -1,0 +1,1 @@
+"""What touches `hou` (and the demo's stand-in for it): the only code that imports Houdini's modules."""
