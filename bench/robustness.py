@@ -36,7 +36,9 @@ from test_floods import _connect_from  # noqa: E402 (the tests' own way to conne
 from test_security import garbage_cases  # noqa: E402 (the same generators the tests use, at scale)
 
 import hrpyc  # noqa: E402
-import hrpyc._auth.auth  # noqa: E402
+import hrpyc._auth.proof  # noqa: E402
+import hrpyc._auth.tokens  # noqa: E402
+import hrpyc._caller.challenge  # noqa: E402
 from hrpyc._common import sessions  # noqa: E402
 
 SECRET = "bench-secret"
@@ -46,7 +48,7 @@ def send(address, payload, authenticate):
     with socket.create_connection(address, timeout=10) as sock:
         try:
             if authenticate:
-                hrpyc._auth.auth.prove(sock, SECRET, "the bench server")
+                hrpyc._caller.challenge.prove(sock, SECRET, "the bench server")
             sock.sendall(payload)
             sock.shutdown(socket.SHUT_WR)
             while sock.recv(65536):
@@ -205,7 +207,7 @@ def attacks(burst):
         deflate = zlib.compressobj(1)
         bomb = b"".join(deflate.compress(bytes(1 << 20)) for _ in range(1024)) + deflate.flush()
         with socket.create_connection(server.address, timeout=10) as sock:
-            hrpyc._auth.auth.prove(sock, SECRET, "the bench server")
+            hrpyc._caller.challenge.prove(sock, SECRET, "the bench server")
             sock.sendall(struct.pack("!LB", len(bomb), 1) + bomb + b"\n")
             try:
                 sock.recv(1)
@@ -248,7 +250,7 @@ def relays(count):
             )
             pid, relay, _ = _relay_as_another_user(server.address)
             try:
-                hrpyc.connect(*relay, token=hrpyc._auth.auth.auto_token(), allow_other_users=True)
+                hrpyc.connect(*relay, token=hrpyc._auth.tokens.auto_token(), allow_other_users=True)
                 outcome = "the relay HOLDS AN AUTHENTICATED CONNECTION"
             except hrpyc.HrpycError as exc:
                 outcome = "refused by the server ({})".format(type(exc).__name__)
@@ -288,7 +290,7 @@ def relays(count):
     threading.Thread(target=registry.start, daemon=True).start()
     while not registry.active:
         time.sleep(0.01)
-    squatter = Squatter(hrpyc._auth.auth.PROOF + os.urandom(64))
+    squatter = Squatter(hrpyc._auth.proof.PROOF + os.urandom(64))
     TCPRegistryClient("127.0.0.1", registry.port).register(("HRPYC",), squatter.address[1])
     os.environ["HRPYC_TOKEN"] = SECRET
     import subprocess
@@ -304,7 +306,7 @@ def relays(count):
     registry.close()
     print(
         "relay (c), a registered squatter, HRPYC_TOKEN set: challenge messages it heard: {}".format(
-            squatter.heard.count(hrpyc._auth.auth.MAGIC)
+            squatter.heard.count(hrpyc._auth.proof.MAGIC)
         )
     )
 

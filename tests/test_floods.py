@@ -28,7 +28,7 @@ from conftest import (
 )
 
 import hrpyc
-import hrpyc._auth.auth
+import hrpyc._auth.proof
 import hrpyc._server.refusals
 import hrpyc._wire.lane
 
@@ -43,7 +43,7 @@ def test_a_burst_past_the_open_file_limit_only_delays_the_server(monkeypatch):
     silent = []
     try:
         for n in range(80):  # more than the server may have open: its accept() meets EMFILE
-            try:  # from 80 addresses: one may hold only Gate.PER_SOURCE places
+            try:  # from 80 addresses: one may hold only Admission.PER_SOURCE places
                 silent.append(_connect_from("127.0.0.{}".format(2 + n), server.address))
             except OSError:
                 break
@@ -77,7 +77,7 @@ def test_a_drip_is_cut_at_the_deadline_of_the_whole_exchange(monkeypatch):
     try:
         with socket.create_connection(server.address, timeout=5) as sock:
             # a byte every 0.1 s: each read is quick, the whole challenge (3.8 s) is not
-            assert _cut_within(sock, 3.0, hrpyc._auth.auth.MAGIC + bytes(hrpyc._auth.auth.NONCE))
+            assert _cut_within(sock, 3.0, hrpyc._auth.proof.MAGIC + bytes(hrpyc._auth.proof.NONCE))
     finally:
         server.stop()
 

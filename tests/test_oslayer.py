@@ -21,6 +21,7 @@ import pytest
 from conftest import child_env, wait_for
 
 import hrpyc
+import hrpyc._auth.tokens
 from hrpyc._common import userdir
 from hrpyc._oslayer import console, folders, owner, private, process, sockets, system
 from hrpyc._panel import model
@@ -474,7 +475,7 @@ def test_windows_access_lists_say_who_may_change_the_folder_or_read_the_token():
 def test_on_windows_the_folder_is_made_for_this_user_alone_and_an_open_one_refused(pretend, tmp_path, monkeypatch):
     windows = FakeWindows()
     pretend("windows", win32=windows)
-    assert hrpyc._auth.auth.auto_token()
+    assert hrpyc._auth.tokens.auto_token()
     assert windows.made == ["O:{0}D:P(A;OICI;FA;;;{0})".format(OURS_SID), "O:{0}D:P(A;;FA;;;{0})".format(OURS_SID)]
     windows.dacl = acl((0, 0, FULL, OURS_SID), (0, OBJECT_INHERIT | CONTAINER_INHERIT, 0x1301BF, "S-1-5-11"))
     monkeypatch.setenv("HRPYC_STATE_DIR", str(tmp_path / "ProgramData"))
@@ -487,7 +488,7 @@ def test_this_systems_private_folder_is_closed_to_other_users(tmp_path):
     """The real thing, on the OS the tests run on: the folder and token hrpyc makes pass its own check
     and are closed to others (POSIX: modes 700 and 600; Windows: access lists naming only us - and
     SYSTEM under Wine, whose lists are the Unix modes); a folder, or a token, open to others is refused."""
-    token = hrpyc._auth.auth.auto_token()
+    token = hrpyc._auth.tokens.auto_token()
     folder = userdir.state_dir()
     assert token and userdir.read_private(os.path.join(folder, "token"), secret=True) == token
     opened = str(tmp_path / "open")

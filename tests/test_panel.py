@@ -12,7 +12,7 @@ import pytest
 from conftest import child_env, ctrl_c_able, free_port, need, send_ctrl_c
 
 import hrpyc
-from hrpyc._auth import auth
+from hrpyc._auth import tokens
 from hrpyc._server import refusals
 
 need("Qt", "the panel's tests need Qt.py and a Qt binding (CI installs them)")
@@ -301,7 +301,7 @@ def test_the_auto_token_is_shown_copied_and_required(view, qtbot):
     view.start_button.click()
     server = hrpyc.running_server()
     assert server.credential == "token" and "token required" in view.status.text()
-    token = auth.auto_token(create=False)
+    token = tokens.auto_token(create=False)
     assert token and token not in view.auto_token.displayText()  # hidden until shown
     view.show_token_button.click()
     assert view.auto_token.displayText() == token
@@ -439,12 +439,12 @@ def test_rotating_the_auto_token_restarts_the_server_with_the_new_one(qtbot):
     choose(widget.credential_choice, "auto")
     widget.port_edit.setText("0")
     controller.start()
-    old, before = hrpyc.running_server(), auth.auto_token(create=False)
+    old, before = hrpyc.running_server(), tokens.auto_token(create=False)
     widget.rotate_token_button.click()
-    after = auth.auto_token(create=False)
+    after = tokens.auto_token(create=False)
     assert after and after != before
     if os.name == "posix":  # a mode; Windows has ACLs, which st_mode does not show
-        assert stat.S_IMODE(os.stat(auth.auto_token_path()).st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(tokens.auto_token_path()).st_mode) == 0o600
     new = hrpyc.running_server()
     assert new is not old and new.address == old.address and new.token_source == "auto"
     with pytest.raises(hrpyc.AuthenticationError):
@@ -650,7 +650,7 @@ def test_the_shown_auto_token_fits_its_field(view):
     choose(view.credential_choice, "auto")
     view.show_token_button.click()
     token = view.auto_token.text()
-    assert token == auth.auto_token(create=False) and len(token) >= 43
+    assert token == tokens.auto_token(create=False) and len(token) >= 43
     metrics = view.auto_token.fontMetrics()
     width = metrics.horizontalAdvance(token) if hasattr(metrics, "horizontalAdvance") else metrics.width(token)
     assert view.auto_token.width() >= width + 4  # the text, and the frame around it

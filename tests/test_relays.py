@@ -18,7 +18,8 @@ from conftest import ServerProcess, child_env, free_port, hrpyc_cli, unavailable
 from test_security import Squatter
 
 import hrpyc
-import hrpyc._auth.auth
+import hrpyc._auth.proof
+import hrpyc._auth.tokens
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +131,7 @@ def test_a_client_never_talks_to_another_users_process_on_this_machine(how, monk
     server = hrpyc.Server("127.0.0.1", 0, token="auto" if how != "no token" else None).start()
     pid, relay, forwarded = _relay_as_another_user(server.address)
     try:
-        token = {"token='auto'": "auto", "a given token": hrpyc._auth.auth.auto_token()}.get(how)
+        token = {"token='auto'": "auto", "a given token": hrpyc._auth.tokens.auto_token()}.get(how)
         if how == "HRPYC_TOKEN=auto":
             monkeypatch.setenv("HRPYC_TOKEN", "auto")
         with pytest.raises(hrpyc.NotYourServerError, match=r"belongs to another user \(uid 65534\)") as caught:
@@ -153,7 +154,7 @@ def test_the_server_refuses_a_relayed_challenge_from_another_users_process(caplo
     try:
         with caplog.at_level(logging.INFO, logger="hrpyc"):
             with pytest.raises(hrpyc.HrpycError):
-                hrpyc.connect(*relay, token=hrpyc._auth.auth.auto_token(), allow_other_users=True)
+                hrpyc.connect(*relay, token=hrpyc._auth.tokens.auto_token(), allow_other_users=True)
             wait_for(lambda: "another user (uid 65534)" in caplog.text, what="the refusal")
         assert server.clients() == []
         assert server.only_owner
@@ -210,8 +211,8 @@ def test_localhost_reaches_the_server_on_127_0_0_1_even_where_it_resolves_to_ipv
 def test_the_auto_token_is_offered_only_to_a_server_this_users_records_name(monkeypatch):
     """HRPYC_TOKEN=auto against a port no session of this user listens on (a squatter of the same user,
     the next port of a range): nothing derived from the token is sent, and the user is told why."""
-    hrpyc._auth.auth.auto_token()  # this user has an auto token
-    squatter = Squatter(hrpyc._auth.auth.PROOF + os.urandom(64))
+    hrpyc._auth.tokens.auto_token()  # this user has an auto token
+    squatter = Squatter(hrpyc._auth.proof.PROOF + os.urandom(64))
     monkeypatch.setenv("HRPYC_TOKEN", "auto")
     with pytest.raises(hrpyc.NotYourServerError, match="is not one of your hrpyc sessions"):
         hrpyc.connect(*squatter.address)
@@ -227,14 +228,14 @@ def test_a_registry_entry_gets_no_proof_unless_the_command_is_given_a_token():
     registry = TCPRegistryServer(host="127.0.0.1", port=0)
     threading.Thread(target=registry.start, daemon=True).start()
     wait_for(lambda: registry.active, what="the registry to listen")
-    squatter = Squatter(hrpyc._auth.auth.PROOF + os.urandom(64))
+    squatter = Squatter(hrpyc._auth.proof.PROOF + os.urandom(64))
     try:
         where = "tcp://127.0.0.1:{}".format(registry.port)
         TCPRegistryClient("127.0.0.1", registry.port).register(("HRPYC",), squatter.address[1])
         listing = hrpyc_cli("sessions", "--registry", where, HRPYC_TOKEN="correct-horse-battery-staple")
         assert "127.0.0.1:{}".format(squatter.address[1]) in listing.stdout
         squatter.close()
-        assert hrpyc._auth.auth.MAGIC not in squatter.heard
+        assert hrpyc._auth.proof.MAGIC not in squatter.heard
     finally:
         registry.close()
 
@@ -356,15 +357,15 @@ def test_an_older_hrpyc_client_still_authenticates():
     server = hrpyc.Server("127.0.0.1", 0, token="s3cret-token").start()
     try:
         with socket.create_connection(server.address, timeout=5) as sock:
-            nonce = os.urandom(hrpyc._auth.auth.NONCE)
-            sock.sendall(hrpyc._auth.auth.MAGIC_V3 + nonce)
+            nonce = os.urandom(hrpyc._auth.proof.NONCE)
+            sock.sendall(hrpyc._auth.proof.MAGIC_V3 + nonce)
             answer = b""
             while len(answer) < 65:
                 answer += sock.recv(65 - len(answer))
-            key = hrpyc._auth.auth._key(b"s3cret-token")
-            assert answer[33:] == hrpyc._auth.auth._proof(key, b"server", nonce, answer[1:33])
-            sock.sendall(hrpyc._auth.auth._proof(key, b"client", nonce, answer[1:33]))
-            assert sock.recv(1) == hrpyc._auth.auth.ACCEPTED
+            key = hrpyc._auth.proof.token_key(b"s3cret-token")
+            assert answer[33:] == hrpyc._auth.proof.of(key, b"server", nonce, answer[1:33])
+            sock.sendall(hrpyc._auth.proof.of(key, b"client", nonce, answer[1:33]))
+            assert sock.recv(1) == hrpyc._auth.proof.ACCEPTED
             conn = rpyc.connect_stream(rpyc.SocketStream(sock), rpyc.ClassicService)
             assert conn.modules.os.getpid() == os.getpid()
     finally:
@@ -510,7 +511,7 @@ def test_servers_started_at_once_agree_on_the_auto_token(tmp_path, monkeypatch):
 
         def server_starts(start=start, tokens=tokens):
             start.wait()
-            tokens.append(hrpyc._auth.auth.auto_token())
+            tokens.append(hrpyc._auth.tokens.auto_token())
 
         threads = [threading.Thread(target=server_starts) for _ in range(8)]
         for thread in threads:
@@ -518,4 +519,4 @@ def test_servers_started_at_once_agree_on_the_auto_token(tmp_path, monkeypatch):
         for thread in threads:
             thread.join()
         assert len(set(tokens)) == 1 and tokens[0], round_
-        assert tokens[0] == hrpyc._auth.auth.auto_token(create=False)
+        assert tokens[0] == hrpyc._auth.tokens.auto_token(create=False)

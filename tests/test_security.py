@@ -34,7 +34,8 @@ from conftest import (
 )
 
 import hrpyc
-import hrpyc._auth.auth
+import hrpyc._auth.proof
+import hrpyc._caller.challenge
 from hrpyc._wire.rpyc_versions import RPYC_VERSION
 
 SECRET = "correct-horse-battery-staple"
@@ -291,7 +292,7 @@ def test_garbage_after_authentication_drops_only_that_client(token_server):
     good = hrpyc.connect(*token_server.address, token=SECRET)
     for payload in garbage_cases(random.Random(11), 30):
         with socket.create_connection(token_server.address, timeout=5) as sock:
-            hrpyc._auth.auth.prove(sock, SECRET, "the token server")  # our client's own challenge, then garbage
+            hrpyc._caller.challenge.prove(sock, SECRET, "the token server")  # our client's own challenge, then garbage
             sock.sendall(payload)
             sock.shutdown(socket.SHUT_WR)
             try:
@@ -414,7 +415,7 @@ class Squatter(object):
         sock, _ = self._listener.accept()
         with sock:
             sock.settimeout(5)
-            self.heard += sock.recv(len(hrpyc._auth.auth.MAGIC) + hrpyc._auth.auth.NONCE)
+            self.heard += sock.recv(len(hrpyc._auth.proof.MAGIC) + hrpyc._auth.proof.NONCE)
             sock.sendall(self._reply)
             try:
                 while True:
@@ -433,8 +434,8 @@ class Squatter(object):
 @pytest.mark.parametrize(
     "reply, says",
     [
-        (hrpyc._auth.auth.PROOF + os.urandom(64), "could not prove it knows it"),  # a made-up proof
-        (hrpyc._auth.auth.NO_TOKEN, "asks for no token"),  # "no token needed here"
+        (hrpyc._auth.proof.PROOF + os.urandom(64), "could not prove it knows it"),  # a made-up proof
+        (hrpyc._auth.proof.NO_TOKEN, "asks for no token"),  # "no token needed here"
     ],
 )
 def test_a_port_squatter_learns_nothing_derived_from_the_token(reply, says):
@@ -442,17 +443,17 @@ def test_a_port_squatter_learns_nothing_derived_from_the_token(reply, says):
     with pytest.raises(hrpyc.AuthenticationError, match=says):
         hrpyc.connect(*squatter.address, token=SECRET)
     squatter.close()
-    magic, rest = squatter.heard[: len(hrpyc._auth.auth.MAGIC)], squatter.heard[len(hrpyc._auth.auth.MAGIC) :]
-    assert magic == hrpyc._auth.auth.MAGIC
+    magic, rest = squatter.heard[: len(hrpyc._auth.proof.MAGIC)], squatter.heard[len(hrpyc._auth.proof.MAGIC) :]
+    assert magic == hrpyc._auth.proof.MAGIC
     # A fresh nonce, then nothing or zeros: no proof, no token.
-    assert len(rest) >= hrpyc._auth.auth.NONCE and rest[hrpyc._auth.auth.NONCE :] in (b"", hrpyc._auth.auth.UNPROVEN)
+    assert len(rest) >= hrpyc._auth.proof.NONCE and rest[hrpyc._auth.proof.NONCE :] in (b"", hrpyc._auth.proof.UNPROVEN)
     assert SECRET.encode() not in squatter.heard
 
 
 def test_a_proof_seen_once_does_not_open_another_connection(token_server):
     def challenge(sock):
-        nonce = os.urandom(hrpyc._auth.auth.NONCE)
-        sock.sendall(hrpyc._auth.auth.MAGIC + nonce)
+        nonce = os.urandom(hrpyc._auth.proof.NONCE)
+        sock.sendall(hrpyc._auth.proof.MAGIC + nonce)
         answer = b""
         while len(answer) < 65:
             answer += sock.recv(65 - len(answer))
@@ -460,14 +461,14 @@ def test_a_proof_seen_once_does_not_open_another_connection(token_server):
 
     with socket.create_connection(token_server.address, timeout=5) as watched:
         client_nonce, server_nonce = challenge(watched)
-        key = hrpyc._auth.auth._key(SECRET.encode())
-        seen = hrpyc._auth.auth._proof(key, b"client", client_nonce, server_nonce)  # what a listener could record
+        key = hrpyc._auth.proof.token_key(SECRET.encode())
+        seen = hrpyc._auth.proof.of(key, b"client", client_nonce, server_nonce)  # what a listener could record
         watched.sendall(seen)
-        assert watched.recv(1) == hrpyc._auth.auth.ACCEPTED
+        assert watched.recv(1) == hrpyc._auth.proof.ACCEPTED
     with socket.create_connection(token_server.address, timeout=5) as replayed:
         challenge(replayed)  # the server's nonce is new: the recorded proof is for another exchange
         replayed.sendall(seen)
-        assert replayed.recv(1) == hrpyc._auth.auth.WRONG_TOKEN
+        assert replayed.recv(1) == hrpyc._auth.proof.WRONG_TOKEN
 
 
 def _as_another_user(address, hold):

@@ -20,7 +20,7 @@ BOM = b"\xef\xbb\xbf"
 # (UTF-8, a BOM, CRLF), with a non-ASCII path inside, and read back through the reader hrpyc uses.
 READERS = r"""
 import json, locale, os, socket, sys
-from hrpyc._auth import auth
+from hrpyc._auth import tokens
 from hrpyc._common import config, sessions, userdir
 from hrpyc._cli import install
 from hrpyc._oslayer import private, process
@@ -48,8 +48,8 @@ answer("package", lambda: install.check(package)[1][:2])
 answer("package as installed", lambda: json.loads(install._read(package))["env"][0]["SCENE"])
 os.environ["HRPYC_TOKEN_FILE"] = notepad(os.path.join(folder, "given-token"), "s3cret\n")
 answer("token file", config.token_setting)
-notepad(auth.auto_token_path(), "auto-s3cret")
-answer("auto token", lambda: auth.auto_token(create=False))
+notepad(tokens.auto_token_path(), "auto-s3cret")
+answer("auto token", lambda: tokens.auto_token(create=False))
 record = {"pid": os.getpid(), "port": 4321, "machine": socket.gethostname(), "hip": HIP,
           "process_started": process.started(os.getpid())}
 notepad(os.path.join(sessions.folder(), "{}-4321.json".format(os.getpid())), json.dumps(record, ensure_ascii=False))

@@ -1,1 +1,2 @@
-"""In the caller's Python (Maya, Nuke, a script): connecting, the connection, jobs' handles, bulk transfers."""
+"""In the caller's Python (Maya, Nuke, a script): connecting, the token challenge, the connection, jobs'
+handles, bulk transfers."""

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple, Union, o
 
 import rpyc
 
-from hrpyc._auth import auth
+from hrpyc._auth import proof
+from hrpyc._auth.tls import client_context
+from hrpyc._caller import challenge
 from hrpyc._caller.connection import ClientConnection, ClientService
 from hrpyc._common import config, discovery, identity, sessions
 from hrpyc._common.address import DEFAULT_HOST, DEFAULT_PORT, format_address, is_ipv6, is_loopback, server_and_port
@@ -83,7 +85,7 @@ def connect(
         sock = _open(server, reached or _addresses(server, port, address), address, reach, tls)
         try:
             if not allow_other_users:
-                auth.check_owner(sock, address)
+                challenge.check_owner(sock, address)
         except BaseException:
             sock.close()
             raise
@@ -92,9 +94,9 @@ def connect(
     sock = dial()
     reached.append(sock.getpeername()[:2])
     try:
-        secret = auth.client_token(token, reached[0], address)
+        secret = challenge.client_token(token, reached[0], address)
         if secret is not None:
-            auth.prove(sock, secret, address, None if token is not None else config.token_variable())
+            challenge.prove(sock, secret, address, None if token is not None else config.token_variable())
     except BaseException:
         sock.close()
         raise
@@ -158,7 +160,7 @@ def connect(
 
 class _HeaderStream(FastSocketStream):
     """Our stream, keeping the first frame header the server sent: where a busy gate's answer arrives
-    when we offer no token (see auth.busy_reply; with one, auth.prove reads it)."""
+    when we offer no token (see proof.busy_reply; with one, challenge.prove reads it)."""
 
     __slots__ = ("header",)
 
@@ -175,7 +177,7 @@ class _HeaderStream(FastSocketStream):
 
 def _check_busy(stream: FastSocketStream, address: str) -> None:
     """TooManyClientsError if the server's first answer was a busy gate's."""
-    others = auth.busy_others(stream.header) if isinstance(stream, _HeaderStream) else None
+    others = proof.busy_others(stream.header) if isinstance(stream, _HeaderStream) else None
     if others is not None:
         raise TooManyClientsError(address, busy=True, others=others) from None
 
@@ -190,7 +192,7 @@ def _asks_for_token(peer: Tuple[str, int], dial: Callable[[], socket.socket]) ->
         sock = dial()
     except HrpycError:  # gone meanwhile: say what we saw
         return False
-    return auth.asks_for_token(sock)
+    return challenge.asks_for_token(sock)
 
 
 def _other_generation(exc: BaseException) -> Optional[Tuple[str, str, str]]:
@@ -205,7 +207,7 @@ def _other_generation(exc: BaseException) -> Optional[Tuple[str, str, str]]:
 
 def _tls_context(cafile: Optional[str], certfile: Optional[str], keyfile: Optional[str]) -> Optional[ssl.SSLContext]:
     certfile, keyfile, cafile = config.tls_files(certfile, keyfile, cafile)
-    return auth.client_context(cafile, certfile, keyfile) if cafile or certfile else None
+    return client_context(cafile, certfile, keyfile) if cafile or certfile else None
 
 
 def _addresses(server: str, port: int, address: str) -> List[Tuple[str, int]]:
@@ -254,7 +256,7 @@ def _open(
         ) from None
     except ssl.SSLError as exc:
         sock.close()
-        if exc.reason == auth.TLS_BUSY_REASON:
+        if exc.reason == proof.TLS_BUSY_REASON:
             raise TooManyClientsError(address, busy=True) from None
         raise ProtocolError(address, "TLS failed: {}; check HRPYC_TLS_CA / {}", exc.reason, Setting("cafile")) from None
     except socket.timeout:

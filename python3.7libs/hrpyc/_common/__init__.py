@@ -1,2 +1,2 @@
 """Both sides, plain Python: settings, addresses, printable peer text, identity, the per-user folder and
-session records."""
+session records, exact reads off sockets and streams."""

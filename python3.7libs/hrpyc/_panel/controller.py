@@ -12,7 +12,7 @@ import os
 import time
 from typing import Any, Callable, NamedTuple, Optional
 
-from hrpyc._auth import auth
+from hrpyc._auth import tokens
 from hrpyc._common import discovery, sessions
 from hrpyc._common.address import format_address
 from hrpyc._panel import model
@@ -192,7 +192,7 @@ class PanelController(QtCore.QObject):
         if not self._confirm(question):
             return
         try:
-            auth.rotate_auto_token()
+            tokens.rotate_auto_token()
             if uses_it and server is not None:
                 restart_server(server.address[1], host=server.address[0], token="auto")
         except HrpycError as exc:
@@ -201,7 +201,7 @@ class PanelController(QtCore.QObject):
             self._info(
                 "New auto token written to {}. Local clients of this user read it when they connect; give it "
                 "(Copy) to clients on other machines - the old one no longer works{}.".format(
-                    auth.auto_token_path(), "" if uses_it else " once the server restarts"
+                    tokens.auto_token_path(), "" if uses_it else " once the server restarts"
                 )
             )
         self._show_token(self.view.show_token_button.isChecked())
@@ -308,7 +308,7 @@ class PanelController(QtCore.QObject):
 
     def _auto_token(self) -> str:
         try:
-            return auth.auto_token() or ""
+            return tokens.auto_token() or ""
         except HrpycError as exc:  # an unsafe per-user folder: say so where the token would be
             self._refusal = "Token: {}".format(exc)
             self._refresh()

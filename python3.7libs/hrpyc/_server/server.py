@@ -14,7 +14,6 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from hrpyc._auth.auth import Security
 from hrpyc._common import config, discovery, identity, sessions
 from hrpyc._common.address import DEFAULT_HOST, DEFAULT_PORT, format_address, is_loopback
 from hrpyc._common.printable import printable_error
@@ -23,6 +22,7 @@ from hrpyc._houdini import hou_module as houdini
 from hrpyc._oslayer import console, owner, sockets
 from hrpyc._server import events
 from hrpyc._server.dispatch import CallerDispatcher, Dispatcher, make_dispatcher
+from hrpyc._server.gate import Security
 from hrpyc._server.job_table import Jobs
 from hrpyc._server.job_table import describe as describe_job
 from hrpyc._server.refusals import RefusalLog

@@ -16,8 +16,8 @@ from rpyc.core import SlaveService
 from rpyc.utils.classic import DEFAULT_SERVER_PORT
 from rpyc.utils.registry import REGISTRY_PORT
 
-from hrpyc._auth.auth import warn_insecure
 from hrpyc._common.address import is_loopback
+from hrpyc._server.gate import warn_insecure
 from hrpyc._server.rpyc_hooks import BridgingServer
 
 __all__ = ["DEFAULT_SERVER_PORT", "REGISTRY_PORT", "SlaveService", "ThreadedServer", "rpyc"]

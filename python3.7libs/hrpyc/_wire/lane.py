@@ -33,6 +33,7 @@ import time
 import weakref
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
+from hrpyc._common.streams import read_exactly
 from hrpyc._wire.rpyc_versions import request_timeout
 from hrpyc.errors import HrpycError, TransferError
 
@@ -55,6 +56,7 @@ RESERVED = 1 << 30  # bytes the server may take for uploads before they arrive, 
 FIRST_PIECE, PIECE = 64 << 10, 1 << 20  # beyond RESERVED, an upload is read in pieces (see _read_in_pieces)
 
 _NUMBER = struct.Struct(">Q")
+_BROKE_OFF = "the lane's message broke off"  # the EOFError of a message cut short
 
 Shipped = Tuple[bytes, int]
 Buffer = Union[bytes, bytearray, memoryview]
@@ -164,7 +166,7 @@ class Lanes(object):
     def _transfer(self, sock: socket.socket, lane: _Lane) -> None:
         pace = _PacedSocket(sock)
         with io.BufferedReader(pace) as reader:
-            head = _read_exactly(reader, 1 + _NUMBER.size)
+            head = read_exactly(reader.read, 1 + _NUMBER.size, _BROKE_OFF)
             op, number = head[:1], _NUMBER.unpack(head[1:])[0]
             if op == GET:
                 parcel = lane.take(number)
@@ -190,7 +192,7 @@ class Lanes(object):
             if reserved:
                 self._reserved += size
         try:
-            return _read_exactly(reader, size) if reserved else _read_in_pieces(reader, size)
+            return read_exactly(reader.read, size, _BROKE_OFF) if reserved else _read_in_pieces(reader, size)
         finally:
             if reserved:
                 with self._lock:
@@ -231,7 +233,7 @@ def _read_in_pieces(reader: io.BufferedIOBase, size: int) -> bytes:
     while got < size:
         piece = bytearray(min(size - got, PIECE, max(FIRST_PIECE, got)))
         if reader.readinto(piece) != len(piece):
-            raise EOFError("the lane's message broke off")
+            raise EOFError(_BROKE_OFF)
         pieces.append(piece)
         got += len(piece)
     return b"".join(pieces)
@@ -347,11 +349,4 @@ def _read_answer(reader: Any) -> Tuple[bytes, int]:
     status = reader.read(1)
     if status != OK:
         return status, 0
-    return status, _NUMBER.unpack(_read_exactly(reader, _NUMBER.size))[0]
-
-
-def _read_exactly(reader: Any, count: int) -> bytes:
-    data = reader.read(count)
-    if len(data) != count:
-        raise EOFError("the lane's message broke off")
-    return data
+    return status, _NUMBER.unpack(read_exactly(reader.read, _NUMBER.size, _BROKE_OFF))[0]

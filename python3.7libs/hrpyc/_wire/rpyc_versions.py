@@ -258,7 +258,7 @@ class FastSocketStream(SocketStream):
         head = ahead[at:]
         self._ahead, self._at = b"", 0
         if count - len(head) > READ_AHEAD:
-            return head + self._read_exactly(count - len(head))
+            return head + self._receive_in_pieces(count - len(head))
         pieces = [head]
         got = len(head)
         while got < count:
@@ -319,7 +319,9 @@ class FastSocketStream(SocketStream):
         self._spins = ready and time.perf_counter() - started < SPIN  # a slow peer is slept on at once
         return ready
 
-    def _read_exactly(self, count: int) -> bytes:
+    def _receive_in_pieces(self, count: int) -> bytes:
+        """`count` bytes received straight into pieces of at most READ_PIECE, past the read-ahead buffer:
+        a frame header may promise 4 GB, and memory must only grow as they arrive."""
         pieces = []
         while count > 0:
             piece = bytearray(min(count, READ_PIECE))
