@@ -8,7 +8,7 @@ import pytest
 from conftest import ServerProcess, cpu_seconds, hrpyc_cli, needs_cpu_times, needs_process_stats, wait_for
 
 import hrpyc
-import hrpyc._server.dispatch
+from hrpyc._server import main_thread_dispatch
 
 
 def calls_threads(hou):
@@ -273,21 +273,21 @@ def test_a_request_that_times_out_as_the_server_stops_is_told_so_and_its_client_
     in between once looked for itself in the emptied queue, met a ValueError and lost its client. Here
     its wait times out exactly then: its time is up once stop() has taken the queue, and stop() settles
     only after the request has looked."""
-    dispatcher = hrpyc._server.dispatch.MainThreadDispatcher("main", lambda drain: None)  # nothing drains: all waits
-    job_class = hrpyc._server.dispatch._Job
-    wait, settle = job_class.wait, job_class.settle
+    dispatcher = main_thread_dispatch.MainThreadDispatcher("main", lambda drain: None)  # nothing drains: all waits
+    call_class = main_thread_dispatch.MainThreadCall
+    wait, settle = call_class.wait, call_class.settle
     queued, taken, looked, settles = threading.Event(), threading.Event(), threading.Event(), []
 
-    def wait_as_the_server_stops(job, seconds):
+    def wait_as_the_server_stops(call, seconds):
         if seconds is None:  # it saw it cannot be refused as busy: it waits for the end
             looked.set()
-            return wait(job, seconds)
+            return wait(call, seconds)
         queued.set()
         assert taken.wait(10)
         return False  # its time is up
 
-    monkeypatch.setattr(job_class, "wait", wait_as_the_server_stops)
-    monkeypatch.setattr(job_class, "settle", lambda job, state: settles.append((job, state)))
+    monkeypatch.setattr(call_class, "wait", wait_as_the_server_stops)
+    monkeypatch.setattr(call_class, "settle", lambda call, state: settles.append((call, state)))
     request, outcome = _Request(timeout=5), []
 
     def serve():
@@ -303,8 +303,8 @@ def test_a_request_that_times_out_as_the_server_stops_is_told_so_and_its_client_
     dispatcher.close()  # takes the queue; what it settles waits in `settles`
     taken.set()
     wait_for(lambda: looked.is_set() or not server_thread.is_alive(), what="the request to look")
-    for job, state in settles:
-        settle(job, state)
+    for call, state in settles:
+        settle(call, state)
     server_thread.join(10)
     assert len(outcome) == 1 and isinstance(outcome[0], ConnectionAbortedError), outcome
     assert "stopped before the request ran" in str(outcome[0])
@@ -318,7 +318,7 @@ def test_houdinis_main_thread_follows_a_script_for_the_same_short_while_on_a_coa
 
     ticking = time.monotonic()  # a clock between two of its ticks
     clock = types.SimpleNamespace(monotonic=lambda: ticking, perf_counter=time.perf_counter)
-    monkeypatch.setattr(hrpyc._server.dispatch, "time", clock)
+    monkeypatch.setattr(main_thread_dispatch, "time", clock)
 
     class Script(object):  # a client whose next request has always come (for 2 s: the test then fails)
         served = 0
@@ -330,8 +330,8 @@ def test_houdinis_main_thread_follows_a_script_for_the_same_short_while_on_a_coa
             self.served += 1
             return time.perf_counter() - started < 2
 
-    dispatcher, script = hrpyc._server.dispatch.MainThreadDispatcher("test", post=lambda drain: None), Script()
+    dispatcher, script = main_thread_dispatch.MainThreadDispatcher("test", post=lambda drain: None), Script()
     started = time.perf_counter()
     dispatcher._follow(script)
     took = time.perf_counter() - started
-    assert script.served > 1 and hrpyc._server.dispatch.FOLLOW_FOR <= took < 1, (script.served, took)
+    assert script.served > 1 and main_thread_dispatch.FOLLOW_FOR <= took < 1, (script.served, took)

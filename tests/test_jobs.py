@@ -24,7 +24,7 @@ from conftest import (
 
 import hrpyc
 import hrpyc._caller.job
-import hrpyc._server.job_table
+import hrpyc._server.job_record
 import hrpyc._server.service
 import hrpyc._wire.plain
 
@@ -242,8 +242,8 @@ def test_escape_in_houdini_stops_a_job_that_never_reports_progress(gui_houdini):
 
 
 RENDER_SEES_ESCAPE = (
-    "import hou, hrpyc._server.job_table\n"
-    "hrpyc._server.job_table._esc_watch._job = None  # hrpyc's own looks off: only what the render says counts here\n"
+    "import hou, hrpyc._server.esc_watch\n"
+    "hrpyc._server.esc_watch.watcher._job = None  # hrpyc's own looks off: only what the render says counts here\n"
     "print('rendering', flush=True)\n"
     "hou.standin_wait_for_escape(30)  # a render, in C++, sees the artist's Esc ...\n"
     "raise hou.OperationFailed('Render failed')  # ... and fails in its own words\n"
@@ -348,7 +348,7 @@ def test_ctrl_c_before_the_server_names_the_job_still_cancels_it(server_process)
     """Ctrl-C while run's first request waits (the job's id not known yet): the job is found by the
     client's own tag and cancelled."""
     waits_long = CLIENT.replace(
-        "import sys, time, hrpyc\n", "import sys, time, hrpyc, hrpyc._caller.job\nhrpyc.job.FIRST_WAIT = 30\n"
+        "import sys, time, hrpyc\n", "import sys, time, hrpyc, hrpyc._caller.job\nhrpyc._caller.job.FIRST_WAIT = 30\n"
     )
     code = "import builtins, time\nbuiltins.hrpyc_started = True\nwhile True:\n    time.sleep(0.01)\n"
     probe = hrpyc.connect(*server_process.address)
@@ -630,7 +630,7 @@ def test_what_a_job_prints_beyond_what_is_kept_drops_its_oldest_output_and_says_
     dropped = int(marker.group(1).replace(",", ""))
     assert len(output) - len(marker.group(0)) + dropped == 10 * 1000001  # nothing else went
     assert output.endswith("9" * 1000000 + "\n")
-    assert len(output) < hrpyc._server.job_table.MAX_OUTPUT
+    assert len(output) < hrpyc._server.job_record.MAX_OUTPUT
 
 
 @needs_process_stats
@@ -684,8 +684,8 @@ def test_a_cancel_that_lands_as_a_print_takes_the_jobs_lock_leaves_the_job_answe
         go.wait()
         print("the line the cancel meets")
 
-    job = hrpyc._server.job_table.Job(1, "printer", client, code)
-    interrupt = hrpyc._server.job_table._interrupt
+    job = hrpyc._server.job_record.JobRecord(1, "printer", client, code)
+    interrupt = hrpyc._server.job_record._interrupt
 
     def interrupt_once_the_print_waits_for_the_lock(ident, exception):
         if exception is not None:  # cancel(), holding the job's lock
@@ -694,7 +694,7 @@ def test_a_cancel_that_lands_as_a_print_takes_the_jobs_lock_leaves_the_job_answe
             assert client.looked.wait(10)  # the job's thread keeps the GIL until it waits for the lock
         interrupt(ident, exception)
 
-    monkeypatch.setattr(hrpyc._server.job_table, "_interrupt", interrupt_once_the_print_waits_for_the_lock)
+    monkeypatch.setattr(hrpyc._server.job_record, "_interrupt", interrupt_once_the_print_waits_for_the_lock)
     # A poller alive while the job's thread is: a thread started later may get the same ident, and a
     # lock left held by the dead thread would let it in.
     asked, answered = threading.Event(), []

@@ -25,14 +25,12 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple, Union
 from hrpyc._caller.fastpath import service_of
 from hrpyc._common.printable import printable
 from hrpyc._wire import lane, plain
+from hrpyc._wire.job_states import CANCELLED, FAILED, FINISHED, QUEUED, RUNNING, STATES
 from hrpyc._wire.rpyc_versions import BYTECODE_CAPABILITY
 from hrpyc.errors import CancelledError, HrpycError, JobTimeoutError, ProtocolError
 
 __all__ = ["Job", "run", "submit", "undo_group"]
 
-QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
-FINISHED = (DONE, FAILED, CANCELLED)
-STATES = (QUEUED, RUNNING) + FINISHED
 STREAMS = ("stdout", "stderr")
 # Seconds one poll may wait on the server for the job to print or end. Also how long Ctrl-C may take to
 # be noticed: a signal that reaches another thread of this process wakes the main thread only then.
@@ -315,8 +313,9 @@ def _source(code: Callable[..., Any]) -> Optional[str]:
 
 
 def _compiled(connection: Any, function: Any) -> bytes:
-    """`function`'s code, marshalled behind its Python's bytecode magic number (see jobs.compiled), for a
-    server whose bytecode is this Python's; one line naming what to do instead for any other."""
+    """`function`'s code, marshalled behind its Python's bytecode magic number (see
+    hrpyc._server.job_code.compiled), for a server whose bytecode is this Python's; one line naming what to
+    do instead for any other."""
     refused = "cannot send the function {!r} to {}: ".format(function.__name__, connection.address)
     if function.__code__.co_freevars:
         raise HrpycError(

@@ -17,11 +17,12 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from hrpyc._caller.connect import connect
-from hrpyc._caller.job import FINISHED, Job, submit, undo_group
+from hrpyc._caller.job import Job, submit, undo_group
 from hrpyc._common import png, sessions, userdir
 from hrpyc._common.discovery import describe, runs_in
 from hrpyc._common.printable import printable
 from hrpyc._houdini import mcp_tools as mcp_houdini
+from hrpyc._wire.job_states import FINISHED, QUEUED
 from hrpyc.errors import CancelledError, HrpycError, JobTimeoutError, MultipleSessionsError, Setting
 
 Spell = Callable[[Setting], str]
@@ -114,7 +115,7 @@ class Link(object):
 
     def _busy(self, tool: str, job: Job) -> str:
         with self._lock:
-            started = job.state != "queued"
+            started = job.state != QUEUED
             job.cancel()
             ours = [str(j.id) for j, _ in self._jobs.values() if j is not job and j.state not in FINISHED]
         what = "it was stopped part way" if started else "it was dropped before it ran"

@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from hrpyc._cli.mcp_link import CHANGE_TOOLS, Link, ToolError
 from hrpyc._common.printable import printable
 from hrpyc._houdini import mcp_tools as mcp_houdini
+from hrpyc._wire.job_states import FAILED
 from hrpyc.errors import HrpycError
 
 MAX_ANSWER = 16000  # characters of one answer's text; each tool bounds its parts below this
@@ -131,7 +132,7 @@ def build(link: Link, read_only: bool) -> Any:
             if time.monotonic() >= deadline:
                 break
         answer = await work(link.report, job)
-        if "error" in answer and answer["state"] == "failed":
+        if "error" in answer and answer["state"] == FAILED:
             printed = "; houdini_job(job={}) shows what it printed".format(job.id) if answer["output"] else ""
             return failed("job {} failed: {}{}".format(job.id, answer["error"], printed))
         return text(answer)

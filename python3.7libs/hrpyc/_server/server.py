@@ -21,13 +21,15 @@ from hrpyc._common.version import __version__
 from hrpyc._houdini import hou_module as houdini
 from hrpyc._oslayer import console, owner, sockets
 from hrpyc._server import events
-from hrpyc._server.dispatch import CallerDispatcher, Dispatcher, make_dispatcher
+from hrpyc._server.dispatch import make_dispatcher
 from hrpyc._server.gate import Security
-from hrpyc._server.job_table import Jobs
+from hrpyc._server.job_table import JobTable
 from hrpyc._server.job_table import describe as describe_job
+from hrpyc._server.main_thread_dispatch import CallerDispatcher
 from hrpyc._server.refusals import RefusalLog
 from hrpyc._server.rpyc_hooks import ListeningServer, Request, ServerConnection
 from hrpyc._server.service import service_for
+from hrpyc._server.thread_dispatch import Dispatcher
 from hrpyc._server.undo import UndoGroups
 from hrpyc._wire import plain
 from hrpyc._wire.client_info import ClientInfo, ClientRecord, Pairs, to_pairs
@@ -107,7 +109,7 @@ class Server(object):
         self._record: Optional[str] = None
         self._refusals = RefusalLog(self._tell_refused)
         self._lanes = Lanes(self._security.hears_preambles)
-        self._jobs = Jobs(self._dispatcher.start, self._dispatcher.runs_jobs_here, self._who)
+        self._jobs = JobTable(self._dispatcher.start, self._dispatcher.runs_jobs_here, self._who)
         self._undo = UndoGroups(self._dispatcher.start)
         self._dispatcher.who = self._who
         sessions.folder()  # what can fail fails before the port is taken: a listener nobody could stop

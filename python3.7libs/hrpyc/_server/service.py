@@ -11,12 +11,15 @@ from rpyc.core.service import SlaveService
 
 from hrpyc._common.printable import printable
 from hrpyc._houdini import hou_module as houdini
-from hrpyc._server.job_table import CANCELLED, DONE, FAILED, MAX_WAIT, Jobs, Progress, Refused, compiled, execute
+from hrpyc._server.job_code import compiled, execute
+from hrpyc._server.job_record import Progress
+from hrpyc._server.job_table import MAX_WAIT, JobTable, Refused
 from hrpyc._server.output import Chunk
 from hrpyc._server.rpyc_hooks import ServerConnection
 from hrpyc._server.undo import UndoGroups
 from hrpyc._wire import plain
 from hrpyc._wire.client_info import Pairs
+from hrpyc._wire.job_states import CANCELLED, DONE, FAILED
 from hrpyc._wire.lane import HANDSHAKE_KEY, Buffer, Lanes, Shipped
 from hrpyc._wire.rpyc_versions import BYTECODE_CAPABILITY
 
@@ -34,7 +37,7 @@ class HrpycService(SlaveService):
     __slots__ = ()
     _protocol = ServerConnection
     lanes: Lanes  # the server's, set by service_for
-    jobs: Jobs  # likewise
+    jobs: JobTable  # likewise
     undo: UndoGroups  # likewise
 
     def introduce(self, conn: Any, said: Any) -> None:
@@ -83,8 +86,8 @@ class HrpycService(SlaveService):
         """hrpyc.submit() and hrpyc.run(): start a job (see hrpyc._server.job_table) and answer as hrpyc_job_poll
         does (hrpyc_job_news with `progress`), after up to `wait` s, with the job's id first: a quick job
         run() waits for is done in one round trip. `source`: a code block, a function's source, or (bytes) a
-        function's compiled code from a client of this Python (jobs.compiled). `tag`: the client's name for
-        the job, should it have to cancel it before this answer comes. A job not taken (see Jobs.submit) is
+        function's compiled code from a client of this Python (job_code.compiled). `tag`: the client's name for
+        the job, should it have to cancel it before this answer comes. A job not taken (see JobTable.submit) is
         id 0, cancelled, with the reason as its outcome: older clients raise CancelledError with it.
         `bytes_at_any_depth`: the client sends and takes bytes-likes at any depth as buffers (see hrpyc._wire.plain)."""
         if not isinstance(source, (str, bytes)) or not isinstance(name, str):
@@ -197,7 +200,7 @@ def service_for(
     lanes: Lanes,
     introduce: Callable[[Any, Any], None],
     clients: Callable[[Any], Tuple[Pairs, ...]],
-    jobs: Jobs,
+    jobs: JobTable,
     undo: UndoGroups,
 ) -> type:
     """The service class of one server, describing itself with `describe()`, its buffers on `lanes`,

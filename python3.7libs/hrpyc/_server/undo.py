@@ -11,13 +11,13 @@ import threading
 from typing import Any, Callable, Dict, List
 
 from hrpyc._houdini import hou_module as houdini
-from hrpyc._server.job_table import Job
+from hrpyc._server.job_record import JobRecord
 
 
 class UndoGroups(object):
     """The groups each connection has open, innermost last; only the thread that runs `hou` changes them."""
 
-    def __init__(self, start: Callable[[Job], None]) -> None:
+    def __init__(self, start: Callable[[JobRecord], None]) -> None:
         self._start = start  # the dispatcher's: run where hou is safe, after what is queued there
         self._lock = threading.Lock()
         self._open: Dict[Any, List[Any]] = {}
@@ -28,14 +28,14 @@ class UndoGroups(object):
             with self._lock:
                 self._open.setdefault(conn, []).append(group)
 
-        self._start(Job(0, "open undo group " + label, conn, code))
+        self._start(JobRecord(0, "open undo group " + label, conn, code))
 
     def close(self, conn: Any) -> None:
-        self._start(Job(0, "close undo group", conn, lambda: self._close(conn, 1)))
+        self._start(JobRecord(0, "close undo group", conn, lambda: self._close(conn, 1)))
 
     def client_left(self, conn: Any) -> None:
         """Close every group `conn` left open, innermost first."""
-        self._start(Job(0, "close undo groups", None, lambda: self._close(conn, len(self._open.get(conn, ())))))
+        self._start(JobRecord(0, "close undo groups", None, lambda: self._close(conn, len(self._open.get(conn, ())))))
 
     def _close(self, conn: Any, count: int) -> None:
         for _ in range(count):

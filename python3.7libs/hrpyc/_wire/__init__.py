@@ -1,1 +1,2 @@
-"""Both sides: what crosses rpyc - the rpyc generations, the bulk lane, plain data, remote errors, client records."""
+"""Both sides: what crosses rpyc - the rpyc generations, the bulk lane, plain data, remote errors, client records,
+job states."""

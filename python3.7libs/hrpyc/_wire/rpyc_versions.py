@@ -88,7 +88,7 @@ HANDLE_RELEASE = 0x48
 RELEASE_CAPABILITY = ("release", "packed")  # the handshake's pair that says a server takes them
 # The handshake's pair that says which bytecode a server runs (importlib's magic number, which changes
 # with Python's X.Y): our client sends a function Python has no source of as its compiled code, marshalled,
-# to a server whose bytecode is its own only (see hrpyc._caller.job and hrpyc._server.job_table).
+# to a server whose bytecode is its own only (see hrpyc._caller.job and hrpyc._server.job_code).
 BYTECODE_CAPABILITY = ("bytecode", MAGIC_NUMBER.hex())
 MAX_RELEASE = 4096  # pairs in one message, as a server accepts them
 _RELEASE_NUMBERS = struct.Struct("<QQQ")
@@ -274,7 +274,7 @@ class FastSocketStream(SocketStream):
         body's length), `tail` the bytes after the body. Plain sockets only (TLS buffers its own)."""
         if hasattr(self.sock, "pending"):
             return False
-        until = time.perf_counter() + seconds  # a fraction of a millisecond: see dispatch.FOLLOW_WAIT
+        until = time.perf_counter() + seconds  # a fraction of a millisecond: see main_thread_dispatch.FOLLOW_WAIT
         while True:
             have = len(self._ahead) - self._at
             if have >= header.size and have >= header.size + header.unpack_from(self._ahead, self._at)[0] + tail:
