@@ -635,19 +635,19 @@ def test_the_accept_loop_survives_every_transient_accept_error(pretend, name):
 def test_a_port_windows_reserves_is_a_port_in_use_error_naming_netsh_and_autostart_moves_past_it(pretend, monkeypatch):
     from conftest import free_port
 
-    import hrpyc._server.server
+    import hrpyc._server.binding
     from hrpyc._server import autostart
 
     pretend("windows", win32=FakeWindows())
     reserved = free_port()
-    real = hrpyc._server.server.ListeningServer
+    real = hrpyc._server.binding.ListeningServer
 
     def listening(service, host, port, *args, **kwargs):
         if port == reserved:
             raise OSError(10013, "An attempt was made to access a socket in a way forbidden by its access permissions")
         return real(service, host, port, *args, **kwargs)
 
-    monkeypatch.setattr(hrpyc._server.server, "ListeningServer", listening)
+    monkeypatch.setattr(hrpyc._server.binding, "ListeningServer", listening)
     monkeypatch.setattr(sockets, "listener_options", lambda: [])  # no SO_EXCLUSIVEADDRUSE off Windows
     with pytest.raises(hrpyc.PortInUseError) as caught:
         hrpyc.Server("127.0.0.1", reserved)

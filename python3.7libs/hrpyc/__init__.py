@@ -20,7 +20,8 @@ from hrpyc._caller.job import Job, run, submit, undo_group
 from hrpyc._common.version import __version__
 from hrpyc._server.events import ServerEvent, subscribe, unsubscribe
 from hrpyc._server.job_record import progress
-from hrpyc._server.server import Server, running_server, start_server, stop_server
+from hrpyc._server.lifecycle import running_server, start_server, stop_server
+from hrpyc._server.server import Server
 from hrpyc._server.sidefx import DEFAULT_SERVER_PORT, REGISTRY_PORT, SlaveService, ThreadedServer
 from hrpyc._server.sidefx import rpyc as rpyc  # SideFX's module has it; a module, so not in __all__
 from hrpyc._wire.client_info import ClientInfo

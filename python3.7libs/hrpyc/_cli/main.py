@@ -20,7 +20,7 @@ from hrpyc._common.printable import printable, printable_error
 from hrpyc._common.version import __version__
 from hrpyc._houdini import hou_module as houdini
 from hrpyc._oslayer import console
-from hrpyc._server.server import start_first_free
+from hrpyc._server.lifecycle import start_first_free
 from hrpyc._wire import client_info as clients
 from hrpyc._wire.rpyc_versions import RPYC_VERSION_STRING
 from hrpyc.errors import PORT_RANGE, HrpycError, ProtocolError, Setting

@@ -209,7 +209,7 @@ def enter_main_context() -> Optional[Callable[[], None]]:
     Houdini keeps the global time per thread; SideFX's client bracketed each hou call with
     `_syncFromMainContext()` / `_syncToMainContext()` over the network (four extra round trips a call).
     Doing it here, around the request, costs nothing on the wire. Two plain calls, not a context
-    manager: this runs around every request (see rpyc_server.Request.run).
+    manager: this runs around every request (see hrpyc._server.requests.Request.run).
     """
     hou = sys.modules.get("hou")
     if hou is None or threading.current_thread() is threading.main_thread():

@@ -18,7 +18,7 @@ from hrpyc._oslayer import console
 from hrpyc._panel.controller import PanelController
 from hrpyc._panel.qt import QtCompat, QtCore, QtWidgets
 from hrpyc._panel.view import PanelView
-from hrpyc._server.server import stop_server
+from hrpyc._server.lifecycle import stop_server
 
 __all__ = ["create_widget", "main", "show_floating"]
 

@@ -19,7 +19,7 @@ from hrpyc._panel import model
 from hrpyc._panel.qt import QtCompat, QtCore, QtWidgets
 from hrpyc._panel.testrun import SelfTest
 from hrpyc._server import events, qtloop
-from hrpyc._server.server import restart_server, running_server, start_server, stop_server
+from hrpyc._server.lifecycle import restart_server, running_server, start_server, stop_server
 from hrpyc.errors import HrpycError
 
 REFRESH_MS = 1000  # request counts change without events; the client table re-reads them this often

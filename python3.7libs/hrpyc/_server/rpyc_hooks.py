@@ -1,17 +1,16 @@
-"""Server side: rpyc's server, extended through its hooks - each request handed to our dispatch, every rpyc
-generation answered, and an accept loop that survives its own stop.
+"""Server side: rpyc's server, extended through its hooks - each request handed to our dispatch (as a
+requests.Request) and answered as rpyc would, every rpyc generation answered, and an accept loop that
+survives its own stop.
 
-See rpyc_wire for why these internals are touched only in the rpyc_* modules.
+See rpyc_versions for why these internals are touched only in the rpyc_* modules.
 """
 
 from __future__ import annotations
 
 import collections
-import inspect
 import socket
 import sys
 import time
-import types
 from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
 
 import rpyc
@@ -19,8 +18,8 @@ from rpyc.core import consts
 from rpyc.utils.server import ThreadedServer
 
 from hrpyc._common.address import is_ipv6
-from hrpyc._common.printable import printable
 from hrpyc._oslayer import sockets
+from hrpyc._server.requests import Request
 from hrpyc._wire import remote_errors
 from hrpyc._wire.rpyc_versions import (
     HANDLE_RELEASE,
@@ -31,13 +30,6 @@ from hrpyc._wire.rpyc_versions import (
     unpack_releases,
 )
 
-# Requests that need neither hou nor the main thread: rpyc's bookkeeping. HANDLE_CLOSE releases what
-# the client held, exactly as a dropped socket does on the connection's thread; queued behind a busy
-# main thread it would hold the client's exit for rpyc 6's 30 s close timeout.
-_LIGHT_HANDLERS = frozenset((consts.HANDLE_PING, consts.HANDLE_GETROOT, consts.HANDLE_INSPECT, consts.HANDLE_CLOSE))
-# What every client's connect starts with, before it says (or does) anything of its own.
-_OPENING_HANDLERS = frozenset((consts.HANDLE_PING, consts.HANDLE_GETROOT, consts.HANDLE_INSPECT))
-SERVICE_PREFIX = "hrpyc_"
 _ANSWERS = (consts.MSG_REPLY, consts.MSG_EXCEPTION)
 _PLUMBING = remote_errors.plumbing(rpyc, sys.modules["hrpyc"])  # frames an error's traceback leaves out
 _ANSWERED_AS_IS = (consts.HANDLE_DEL, consts.HANDLE_CLOSE)  # see ServerConnection._answered_as_is
@@ -50,131 +42,6 @@ MAX_PENDING_RELEASES = 4 * MAX_RELEASE
 RELEASE_CONFIRMATION = 0.05
 
 
-class Request(object):
-    """One request from a client, as rpyc received it: run it where it must run, or refuse it."""
-
-    __slots__ = ("_conn", "_raw_args", "_seq")
-
-    def __init__(self, conn: ServerConnection, seq: int, raw_args: Any) -> None:
-        self._conn, self._seq, self._raw_args = conn, seq, raw_args
-
-    @property
-    def conn(self) -> ServerConnection:
-        return self._conn
-
-    @property
-    def light(self) -> bool:
-        """Answered on the connection's thread, even while Houdini is busy, because no code of the
-        object runs: ping, class inspection, looking up a function or method (`hou.node`,
-        `node.parm`: binding, not calling), and what a client's connect does with our service (read its
-        attributes, call its hrpyc_* methods, fetch an already-imported module)."""
-        handler, boxed = self._raw_args
-        if handler in _LIGHT_HANDLERS:
-            return True
-        if handler not in (consts.HANDLE_GETATTR, consts.HANDLE_CALLATTR, consts.HANDLE_CALL):
-            return False
-        try:  # boxed: (LABEL_TUPLE, ((LABEL_LOCAL_REF, id_pack), second, ...))
-            (label, id_pack), second = boxed[1][0], boxed[1][1]
-            if label != consts.LABEL_LOCAL_REF:
-                return False
-            root = self._conn._local_root
-            if handler == consts.HANDLE_CALLATTR:  # second: (LABEL_VALUE, name); then the arguments
-                return id_pack[2] == id(root) and _service_call_is_light(second[1], boxed[1][2])
-            target = self._conn._local_objects[id_pack]
-            if handler == consts.HANDLE_GETATTR:
-                return target is root or _binds_only(target, second[1])
-            # HANDLE_CALL of a bound method of the root; second: its arguments
-            return getattr(target, "__self__", None) is root and _service_call_is_light(
-                getattr(target, "__name__", ""), second
-            )
-        except (TypeError, ValueError, IndexError, KeyError, AttributeError):
-            return False
-
-    @property
-    def label(self) -> str:
-        """What the request calls, for a busy message ("hou.ui.displayMessage"), else "a request"."""
-        handler, boxed = self._raw_args
-        if handler not in (consts.HANDLE_CALLATTR, consts.HANDLE_CALL):
-            return "a request"
-        try:
-            target = self._conn._local_objects[boxed[1][0][1]]
-            name = _name_of(target)
-            if handler == consts.HANDLE_CALLATTR:
-                attribute = boxed[1][1][1]  # what the client sent: plain text only, and bounded
-                name += "." + printable(attribute, 100)
-        except (TypeError, ValueError, IndexError, KeyError, AttributeError):
-            return "a request"
-        return "a call of " + name
-
-    @property
-    def opening(self) -> bool:
-        """rpyc's own first moves (fetch the root, inspect its class, ping): the request after them is
-        our client's handshake, or a stock client's first of its own."""
-        return self._raw_args[0] in _OPENING_HANDLERS
-
-    @property
-    def needs_no_reply(self) -> bool:
-        """A proxy's deletion: the client does not wait for it, so neither need we."""
-        return self._raw_args[0] == consts.HANDLE_DEL
-
-    def run(self, enter: Optional[Callable[[], Optional[Callable[[], None]]]] = None) -> None:
-        """Unbox, run and reply, as rpyc would (an error in the request is the client's, not ours).
-
-        `enter()` is called before the request runs and may return a function to call on the way out
-        (copy Houdini's time back); that is called just before the answer leaves, so it is done before
-        the client can ask again - or, if no answer could be sent, when the request ends.
-        """
-        conn, seq = self._conn, self._seq
-        leave = enter() if enter is not None else None
-        if leave is None:
-            rpyc.Connection._dispatch_request(conn, seq, self._raw_args)
-            return
-        conn.before_reply[seq] = leave
-        try:
-            rpyc.Connection._dispatch_request(conn, seq, self._raw_args)
-        finally:
-            if conn.before_reply.pop(seq, None) is not None:
-                leave()
-
-    def refuse(self, exc: BaseException) -> None:
-        """Reply with `exc` instead of running; a gone client is not an error."""
-        try:
-            self._conn._send(consts.MSG_EXCEPTION, self._seq, self._conn._box_exc(type(exc), exc, None))
-        except (EOFError, OSError):
-            pass
-
-
-_FUNCTIONS = (
-    types.FunctionType,
-    types.BuiltinFunctionType,
-    types.MethodDescriptorType,
-    types.WrapperDescriptorType,
-    staticmethod,
-    classmethod,
-)
-_PLAIN_GETATTRIBUTE = (object.__getattribute__, types.ModuleType.__getattribute__)
-
-
-def _name_of(obj: Any) -> str:
-    """'hou.ui.displayMessage' for a function, 'hou.Node' for a class or an instance of it."""
-    if isinstance(obj, types.ModuleType):
-        return obj.__name__
-    named = obj if isinstance(obj, (type, types.FunctionType, types.BuiltinFunctionType)) else type(obj)
-    return "{}.{}".format(getattr(named, "__module__", None) or "?", getattr(named, "__qualname__", "?"))
-
-
-def _binds_only(obj: Any, name: str) -> bool:
-    """Would getattr(obj, name) only look up a function and bind it, running no code of the object's?
-    (No property, no __getattr__, no custom __getattribute__, no rpyc override.)"""
-    cls = type(obj)
-    if cls.__getattribute__ not in _PLAIN_GETATTRIBUTE or hasattr(cls, "_rpyc_getattr"):
-        return False
-    try:
-        return isinstance(inspect.getattr_static(obj, name), _FUNCTIONS)
-    except AttributeError:  # found, if at all, by __getattr__: code runs
-        return False
-
-
 def _released(boxed: Any) -> List[Tuple[Tuple[str, int, int], int]]:
     """The pairs in HANDLE_RELEASE's arguments, boxed as plain values are: (LABEL_VALUE, (names, numbers))."""
     if type(boxed) is tuple and len(boxed) == 2 and boxed[0] == consts.LABEL_VALUE:
@@ -182,13 +49,6 @@ def _released(boxed: Any) -> List[Tuple[Tuple[str, int, int], int]]:
         if type(values) is tuple and len(values) == 2:
             return unpack_releases(*values)
     return []
-
-
-def _service_call_is_light(name: str, boxed_args: Any) -> bool:
-    """Our hrpyc_* methods, and getmodule() of a module already imported (what a client's connect asks)."""
-    if name.startswith(SERVICE_PREFIX):
-        return True
-    return name == "getmodule" and boxed_args[0] == consts.LABEL_VALUE and boxed_args[1][0] in sys.modules
 
 
 class ServerConnection(rpyc.Connection):
@@ -205,7 +65,7 @@ class ServerConnection(rpyc.Connection):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.before_reply: Dict[int, Callable[[], None]] = {}  # by request seq: see Request.run
+        self._before_reply: Dict[int, Callable[[], None]] = {}  # by request seq: see answer
         self._releasing: Deque[Tuple[Any, int]] = collections.deque()  # see _dispatch_request
         self._dropped: Deque[Any] = collections.deque()  # releases to send: see async_request
         self._confirming = True
@@ -254,8 +114,8 @@ class ServerConnection(rpyc.Connection):
                 self._answered_as_is.discard(seq)
             elif self._dropped:
                 self._send_dropped()
-            if self.before_reply:
-                before = self.before_reply.pop(seq, None)
+            if self._before_reply:
+                before = self._before_reply.pop(seq, None)
                 if before is not None:
                     before()
         elif self._dropped and args[0] != consts.HANDLE_CLOSE:  # a call into the client
@@ -279,7 +139,7 @@ class ServerConnection(rpyc.Connection):
         if raw_args[0] in _ANSWERED_AS_IS:
             self._answered_as_is.add(seq)
         if raw_args[0] == HANDLE_RELEASE:
-            # Our client's dropped proxies (rpyc_wire.HANDLE_RELEASE), never answered: kept until a
+            # Our client's dropped proxies (rpyc_versions.HANDLE_RELEASE), never answered: kept until a
             # request of the client's runs where hou runs, and applied there once it has answered (see
             # apply_releases). Read as they came, unboxed: nothing in them is a proxy.
             if len(self._releasing) < MAX_PENDING_RELEASES:
@@ -290,6 +150,34 @@ class ServerConnection(rpyc.Connection):
             super()._dispatch_request(seq, raw_args)
         else:
             hook(Request(self, seq, raw_args))
+
+    def answer(self, seq: int, raw_args: Any, enter: Optional[Callable[[], Optional[Callable[[], None]]]]) -> None:
+        """Unbox, run and reply to a request, as rpyc would; `enter` as Request.run takes it."""
+        leave = enter() if enter is not None else None
+        if leave is None:
+            rpyc.Connection._dispatch_request(self, seq, raw_args)
+            return
+        self._before_reply[seq] = leave
+        try:
+            rpyc.Connection._dispatch_request(self, seq, raw_args)
+        finally:
+            if self._before_reply.pop(seq, None) is not None:
+                leave()
+
+    def refuse(self, seq: int, exc: BaseException) -> None:
+        """Reply to a request with `exc` instead of running it; a gone client is not an error."""
+        try:
+            self._send(consts.MSG_EXCEPTION, seq, self._box_exc(type(exc), exc, None))
+        except (EOFError, OSError):
+            pass
+
+    def local_root(self) -> Any:
+        """Our service, the root object a client's proxies start from."""
+        return self._local_root
+
+    def local_object(self, id_pack: Any) -> Any:
+        """Our object that a client's proxy with `id_pack` stands for; KeyError when there is none."""
+        return self._local_objects[id_pack]
 
     def apply_releases(self) -> None:
         """Release what the client dropped, each pair as rpyc's HANDLE_DEL handler takes it (a pair not

@@ -31,7 +31,7 @@ class HrpycService(SlaveService):
     """rpyc's SlaveService, not classic's ClassicService: the server never asks for the client's root,
     so a connection costs one round trip less and the server never reaches into the client.
 
-    Its `hrpyc_*` methods are answered on the connection's thread (see rpyc_server.Request.light).
+    Its `hrpyc_*` methods are answered on the connection's thread (see hrpyc._server.requests.Request.light).
     """
 
     __slots__ = ()
