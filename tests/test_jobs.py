@@ -348,7 +348,7 @@ def test_ctrl_c_before_the_server_names_the_job_still_cancels_it(server_process)
     """Ctrl-C while run's first request waits (the job's id not known yet): the job is found by the
     client's own tag and cancelled."""
     waits_long = CLIENT.replace(
-        "import sys, time, hrpyc\n", "import sys, time, hrpyc, hrpyc._caller.job\nhrpyc.job.FIRST_WAIT = 30\n"
+        "import sys, time, hrpyc\n", "import sys, time, hrpyc, hrpyc._caller.job\nhrpyc._caller.job.FIRST_WAIT = 30\n"
     )
     code = "import builtins, time\nbuiltins.hrpyc_started = True\nwhile True:\n    time.sleep(0.01)\n"
     probe = hrpyc.connect(*server_process.address)

@@ -24,7 +24,8 @@ from typing import Any, Callable, Deque, NamedTuple, Optional, Tuple
 from hrpyc._common.parking import main_thread_is_parked
 from hrpyc._houdini import hou_module as houdini
 from hrpyc._server import qtloop
-from hrpyc.errors import DispatchError, HoudiniBusyError
+from hrpyc._wire.remote_errors import busy_refusal
+from hrpyc.errors import DispatchError
 
 log = logging.getLogger(__name__)
 
@@ -302,7 +303,7 @@ class MainThreadDispatcher(Dispatcher):
                     job.state = BUSY
             if job.state is BUSY:
                 # a timeout here: wait(None) returns only once the job is taken
-                request.refuse(HoudiniBusyError.for_stock_clients(timeout or 0.0, self.busy_holder()))
+                request.refuse(busy_refusal(timeout or 0.0, self.busy_holder()))
                 return
             job.wait(None)  # taken just now: a running request is never interrupted
         if job.state is DROPPED:

@@ -8,7 +8,6 @@ import itertools
 import logging
 import os
 import platform
-import socket
 import sys
 import threading
 import time
@@ -16,7 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from hrpyc._auth.auth import Security
 from hrpyc._common import config, discovery, identity, sessions
-from hrpyc._common.address import DEFAULT_HOST, DEFAULT_PORT, format_address, is_loopback
+from hrpyc._common.address import DEFAULT_HOST, DEFAULT_PORT, format_address, is_loopback, same_address
 from hrpyc._common.printable import printable_error
 from hrpyc._common.version import __version__
 from hrpyc._houdini import hou_module as houdini
@@ -422,7 +421,7 @@ def start_server(
     with _running_lock:
         server = running_server()
         if server is not None:
-            if not _same_address(server, host, port):
+            if not same_address(server.address, host, port):
                 raise ServerAlreadyRunningError(format_address(*server.address), format_address(host, port))
             if here and server.dispatch != CallerDispatcher.name:
                 log.warning(
@@ -499,17 +498,6 @@ def running_server() -> Optional[Server]:
     """This process's running server, or None."""
     server = _running
     return server if server is not None and server.is_alive() else None
-
-
-def _same_address(server: Server, host: str, port: int) -> bool:
-    bound_host, bound_port = server.address
-    if port not in (0, bound_port):
-        return False
-    try:  # "localhost" binds 127.0.0.1, "" binds 0.0.0.0
-        infos = socket.getaddrinfo(host or None, bound_port, 0, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
-    except socket.gaierror:
-        return False
-    return any(info[4][0] == bound_host for info in infos)
 
 
 def _log_to_stderr() -> None:
