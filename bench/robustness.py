@@ -627,7 +627,7 @@ def reader(seconds):
 
     from test_security import HOSTILE_LITERALS
 
-    from hrpyc._wire.plain import read_literal
+    from hrpyc._wire.literal import read_literal
 
     print("reader of plain data, Python {}: CPU seconds a megabyte".format(sys.version.split()[0]))
     for name in sorted(HOSTILE_LITERALS):

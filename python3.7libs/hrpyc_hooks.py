@@ -11,7 +11,6 @@ import runpy
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)  # the package's folder on HOUDINI_PATH
 
 
 def claim_name():

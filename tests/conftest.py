@@ -19,6 +19,7 @@ from stock_server import StockServer
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # the panel's tests run without a screen
 
 import hrpyc
+from hrpyc._wire.client_info import from_pairs
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 # `hrpyc mcp` needs the MCP SDK, which needs Python 3.10+: on older rows (Houdini 19.0's Python 3.7) its
@@ -439,6 +440,12 @@ def wait_for(predicate, timeout=30.0, what="condition"):
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for " + what)
         time.sleep(0.01)
+
+
+def listed_clients(observer):
+    """The server's other clients, oldest first, as it lists them to the hrpyc connection `observer` (what
+    `hrpyc sessions --clients` shows): a ClientInfo each."""
+    return [from_pairs(pairs) for pairs in observer.root.hrpyc_clients()]
 
 
 def free_port():

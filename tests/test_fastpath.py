@@ -189,7 +189,8 @@ def test_bytes_inside_containers_still_cross_with_peers_before_any_depth(remote,
 
 
 def test_a_rogue_answer_with_placeholders_builds_plain_data_or_is_refused():
-    from hrpyc._wire.plain import MAX_PIECES, PIECES, read_literal, unpack_result
+    from hrpyc._wire.literal import read_literal
+    from hrpyc._wire.plain import MAX_PIECES, PIECES, unpack_result
 
     fetched = []
 

@@ -266,7 +266,7 @@ def test_hrpyc_and_its_server_need_no_qt():
         "import hrpyc\n"
         "server = hrpyc.start_server(port=0)\n"
         "assert hrpyc.connect(*server.address).modules.os.getpid()\n"
-        "from hrpyc import cli\n"
+        "from hrpyc._cli import main as cli\n"
         "sys.exit(cli.main(['panel']))\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=child_env())

@@ -10,17 +10,16 @@ import time
 
 import pytest
 import rpyc
-from conftest import ServerProcess, wait_for
+from conftest import ServerProcess, listed_clients, wait_for
 
 import hrpyc
 from hrpyc._caller.connection import RELEASE_BATCH
-from hrpyc._wire.client_info import from_pairs
 from hrpyc._wire.rpyc_versions import raw_socket
 
 
 def objects_held_by_others(observer):
     """{client id: objects held}, as the server reports them to another of its clients."""
-    return {info.id: info.objects for info in map(from_pairs, observer.root.hrpyc_clients())}
+    return {info.id: info.objects for info in listed_clients(observer)}
 
 
 def test_objects_a_script_drops_are_released_and_the_servers_count_stays_flat(server_process):

@@ -6,9 +6,9 @@ import traceback
 
 import pytest
 import rpyc
+from conftest import listed_clients
 
 import hrpyc
-from hrpyc._wire import client_info as clients
 
 INVALID_TYPE = "The attempted operation failed.\nInvalid node type name"  # as Houdini words it
 
@@ -137,8 +137,8 @@ def test_raising_again_and_again_costs_no_more_requests_than_the_calls(server_pr
     watcher = hrpyc.connect(*server_process.address)
 
     def requests():
-        (pairs,) = watcher.root.hrpyc_clients()  # the other client: conn
-        return clients.from_pairs(pairs).requests
+        (client,) = listed_clients(watcher)  # the other client: conn
+        return client.requests
 
     obj = hou.node("/obj")
     with pytest.raises(hou.OperationFailed):

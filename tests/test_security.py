@@ -660,14 +660,14 @@ def test_a_timeout_beyond_what_rpyc_can_wait_is_refused_in_one_line(monkeypatch)
     ids=["quotes-and-backslashes", "keys", "bytes"],
 )
 def test_strings_with_quotes_backslashes_and_brackets_read_back_exactly(value):
-    from hrpyc._wire.plain import read_literal
+    from hrpyc._wire.literal import read_literal
 
     assert read_literal(repr(value)) == value
 
 
 def test_brackets_after_a_string_that_ends_in_a_backslash_still_count_towards_the_depth_limit():
     """A string's end is found past its escapes (`'\\\\'` ends there): what follows is counted, not skipped."""
-    from hrpyc._wire.plain import MAX_DEPTH, read_literal
+    from hrpyc._wire.literal import MAX_DEPTH, read_literal
 
     deep = []
     for _ in range(MAX_DEPTH + 20):
@@ -684,7 +684,7 @@ def test_brackets_after_a_string_that_ends_in_a_backslash_still_count_towards_th
 )
 def test_no_other_expression_reaches_literal_eval(answer):
     """Subscripts, calls and f-strings nest as deep as sums do; plain data never has them."""
-    from hrpyc._wire.plain import read_literal
+    from hrpyc._wire.literal import read_literal
 
     with pytest.raises(ValueError, match="an expression where plain data should be"):
         read_literal(answer)
@@ -737,7 +737,7 @@ def test_a_megabyte_of_a_rogue_answer_is_read_or_refused_within_two_seconds(shap
     """The client's whole Python waits while it reads an answer (the GIL is held): linear time, or a
     server freezes it for an hour with a megabyte. Counted in this thread's CPU time, which a loaded
     machine does not stretch as it does the clock's."""
-    from hrpyc._wire.plain import read_literal
+    from hrpyc._wire.literal import read_literal
 
     text = HOSTILE_LITERALS[shape](1 << 20)
     started = time.thread_time()
@@ -796,7 +796,7 @@ def same(a, b):
 
 
 def test_plain_data_of_every_kind_reads_back_exactly():
-    from hrpyc._wire.plain import MAX_DEPTH, read_literal
+    from hrpyc._wire.literal import MAX_DEPTH, read_literal
 
     for value in plain_values(random.Random(23), 2000):
         assert same(read_literal(repr(value)), value), repr(value)[:200]
@@ -832,7 +832,7 @@ def disagreement(text):
     """How our reader and ast.literal_eval disagree on `text`, if they do: what we read, it reads, to the
     same value; we refuse in one line, only what it refuses or what repr() does not write. Python 3.7-3.8's
     literal_eval does not know set(); our complex numbers keep the signs of their zeros."""
-    from hrpyc._wire.plain import read_literal
+    from hrpyc._wire.literal import read_literal
 
     try:
         ours = read_literal(text)

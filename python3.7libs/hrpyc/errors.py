@@ -28,15 +28,14 @@ the README's troubleshooting table):
 Third-party errors (socket, TLS, rpyc) become these at one boundary each, and hide their cause
 (`raise ... from None`): the message already says what happened, and a second traceback would bury
 it. The original stays reachable as `__context__`.
-
-A message names the settings that fix it as `Setting`s: `str(error)` spells them in Python's words
-(`port=0`), and `error.worded(spell)` in the words of the interface showing it (the CLI's `--port 0`).
 """
 
 from __future__ import annotations
 
 import errno
 from typing import Any, Callable, List, Optional
+
+from hrpyc._hints import PORT_RANGE, Setting, spelled  # PORT_RANGE and Setting: importable from here too
 
 __all__ = [
     "HrpycError",
@@ -64,22 +63,6 @@ __all__ = [
 ]
 
 
-class Setting:
-    """A setting an error message names, spelled by the interface that shows the message."""
-
-    __slots__ = ("name", "or_range", "value")
-
-    def __init__(self, name: str, value: Any = None, or_range: str = "") -> None:
-        """`value` None: the setting itself, not one value of it. `or_range`: a range (`18811-18820`) the
-        interfaces that take one (`hrpyc serve --port`, HRPYC_PORT) offer besides `value`; Python's
-        keyword takes none, so `str()` leaves it out."""
-        self.name, self.value, self.or_range = name, value, or_range
-
-    def __str__(self) -> str:
-        """The Python keyword: `port=0`, `token=`."""
-        return "{}={}".format(self.name, "" if self.value is None else repr(self.value))
-
-
 class HrpycError(Exception):
     """Base of every error hrpyc raises on purpose."""
 
@@ -90,11 +73,16 @@ class HrpycError(Exception):
         self._template, self._values = message, values
         super().__init__(message.format(*values) if values else message, **kwargs)
 
+    @classmethod
+    def _saying(cls, message: str, *values: Any) -> Any:
+        """An error of this class with `message` (a template `values` fill in), not its __init__'s."""
+        error = cls.__new__(cls)
+        HrpycError.__init__(error, message, *values)
+        return error
+
     def worded(self, spell: Callable[[Setting], str]) -> str:
         """The message with each setting it names spelled by `spell` (the CLI: `--port 0`)."""
-        if not self._values:
-            return str(self)
-        return self._template.format(*(spell(v) if isinstance(v, Setting) else v for v in self._values))
+        return spelled(self._template, self._values, spell) if self._values else str(self)
 
 
 class BindError(HrpycError, OSError):
@@ -129,9 +117,7 @@ class PortInUseError(BindError):
     def reserved(cls, host: str, port: int, number: int) -> PortInUseError:
         """Windows refused the port (WSAEACCES, `number`): it keeps ranges of ports for Hyper-V, WSL2 or
         Docker, or another program holds this one exclusively."""
-        error = cls.__new__(cls)
-        HrpycError.__init__(
-            error,
+        error: PortInUseError = cls._saying(
             "{}:{} is reserved by Windows or held exclusively by another program (`netsh int ipv4 show "
             "excludedportrange protocol=tcp` lists the reserved ranges); use {} or a port outside them",
             host,
@@ -140,9 +126,6 @@ class PortInUseError(BindError):
         )
         error.errno = number
         return error
-
-
-PORT_RANGE = "18811-18820"  # the range hints offer where a range is taken: ten ports from SideFX's default
 
 
 class InsecureBindError(HrpycError):
@@ -184,9 +167,8 @@ class ConfigError(HrpycError, ValueError):
     @classmethod
     def secret(cls, variable: str, fix: str) -> ConfigError:
         """A secret (a token) that cannot be used, named by where it came from, never shown."""
-        error = cls.__new__(cls)
         named = variable if variable.startswith("HRPYC_") else Setting(variable)
-        HrpycError.__init__(error, "{} is not valid: {}", named, fix)
+        error: ConfigError = cls._saying("{} is not valid: {}", named, fix)
         error.variable = variable
         return error
 
@@ -201,16 +183,12 @@ class UnsafeFileError(HrpycError, PermissionError):
 class ServerNotFoundError(HrpycError, ConnectionError):
     """Nothing accepted the connection in time (or the host name names no machine)."""
 
+    _START = (  # what to do when no `fix` is given
+        "in Houdini run `import hrpyc; hrpyc.start_server()` (without Houdini, `hrpyc serve --demo` serves a demo hou)"
+    )
+
     def __init__(self, address: str, reason: str, fix: str = "") -> None:
-        super().__init__(
-            "no hrpyc server at {} ({}); {}".format(
-                address,
-                reason,
-                fix
-                or "in Houdini run `import hrpyc; hrpyc.start_server()` (without Houdini, `hrpyc serve --demo` "
-                "serves a demo hou)",
-            )
-        )
+        super().__init__("no hrpyc server at {} ({}); {}".format(address, reason, fix or self._START))
 
     @classmethod
     def unknown_host(cls, address: str, reason: str) -> ServerNotFoundError:
@@ -272,7 +250,7 @@ class AuthenticationError(HrpycError, ConnectionRefusedError):
     @classmethod
     def token_needed(cls, address: str) -> AuthenticationError:
         """We offered no token and the server (or its session record) asks for one."""
-        return cls._of(
+        return cls._saying(
             "the server at {} needs a token; pass it as {} or set HRPYC_TOKEN or HRPYC_TOKEN_FILE",
             address,
             Setting("token"),
@@ -283,17 +261,11 @@ class AuthenticationError(HrpycError, ConnectionRefusedError):
         """We offered a token (`offered`: the Setting or variable it came from) and the server asks for none:
         it cannot prove it is the server the token is for."""
         fix = "unset {}".format(offered) if isinstance(offered, str) else "leave out {}"
-        return cls._of(
+        return cls._saying(
             "the server at {} asks for no token, so it cannot prove it is the one our token is for; to use it, " + fix,
             address,
             *(() if isinstance(offered, str) else (offered,)),
         )
-
-    @classmethod
-    def _of(cls, message: str, *values: Any) -> AuthenticationError:
-        error = cls.__new__(cls)
-        HrpycError.__init__(error, message, *values)
-        return error
 
 
 class NotYourServerError(HrpycError, ConnectionRefusedError):
@@ -382,11 +354,8 @@ class RequestTimeoutError(HrpycError, TimeoutError):
 
 
 class HoudiniBusyError(RequestTimeoutError):
-    """Houdini's main thread did not take the request in time; it was dropped, not run late."""
-
-    # The server sends a builtin TimeoutError whose message starts with MARK, so stock clients read a
-    # plain sentence and ours raise this class; after MARK comes what holds the main thread.
-    MARK = "hrpyc: Houdini is busy:"
+    """Houdini's main thread did not take the request in time; it was dropped, not run late (the server
+    says so in a builtin TimeoutError for stock clients: hrpyc._wire.remote_errors.busy_refusal)."""
 
     def __init__(self, address: str, timeout: float, holder: str = "") -> None:
         HrpycError.__init__(
@@ -398,21 +367,6 @@ class HoudiniBusyError(RequestTimeoutError):
             timeout,
             Setting("timeout"),
         )
-
-    @classmethod
-    def for_stock_clients(cls, timeout: float, holder: str = "") -> TimeoutError:
-        """`holder`: what holds the main thread, as busy_holder() says it ("job 'cache' from maya (...) for 42 s")."""
-        return TimeoutError(
-            "{} {}; the main thread did not take the request within {:g} s; it was dropped".format(
-                cls.MARK, holder or "a request", timeout
-            )
-        )
-
-    @classmethod
-    def holder_in(cls, message: str) -> str:
-        """What for_stock_clients() named as holding the main thread (a peer wrote it: bound it)."""
-        holder, found, _ = message[len(cls.MARK) :].partition("; the main thread did not take")
-        return holder.strip() if found else ""  # an older hrpyc server names nothing
 
 
 class DispatchError(HrpycError):

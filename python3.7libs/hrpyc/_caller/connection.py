@@ -19,7 +19,7 @@ from rpyc.lib.colls import WeakValueDict
 
 from hrpyc._common.parking import main_thread_parked
 from hrpyc._common.printable import printable
-from hrpyc._wire.remote_errors import RemoteErrors, raised_there, shipped_lineage
+from hrpyc._wire.remote_errors import RemoteErrors, busy_holder, raised_there, shipped_lineage
 from hrpyc._wire.rpyc_versions import (
     HANDLE_RELEASE,
     MAX_RELEASE,
@@ -173,9 +173,9 @@ class ClientConnection(rpyc.Connection):
                 raise
             seconds = request_timeout(self) or 0
             said = str(exc.args[0]) if exc.args else ""
-            if said.startswith(HoudiniBusyError.MARK):
-                holder = printable(HoudiniBusyError.holder_in(said), 300)
-                raise HoudiniBusyError(self.address, seconds, holder) from None
+            holder = busy_holder(said)
+            if holder is not None:
+                raise HoudiniBusyError(self.address, seconds, printable(holder, 300)) from None
             if raised_there(exc):  # the code the server ran raised it
                 raise exc.with_traceback(None) from exc.__cause__
             raise RequestTimeoutError(self.address, seconds) from None

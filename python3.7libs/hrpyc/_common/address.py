@@ -35,6 +35,21 @@ def format_address(host: str, port: int) -> str:
     return "[{}]:{}".format(host, port) if is_ipv6(host) else "{}:{}".format(host, port)
 
 
+def same_address(bound: Address, host: str, port: int) -> bool:
+    """Is the listener bound at `bound` the one host:port asks for? Port 0 asks for any port; `host` is
+    compared as it binds ("localhost" binds 127.0.0.1, "" binds 0.0.0.0)."""
+    bound_host, bound_port = bound
+    if port not in (0, bound_port):
+        return False
+    if host == bound_host:
+        return True
+    try:
+        infos = socket.getaddrinfo(host or None, bound_port, 0, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+    except socket.gaierror:
+        return False
+    return any(info[4][0] == bound_host for info in infos)
+
+
 def parse_address(text: str, default_port: int = DEFAULT_PORT) -> Address:
     """`HOST`, `HOST:PORT`, `:PORT`, `PORT` or `[V6]:PORT` -> (host, port); ValueError says what is wrong."""
     text = text.strip()

@@ -2,23 +2,22 @@
 houdini.use_demo), so hrpyc - and client code, in CI too - can be tried without Houdini or a licence.
 
 It is not Houdini and does not pass for it: it is the module `hrpyc._houdini.demo`, `applicationName()` says
-"hrpyc demo", and the server tells every client (`server_info["demo"]`). It holds /obj/sphere1 (a geo
-object holding a sphere SOP), /obj/geo1 (a grid SOP wired into a null named OUT), /obj/cam1 and
-/out/cache1 (a geometry ROP writing /obj/geo1/OUT), with their parameters; geometry cooked from those
-parameters when asked for (see demo_geometry); a frame; a scene file name; one Scene Viewer whose
-flipbook draws that geometry into PNG files (see demo_viewport). /obj can also hold lights (`hlight`) and
-more geo objects. No expressions, keyframes, flags, undo history, other UI or other node types; a string
-parameter expands $HIP, $HIPNAME, $F and $F4 only; hipFile.save() and a ROP's render() write no file.
-Names and signatures follow hou's, so code tried on the demo is code for Houdini (the README's examples
-run against it: tests/test_demo.py).
+"hrpyc demo", and the server tells every client (`server_info["demo"]`). It holds /obj/sphere1 (a geo object
+holding a sphere SOP), /obj/geo1 (a grid SOP wired into a null named OUT), /obj/cam1 and /out/cache1 (a
+geometry ROP writing /obj/geo1/OUT), with their parameters; geometry cooked from those parameters when asked
+for (see demo_geometry); a frame and a scene file name (see demo_session); one Scene Viewer whose flipbook
+draws that geometry into PNG files (see demo_viewport). /obj can also hold lights (`hlight`) and more geo
+objects. No expressions, keyframes, flags, undo history, other UI or other node types; a string parameter
+expands $HIP, $HIPNAME, $F and $F4 only; hipFile.save() and a ROP's render() write no file. Names and
+signatures follow hou's, so code tried on the demo is code for Houdini (the README's examples run against it:
+tests/test_demo.py).
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from hrpyc._houdini import demo_geometry, demo_viewport
+from hrpyc._houdini import demo_geometry, demo_session, demo_viewport
 from hrpyc._houdini.demo_geometry import (  # noqa: F401 - unused here, served: hou.Attrib, hou.Point...
     Attrib,
     Error,
@@ -30,6 +29,7 @@ from hrpyc._houdini.demo_geometry import (  # noqa: F401 - unused here, served: 
     attribData,
     numericData,
 )
+from hrpyc._houdini.demo_session import fps, frame, hipFile, setFrame, time  # noqa: F401 - served
 from hrpyc._houdini.demo_viewport import FlipbookSettings, GeometryViewport, SceneViewer, paneTabType  # noqa: F401 - served
 
 Number = Any  # a parameter's value: float, int or str, the type of its default
@@ -95,7 +95,7 @@ class Parm(object):
         return ParmTuple(self._node, self._tuple)
 
     def eval(self) -> Number:
-        return _expanded(self._value) if isinstance(self._value, str) else self._value
+        return demo_session.expanded(self._value) if isinstance(self._value, str) else self._value
 
     def unexpandedString(self) -> str:
         if not isinstance(self._value, str):
@@ -109,7 +109,7 @@ class Parm(object):
         elif isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError("{} takes a number, not {!r}".format(self.path(), value))
         self._value = type(self._value)(value)
-        hipFile._changed()
+        demo_session.changed()
 
     def __repr__(self) -> str:
         return "<hou.Parm {} in {}>".format(self._name, self._node.path())
@@ -233,14 +233,14 @@ class Node(object):
             raise OperationFailed("{}: {!r} is taken or not a node name".format(self.path(), node_name))
         child = _CLASSES[category](self, node_name, node_type_name)
         self._children[node_name] = child
-        hipFile._changed()
+        demo_session.changed()
         return child
 
     def destroy(self) -> None:
         if self._parent is None or self._parent._parent is None:
             raise OperationFailed("the demo keeps {}".format(self.path()))
         del self._parent._children[self._name]
-        hipFile._changed()
+        demo_session.changed()
 
     def inputs(self) -> Tuple[Optional[Node], ...]:
         return tuple(self._inputs)
@@ -248,7 +248,7 @@ class Node(object):
     def setInput(self, input_index: int, item_to_become_input: Optional[Node]) -> None:
         self._inputs.extend([None] * (input_index + 1 - len(self._inputs)))
         self._inputs[input_index] = item_to_become_input
-        hipFile._changed()
+        demo_session.changed()
 
     def __repr__(self) -> str:
         return "<hou.{} of type {} at {}>".format(type(self).__name__, self._type, self.path())
@@ -281,7 +281,7 @@ class RopNode(Node):
         source = node(path)
         if not isinstance(source, SopNode):
             raise OperationFailed("{}: {!r} is not a geometry node".format(self.path(), path))
-        before, frame = _playbar.frame, float(start)
+        before, frame = demo_session.frame(), float(start)
         try:
             while frame <= end:
                 setFrame(frame)
@@ -292,46 +292,6 @@ class RopNode(Node):
 
 
 _CLASSES = {"Manager": Node, "Object": ObjNode, "Sop": SopNode, "Driver": RopNode}
-
-
-class _HipFile(object):
-    """hou.hipFile: the scene's file name. The demo writes no file: save() takes the name and marks the
-    scene saved."""
-
-    def __init__(self) -> None:
-        self._path, self._unsaved = os.path.join(os.getcwd(), "untitled.hip"), False
-
-    def path(self) -> str:
-        return self._path
-
-    def name(self) -> str:
-        return self._path
-
-    def basename(self) -> str:
-        return os.path.basename(self._path)
-
-    def hasUnsavedChanges(self) -> bool:
-        return self._unsaved
-
-    def save(self, file_name: Optional[str] = None, save_to_recent_files: bool = True) -> None:
-        if file_name:
-            self._path = os.path.abspath(file_name)
-        self._unsaved = False
-
-    def _changed(self) -> None:
-        self._unsaved = True
-
-
-class _Playbar(object):
-    """The frame hou.frame() and hou.setFrame() share: one per process (Houdini keeps one per thread,
-    which hrpyc's server syncs for it; the demo needs none of that)."""
-
-    def __init__(self) -> None:
-        self.frame = 1.0
-
-
-hipFile = _HipFile()
-_playbar = _Playbar()
 
 
 def _build() -> Node:
@@ -350,20 +310,6 @@ def _build() -> Node:
 _root = _build()
 
 
-def _expanded(text: str) -> str:
-    """A string parameter's value as Houdini expands it, for the variables the demo knows: $HIP, $HIPNAME,
-    $F4 and $F (the current frame)."""
-    hip = hipFile.path()
-    for variable, value in (
-        ("$HIPNAME", os.path.splitext(os.path.basename(hip))[0]),
-        ("$HIP", os.path.dirname(hip)),
-        ("$F4", "{:04d}".format(int(_playbar.frame))),
-        ("$F", str(int(_playbar.frame))),
-    ):
-        text = text.replace(variable, value)
-    return text
-
-
 def node(path: str) -> Optional[Node]:
     """The node at an absolute path (`/obj/sphere1`), or None."""
     return _root.node(path)
@@ -371,23 +317,6 @@ def node(path: str) -> Optional[Node]:
 
 def root() -> Node:
     return _root
-
-
-def frame() -> float:
-    return _playbar.frame
-
-
-def setFrame(frame: float) -> None:
-    _playbar.frame = float(frame)
-
-
-def fps() -> float:
-    return 24.0
-
-
-def time() -> float:
-    """Seconds at the current frame, frame 1 being 0 s, as hou.time() counts them."""
-    return (_playbar.frame - 1) / fps()
 
 
 def applicationName() -> str:

@@ -8,9 +8,9 @@ import os
 import re
 import socket
 import time
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
-from hrpyc._common import config, discovery, userdir
+from hrpyc._common import config, discovery, sessions, userdir
 from hrpyc._common.address import format_address, is_loopback
 from hrpyc._common.printable import printable
 from hrpyc._houdini import hou_module as houdini
@@ -21,7 +21,6 @@ LOOPBACK, ALL_INTERFACES = "127.0.0.1", "0.0.0.0"
 HOST_CHOICES = (("This machine only", LOOPBACK), ("All interfaces", ALL_INTERFACES), ("An address...", ""))
 NO_TOKEN, AUTO_TOKEN, TYPED_TOKEN = "none", "auto", "typed"
 CREDENTIAL_CHOICES = (("None", NO_TOKEN), ("This user's auto token", AUTO_TOKEN), ("A token you type", TYPED_TOKEN))
-LOG_SIZE = 300
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62})?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62})?)*$")
 
 
@@ -135,6 +134,17 @@ def client_name(client: Any) -> str:
     return printable("{} {}".format(format_address(*client.address), client.who), 400)
 
 
+def client_rows(clients: List[Any]) -> List[Tuple[int, str, str, str, str]]:
+    """The client table's rows (view.show_clients): each client with its jobs, as the API lists them."""
+    rows = []
+    for client in clients:
+        last = time.strftime("%H:%M:%S", time.localtime(client.last_request_at)) if client.last_request_at else "-"
+        since = time.strftime("%H:%M:%S", time.localtime(client.connected_at))
+        name = "; ".join((client_name(client),) + client.jobs)
+        rows.append((client.id, name, since, str(client.requests), last))
+    return rows
+
+
 def status(server: Any, error: str) -> Tuple[str, str]:
     """(state, sentence): state is 'listening', 'error' or 'stopped' - the view colours it."""
     if server is not None and server.is_alive():
@@ -159,6 +169,38 @@ def status(server: Any, error: str) -> Tuple[str, str]:
     if error:
         return "error", "Not running: {}".format(error)
     return "stopped", "Stopped"
+
+
+def rotation_question(uses_it: bool) -> str:
+    """What the panel asks before it makes a new auto token: `uses_it`, the running server uses the old one
+    (and restarts with the new); other sessions using it keep the old one."""
+    question = (
+        "Make a new auto token? Clients of this user on this machine read it when they next connect; "
+        "clients elsewhere need the new one copied to them."
+    )
+    if uses_it:
+        question += " The server restarts with it: connected clients will be disconnected."
+    others = [
+        "{} (pid {})".format(discovery.runs_in(record), record.get("pid"))
+        for record in sessions.live()
+        if record.get("token_source") == "auto" and record.get("pid") != os.getpid()
+    ]
+    if others:
+        question += (
+            " Other sessions of yours use the auto token and keep the old one until they restart; this "
+            "user's clients here are refused by them meanwhile: {}.".format(", ".join(others[:5]))
+        )
+    return question
+
+
+def rotated(path: str, used_it: bool) -> str:
+    """What the panel says once a new auto token is written to `path`; `used_it`: the server restarted."""
+    return (
+        "New auto token written to {}. Local clients of this user read it when they connect; give it "
+        "(Copy) to clients on other machines - the old one no longer works{}.".format(
+            path, "" if used_it else " once the server restarts"
+        )
+    )
 
 
 def snippet(server: Any) -> str:

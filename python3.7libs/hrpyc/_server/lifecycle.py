@@ -11,9 +11,9 @@ import threading
 from typing import Any, Optional, Sequence
 
 from hrpyc._common import config
-from hrpyc._common.address import DEFAULT_HOST, DEFAULT_PORT, format_address
+from hrpyc._common.address import DEFAULT_HOST, DEFAULT_PORT, format_address, same_address
 from hrpyc._server.main_thread_dispatch import CallerDispatcher
-from hrpyc._server.server import ServedHere, Server, _same_address
+from hrpyc._server.server import ServedHere, Server
 from hrpyc.errors import HrpycError, PortInUseError, ServerAlreadyRunningError
 
 __all__ = ["restart_server", "running_server", "start_server", "stop_server"]
@@ -48,7 +48,7 @@ def start_server(
     with _running_lock:
         server = running_server()
         if server is not None:
-            if not _same_address(server, host, port):
+            if not same_address(server.address, host, port):
                 raise ServerAlreadyRunningError(format_address(*server.address), format_address(host, port))
             if here and server.dispatch != CallerDispatcher.name:
                 log.warning(

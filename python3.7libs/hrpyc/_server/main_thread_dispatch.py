@@ -15,7 +15,7 @@ from hrpyc._common.parking import main_thread_is_parked
 from hrpyc._houdini import hou_module as houdini
 from hrpyc._server import job_threads
 from hrpyc._server.thread_dispatch import Dispatcher
-from hrpyc.errors import HoudiniBusyError
+from hrpyc._wire.remote_errors import busy_refusal
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class MainThreadDispatcher(Dispatcher):
                     call.state = BUSY
             if call.state is BUSY:
                 # a timeout here: wait(None) returns only once the call is taken
-                request.refuse(HoudiniBusyError.for_stock_clients(timeout or 0.0, self.busy_holder()))
+                request.refuse(busy_refusal(timeout or 0.0, self.busy_holder()))
                 return
             call.wait(None)  # taken just now: a running request is never interrupted
         if call.state is DROPPED:

@@ -6,7 +6,6 @@ through `start_server` is lifecycle's.
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 from typing import List, Optional, Tuple
 
@@ -222,14 +221,3 @@ class ServedHere(Server):
 
     def _dispatcher_for(self, dispatch: Optional[str]) -> Dispatcher:
         return CallerDispatcher()
-
-
-def _same_address(server: Server, host: str, port: int) -> bool:
-    bound_host, bound_port = server.address
-    if port not in (0, bound_port):
-        return False
-    try:  # "localhost" binds 127.0.0.1, "" binds 0.0.0.0
-        infos = socket.getaddrinfo(host or None, bound_port, 0, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
-    except socket.gaierror:
-        return False
-    return any(info[4][0] == bound_host for info in infos)

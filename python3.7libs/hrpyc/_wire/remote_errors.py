@@ -45,6 +45,7 @@ MAX_LINEAGE = 64  # classes of a lineage a client reads (a real one has a handfu
 TRACEBACK_LIMIT = 20_000  # characters of a server's traceback kept (a legitimate one is a few thousand)
 NAME_LIMIT = 200  # characters of a module's or a class's name
 _HEADER = "Traceback (most recent call last):"
+BUSY_MARK = "hrpyc: Houdini is busy:"  # how a busy refusal starts; what holds the main thread follows
 
 
 def lineage(cls: Any, name: Optional[str] = None) -> Lineage:
@@ -133,6 +134,26 @@ class RemoteTraceback(Exception):
 def raised_there(exc: BaseException) -> bool:
     """Was `exc` raised in the server (rather than here, by rpyc or by us)?"""
     return "remote_traceback" in getattr(exc, "__dict__", ())
+
+
+def busy_refusal(timeout: float, holder: str = "") -> TimeoutError:
+    """The server's answer to a request Houdini's main thread did not take within `timeout`: a builtin
+    TimeoutError, which stock clients show as a plain sentence and ours raise as HoudiniBusyError.
+    `holder`: what holds the main thread, as busy_holder() says it ("job 'cache' from maya (...) for 42 s")."""
+    return TimeoutError(
+        "{} {}; the main thread did not take the request within {:g} s; it was dropped".format(
+            BUSY_MARK, holder or "a request", timeout
+        )
+    )
+
+
+def busy_holder(message: str) -> Optional[str]:
+    """What the busy refusal `message` names as holding the main thread (a peer wrote it: bound it), ''
+    when it names nothing (an older hrpyc server); None when `message` is no busy refusal."""
+    if not message.startswith(BUSY_MARK):
+        return None
+    holder, found, _ = message[len(BUSY_MARK) :].partition("; the main thread did not take")
+    return holder.strip() if found else ""
 
 
 class RemoteErrors(object):
