@@ -115,7 +115,7 @@ def rotate_auto_token() -> str:
 
 
 def auto_token_path() -> str:
-    return os.path.join(userdir.state_dir(), "token")
+    return os.path.join(userdir.checked_state_dir(), "token")
 
 
 def server_context(certfile: str, keyfile: Optional[str], cafile: Optional[str]) -> ssl.SSLContext:
