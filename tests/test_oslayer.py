@@ -489,7 +489,7 @@ def test_this_systems_private_folder_is_closed_to_other_users(tmp_path):
     and are closed to others (POSIX: modes 700 and 600; Windows: access lists naming only us - and
     SYSTEM under Wine, whose lists are the Unix modes); a folder, or a token, open to others is refused."""
     token = hrpyc._auth.tokens.auto_token()
-    folder = userdir.state_dir()
+    folder = userdir.checked_state_dir()
     assert token and userdir.read_private(os.path.join(folder, "token"), secret=True) == token
     opened = str(tmp_path / "open")
     if sys.platform == "win32":

@@ -266,8 +266,8 @@ def test_hrpyc_and_its_server_need_no_qt():
         "import hrpyc\n"
         "server = hrpyc.start_server(port=0)\n"
         "assert hrpyc.connect(*server.address).modules.os.getpid()\n"
-        "from hrpyc._cli import main as cli\n"
-        "sys.exit(cli.main(['panel']))\n"
+        "from hrpyc._cli.main import main\n"
+        "sys.exit(main(['panel']))\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=child_env())
     assert result.returncode == 1

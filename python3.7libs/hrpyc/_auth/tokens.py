@@ -32,4 +32,4 @@ def rotate_auto_token() -> str:
 
 
 def auto_token_path() -> str:
-    return os.path.join(userdir.state_dir(), "token")
+    return os.path.join(userdir.checked_state_dir(), "token")

@@ -1,7 +1,7 @@
 """Client side: our client's connection and service, with fewer round trips than rpyc's own proxies,
 one-line errors, and the server's exceptions raised as local classes (see hrpyc._wire.remote_errors).
 
-See rpyc_wire for why these internals are touched only in the rpyc_* modules.
+rpyc's internals are touched here, in hrpyc._server.rpyc_hooks and in hrpyc._wire.rpyc_versions only (see there).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from hrpyc._wire.rpyc_versions import (
     FastSocketStream,
     pack_releases,
     releasable,
-    request_timeout,
+    sync_timeout,
 )
 from hrpyc.errors import ConnectionLostError, HoudiniBusyError, RequestTimeoutError
 
@@ -87,7 +87,7 @@ class ClientConnection(rpyc.Connection):
 
     def _send_releases(self) -> None:
         """Send the dropped proxies in one message, in the packet of the request about to be sent; the
-        server answers none (see rpyc_wire.HANDLE_RELEASE), so no answer is awaited."""
+        server answers none (see rpyc_versions.HANDLE_RELEASE), so no answer is awaited."""
         released = self._hrpyc_released
         pairs: List[Tuple[Any, int]] = []
         while released and len(pairs) < MAX_RELEASE:
@@ -171,7 +171,7 @@ class ClientConnection(rpyc.Connection):
         except rpyc.AsyncResultTimeout as exc:  # the builtin TimeoutError: ours, the server's, rpyc's
             if isinstance(exc, RequestTimeoutError):
                 raise
-            seconds = request_timeout(self) or 0
+            seconds = sync_timeout(self) or 0
             said = str(exc.args[0]) if exc.args else ""
             holder = busy_holder(said)
             if holder is not None:

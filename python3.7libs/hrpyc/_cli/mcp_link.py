@@ -23,6 +23,7 @@ from hrpyc._common.discovery import describe, runs_in
 from hrpyc._common.printable import printable
 from hrpyc._houdini import mcp_tools as mcp_houdini
 from hrpyc._wire.job_states import FINISHED, QUEUED
+from hrpyc._wire.rpyc_versions import rpyc_traceback
 from hrpyc.errors import CancelledError, HrpycError, JobTimeoutError, MultipleSessionsError, Setting
 
 Spell = Callable[[Setting], str]
@@ -83,14 +84,7 @@ class Link(object):
     def error(self, exc: BaseException, code: bool = False) -> str:
         """Any error as the one line an assistant reads: ours in `hrpyc mcp`'s words; one raised in Houdini
         as its type and message, without the traceback (and, raised by the assistant's `code`, the line)."""
-        if isinstance(exc, HrpycError):
-            text = exc.worded(self._spell)
-        else:
-            message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else ""
-            text = "{}: {}".format(type(exc).__name__, message.strip().splitlines()[0] if message.strip() else "")
-            found = _LINE.findall(getattr(exc, "_remote_tb", "") or "") if code else None
-            if found:
-                text += " (line {} of the code)".format(found[-1])
+        text = exc.worded(self._spell) if isinstance(exc, HrpycError) else _houdini_error_line(exc, code)
         if isinstance(exc, (ConnectionError, EOFError)) and self._conn is not None and self._conn.closed:
             text += " - the next call connects again"
         return printable(" ".join(text.split()), ERROR)
@@ -239,23 +233,34 @@ class Link(object):
                 self._host, self._port = "127.0.0.1", use
         with self._lock:
             current = self._conn.address if self._conn is not None and not self._conn.closed else None
-        listed = [
-            {
-                "port": record["port"],
-                "pid": record["pid"],
-                "runs_in": runs_in(record),
-                "scene": printable(record.get("scene") or "", 300) or None,
-                "dispatch": printable(record.get("dispatch", "?"), 20),
-                "credential": printable(record.get("auth", "?"), 20),
-            }
-            for record in live[:50]
-        ]
-        answer: Dict[str, Any] = {"sessions": listed, "connected_to": current}
+        answer: Dict[str, Any] = {"sessions": [_session(record) for record in live[:50]], "connected_to": current}
         if self._port is not None:
             answer["uses"] = "{}:{}".format(self._host, self._port)
         if not live:
             answer["note"] = "no hrpyc session of this user runs on this machine: start Houdini with hrpyc serving"
         return answer
+
+
+def _houdini_error_line(exc: BaseException, code: bool) -> str:
+    """An error raised in Houdini as its type and first line; raised by the assistant's `code`, with the line."""
+    message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else ""
+    text = "{}: {}".format(type(exc).__name__, message.strip().splitlines()[0] if message.strip() else "")
+    found = _LINE.findall(rpyc_traceback(exc) or "") if code else None
+    if found:
+        text += " (line {} of the code)".format(found[-1])
+    return text
+
+
+def _session(record: sessions.Record) -> Dict[str, Any]:
+    """A session record as houdini_sessions shows it: what tells one Houdini from another, escaped."""
+    return {
+        "port": record["port"],
+        "pid": record["pid"],
+        "runs_in": runs_in(record),
+        "scene": printable(record.get("scene") or "", 300) or None,
+        "dispatch": printable(record.get("dispatch", "?"), 20),
+        "credential": printable(record.get("auth", "?"), 20),
+    }
 
 
 def _ports(live: List[sessions.Record]) -> str:
@@ -301,7 +306,7 @@ def _jsonable(value: Any) -> Any:
 
 def _keep_capture(data: bytes, frame: float) -> str:
     """Write a capture into this user's captures folder, keeping the newest CAPTURES_KEPT; its path."""
-    folder = userdir.private_folder(os.path.join(userdir.state_dir(), "captures"))
+    folder = userdir.private_folder(os.path.join(userdir.checked_state_dir(), "captures"))
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = os.path.join(folder, "capture-{}-{:03d}-frame{:g}.png".format(stamp, int(time.time() * 1000) % 1000, frame))
     with open(path, "wb") as handle:

@@ -18,6 +18,7 @@ import rpyc
 
 from hrpyc._common.printable import printable
 from hrpyc._oslayer import console
+from hrpyc._wire.rpyc_versions import rpyc_traceback
 from hrpyc.errors import ConnectionLostError, HrpycError
 
 LOST = 1  # the exit status when the connection is lost
@@ -79,8 +80,8 @@ def plumbing(conn: Any) -> Sequence[str]:
 def remote_traceback(exc: BaseException, folders: Sequence[str] = ()) -> Optional[str]:
     """The server's traceback of an error rpyc brought over, without the frames of files under `folders`
     (see plumbing), escaped and bounded; None for an error raised here."""
-    text = getattr(exc, "_remote_tb", None)  # rpyc (4.1 - 6.0) keeps the server's traceback here
-    if not isinstance(text, str):
+    text = rpyc_traceback(exc)
+    if text is None:
         return None
     text = _FRAME.sub(lambda frame: "" if _under(frame.group("file"), folders) else frame.group(0), text)
     text = text.replace("Traceback (most recent call last):", "Traceback in the server (most recent call last):", 1)
@@ -95,7 +96,7 @@ def _under(path: str, folders: Sequence[str]) -> bool:
 def _hint(exc: BaseException, has_hou: bool) -> Optional[str]:
     """A line to print under an error made here, when the shell knows better: `import hou` fails here,
     because hou is the server's."""
-    if isinstance(exc, ImportError) and exc.name == "hou" and getattr(exc, "_remote_tb", None) is None:
+    if isinstance(exc, ImportError) and exc.name == "hou" and rpyc_traceback(exc) is None:
         return HOU_IS_HERE if has_hou else "hrpyc: nor can the server give one ({})".format(NO_HOU)
     return None
 

@@ -10,11 +10,18 @@ from hrpyc._common.config import DEFAULT_HOST as DEFAULT_HOST  # re-exported: cl
 from hrpyc._common.config import DEFAULT_PORT as DEFAULT_PORT
 
 Address = Tuple[str, int]
+# A server listening on every address (a wildcard) is dialled on loopback, in its own family.
+_WILDCARD_LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
+
+
+def dialable(host: str) -> str:
+    """The address to dial for a server listening on `host`: a wildcard (0.0.0.0, ::, '') is loopback's."""
+    return _WILDCARD_LOOPBACK.get(host, host)
 
 
 def is_loopback(host: str) -> bool:
     """True when `host` names this machine only, so nothing else on the network can reach it."""
-    if host in ("", "0.0.0.0", "::"):
+    if host in _WILDCARD_LOOPBACK:
         return False
     try:
         return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback

@@ -117,7 +117,8 @@ def autostart_owner() -> str:
 
 
 def state_dir() -> str:
-    """The per-user folder: HRPYC_STATE_DIR, else the platform's per-user place for application state."""
+    """Where the per-user folder is: HRPYC_STATE_DIR, else the platform's per-user place for application
+    state. Only its path: userdir.checked_state_dir makes and checks it."""
     path = os.environ.get("HRPYC_STATE_DIR", "").strip()
     if path:
         return path

@@ -26,7 +26,7 @@ Record = Dict[str, Any]
 
 def folder() -> str:
     """The records' folder, created and checked (see userdir)."""
-    return userdir.private_folder(os.path.join(userdir.state_dir(), "sessions"))
+    return userdir.private_folder(os.path.join(userdir.checked_state_dir(), "sessions"))
 
 
 def _path(pid: int, port: int) -> str:

@@ -24,8 +24,8 @@ from hrpyc.errors import UnsafeFileError
 T = TypeVar("T")
 
 
-def state_dir() -> str:
-    """The per-user folder (see config.state_dir), created on demand and checked."""
+def checked_state_dir() -> str:
+    """The per-user folder where config.state_dir says, created on demand and checked."""
     return private_folder(config.state_dir())
 
 

@@ -246,7 +246,7 @@ class Settings(object):
         self.release = release or houdini.release() or "python"
         folder = ""
         try:
-            folder = userdir.state_dir()
+            folder = userdir.checked_state_dir()
             self.path = path or os.path.join(folder, "panel-{}.json".format(self.release))
         except UnsafeFileError as exc:
             self.path, self.problem = "", str(exc)

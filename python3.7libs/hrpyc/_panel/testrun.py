@@ -7,6 +7,7 @@ import json
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from hrpyc._caller import selftest
+from hrpyc._common.address import dialable
 from hrpyc._panel.qt import QtCore
 
 TIME_LIMIT_MS = 60000  # the whole test; a Houdini busy for longer is reported, not waited for
@@ -33,7 +34,7 @@ class SelfTest(QtCore.QObject):
         """Test the server at host:port (0.0.0.0 is reached on loopback) with `token` if it needs one."""
         if self.running():
             return
-        program, arguments, env = selftest.command(_reachable(host), port, token)
+        program, arguments, env = selftest.command(dialable(host), port, token)
         self._rows = {step: (step, "not run", "", "") for step in selftest.STEPS}
         self._rows[selftest.STEPS[0]] = (selftest.STEPS[0], "running", "", "")
         self._buffer = b""
@@ -108,7 +109,3 @@ class SelfTest(QtCore.QObject):
 
     def _publish(self) -> None:
         self._show([self._rows[step] for step in selftest.STEPS])
-
-
-def _reachable(host: str) -> str:
-    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)

@@ -34,7 +34,7 @@ import weakref
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from hrpyc._common.streams import read_exactly
-from hrpyc._wire.rpyc_versions import request_timeout
+from hrpyc._wire.rpyc_versions import sync_timeout
 from hrpyc.errors import HrpycError, TransferError
 
 __all__ = ["HANDSHAKE_KEY", "INLINE_LIMIT", "MAGIC", "Buffer", "Lanes", "Shipped", "receive", "send"]
@@ -324,7 +324,7 @@ def _lane_socket(conn: Any, op: bytes, number: int, direction: str) -> Iterator[
     """A lane socket that has said its request; socket errors become one-line TransferErrors."""
     try:
         with _turn(conn), conn.dial() as sock:
-            sock.settimeout(request_timeout(conn))
+            sock.settimeout(sync_timeout(conn))
             sock.sendall(MAGIC + conn.lane_key + op + _NUMBER.pack(number))
             yield sock
             _hang_up_seen(sock)

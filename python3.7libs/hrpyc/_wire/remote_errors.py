@@ -35,6 +35,7 @@ import traceback
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from hrpyc._common.printable import printable
+from hrpyc._wire.rpyc_versions import set_rpyc_traceback
 
 Lineage = Tuple[Tuple[str, str, Tuple[int, ...]], ...]
 
@@ -203,7 +204,7 @@ class RemoteErrors(object):
         if type(message) is str and vars(cls).get("__str__") is _str:
             setattr(exc, MESSAGE, _escaped(message))
         text = text if type(text) is str else ""
-        exc._remote_tb = text  # type: ignore[attr-defined]  # where rpyc keeps it: code that read it there still can
+        set_rpyc_traceback(exc, text)
         shown = printable(
             text.rstrip().replace(_HEADER, "Traceback in the server (most recent call last):", 1),
             TRACEBACK_LIMIT,

@@ -1,9 +1,8 @@
 """Both sides: what rpyc puts on the wire and how it differs between rpyc 4.1/5 and 6, picked once.
 
-The lowest of the three modules that touch rpyc's internals (`rpyc_server` on the server side,
-`rpyc_client` on the client side, this one under both); it imports nothing of hrpyc's. rpyc keeps the
-hooks we need underscored, so a new rpyc release is checked in these three modules and nowhere
-else. Verified against 4.1.0, 4.1.5, 5.3.1 and 6.0.2.
+rpyc keeps the hooks we need underscored: they are touched here, the lowest (it imports nothing of hrpyc's),
+and in hrpyc._server.rpyc_hooks and hrpyc._caller.connection, built on it; elsewhere only through the functions
+at the end of this one. A new rpyc release is checked in these three alone (verified: 4.1.0, 4.1.5, 5.3.1, 6.0.2).
 """
 
 from __future__ import annotations
@@ -377,12 +376,24 @@ def set_compression(conn: rpyc.Connection, enabled: bool) -> None:
     conn._channel.compress = enabled
 
 
-def request_timeout(conn: rpyc.Connection) -> Optional[float]:
+def sync_timeout(conn: rpyc.Connection) -> Optional[float]:
+    """rpyc's bound on each request of `conn` (its sync_request_timeout): seconds, None for none."""
     return _config(conn)["sync_request_timeout"]
 
 
-def set_request_timeout(conn: rpyc.Connection, seconds: Optional[float]) -> None:
+def set_sync_timeout(conn: rpyc.Connection, seconds: Optional[float]) -> None:
     _config(conn)["sync_request_timeout"] = seconds
+
+
+def rpyc_traceback(exc: BaseException) -> Optional[str]:
+    """The server's traceback on an error brought over, where rpyc 4.1 - 6.0 (and remote_errors) keep it."""
+    text = getattr(exc, "_remote_tb", None)
+    return text if isinstance(text, str) else None
+
+
+def set_rpyc_traceback(exc: BaseException, text: str) -> None:
+    """Keep the server's traceback where rpyc keeps it: code that reads it there still can."""
+    exc._remote_tb = text  # type: ignore[attr-defined]
 
 
 def _config(conn: rpyc.Connection) -> Dict[str, Any]:
