@@ -50,7 +50,7 @@ def _config():
 
 def _say(text):
     """print(text) in ASCII, with escapes for the rest: a hook's line may name a path in any script, and
-    Houdini's console may be cp1252 (Windows) or ASCII (the C locale). Not oslayer.console.say, which
+    Houdini's console may be cp1252 (Windows) or ASCII (the C locale). Not _oslayer.console.say, which
     imports the hrpyc package, and so rpyc: what these lines may be reporting missing."""
     print(text.encode("ascii", "backslashreplace").decode("ascii"), flush=True)
 

@@ -204,7 +204,7 @@ _socket.getaddrinfo = _routed
 PLAYS_HOUDINI = """import sys
 
 import hrpyc as _hrpyc
-from hrpyc._houdini import hou_module as _houdini
+from hrpyc._houdini import houdini as _houdini
 
 _houdini.use_demo()
 _start_server = _hrpyc.start_server
@@ -261,14 +261,15 @@ class _Serving(object):
         line = self.proc.stdout.readline()
         found = re.search(r"serving on \S+:(\d+)", line)
         if found is None:
-            self.close()
-            raise AssertionError("it did not serve:\n{}{}".format(code or "", self.proc.stderr.read()))
+            said = self.close()
+            raise AssertionError("it did not serve:\n{}{}".format(code or "", said))
         self.port = int(found.group(1))
 
     def close(self):
+        """Stop it; what it wrote to stderr."""
         if self.proc.poll() is None:
             self.proc.kill()
-        self.proc.communicate()
+        return self.proc.communicate()[1]
 
 
 def _tls_files(folder):

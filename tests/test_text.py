@@ -111,7 +111,7 @@ def _attributes(path):
     return found
 
 
-@pytest.mark.parametrize("path", [".ci/run", "python3.7libs/hrpyc/cli.py", "scripts/456.py", "hrpyc.json"])
+@pytest.mark.parametrize("path", [".ci/run", "python3.7libs/hrpyc/_cli/main.py", "scripts/456.py", "hrpyc.json"])
 def test_scripts_keep_lf_line_ends_in_a_windows_checkout(path):
     """Git for Windows' autocrlf would check .ci/run out with CRLF line ends, which bash cannot run."""
     assert _attributes(path).get("eol") == "lf" and _attributes(path).get("text") in ("auto", True)

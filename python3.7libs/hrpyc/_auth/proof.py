@@ -15,7 +15,7 @@ registry entry: whoever answers in the server's place learns a nonce, nothing de
 `binding` is the TLS channel's own (tls-unique) when there is TLS, so a proof is worthless on any other
 TLS connection: a relay that ends TLS on either side cannot pass it on. Without TLS nothing binds a proof
 to its connection (an `ssh -L` forward must keep working): a relay on this machine is kept out by the
-owner checks instead (oslayer.owner), on both ends. MAGIC_V3 (hrpyc before channel binding) is still answered,
+owner checks instead (_oslayer.owner), on both ends. MAGIC_V3 (hrpyc before channel binding) is still answered,
 without a binding.
 """
 

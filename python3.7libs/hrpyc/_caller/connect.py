@@ -1,4 +1,4 @@
-"""Caller side: `hrpyc.connect` and `import_remote_module`: a server reached (hrpyc._caller.dial), our token
+"""Client side: `hrpyc.connect` and `import_remote_module`: a server reached (hrpyc._caller.dial), our token
 shown if it takes one, rpyc's connection and our handshake made (hrpyc._caller.handshake); what goes wrong
 is one line (hrpyc._caller.failures)."""
 

@@ -1,4 +1,4 @@
-"""Caller side: reaching a server: its address (this user's only session here when no port is given),
+"""Client side: reaching a server: its address (this user's only session here when no port is given),
 and sockets to it, through TLS if asked and checked to be this user's server, or a one-line error."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Caller side: where the socket, TLS and rpyc errors met while connecting become hrpyc's one-line errors.
+"""Client side: where the socket, TLS and rpyc errors met while connecting become hrpyc's one-line errors.
 
 Each function here gets what went wrong and returns the error to raise (`raise ... from None`: the
 frames of a failed connect say nothing a user can act on).

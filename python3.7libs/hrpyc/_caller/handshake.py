@@ -1,4 +1,4 @@
-"""Caller side: rpyc's connection on a socket the server let in, and hrpyc's handshake on it: we say how
+"""Client side: rpyc's connection on a socket the server let in, and hrpyc's handshake on it: we say how
 long we wait and who we are, and learn what the server is and our bulk-lane key."""
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ def command(host: str, port: int, token: Optional[str] = None) -> Tuple[str, Lis
     and a PYTHONPATH that finds this hrpyc and this rpyc, so Houdini's own Python can run it."""
     import rpyc
 
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # over hrpyc/_caller/
     rpyc_home = os.path.dirname(os.path.dirname(os.path.abspath(rpyc.__file__)))
     secret = {"HRPYC_TOKEN": token, "HRPYC_TOKEN_FILE": None} if token else {}
     env = config.child_environment((here, rpyc_home), **secret)
@@ -38,7 +38,7 @@ def command(host: str, port: int, token: Optional[str] = None) -> Tuple[str, Lis
 
 
 def python_executable() -> str:
-    """A Python for the test's process: this one, or in Houdini the one it ships (see oslayer.interpreter)."""
+    """A Python for the test's process: this one, or in Houdini the one it ships (see _oslayer.interpreter)."""
     version = "{}.{}".format(*sys.version_info[:2])
     return interpreter.for_child(sys.executable, sys.prefix, version, {"PATH": config.search_path()})
 

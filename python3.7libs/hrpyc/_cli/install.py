@@ -6,7 +6,7 @@ package file.
     python houdini_package/hrpyc_install.py ...   (the same, from a checkout, before rpyc is installed)
 
 Writes `packages/hrpyc.json` into each Houdini preference folder found (18.5 and later), found as Houdini
-finds it on this OS (see oslayer.folders), and says which and why. From a checkout,
+finds it on this OS (see _oslayer.folders), and says which and why. From a checkout,
 it points at the checkout. From a pip-installed hrpyc, the files Houdini reads ship inside the package
 (`hrpyc/houdini_files`: hrpyc.json, the start-up hooks, the shelf and the pane tab) and are copied, with
 the hrpyc package, into `packages/hrpyc/` beside the package file, which Houdini's scan ignores: Houdini
@@ -27,7 +27,7 @@ from typing import Dict, List, Optional, Tuple
 from hrpyc._common import config
 from hrpyc._oslayer import console, folders
 
-HERE = os.path.dirname(os.path.abspath(__file__))  # the hrpyc package
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the hrpyc package (this is hrpyc/_cli/)
 CHECKOUT = os.path.dirname(os.path.dirname(HERE))  # a checkout's top, when this runs from one
 SHIPPED = os.path.join(HERE, "houdini_files")  # a wheel's copy of the checkout's Houdini files
 PACKAGE = "hrpyc.json"

@@ -1,6 +1,6 @@
 """Front: Ctrl-C ends the `hrpyc` command with exit status 130 and no traceback, whenever it comes.
 
-While the command runs, cli.main turns KeyboardInterrupt into that status. Before it runs - the few hundred
+While the command runs, the CLI's main() turns KeyboardInterrupt into that status. Before it runs - the few hundred
 milliseconds in which `hrpyc ...` or `python -m hrpyc ...` loads hrpyc and rpyc - and in the moments around
 it, this module does as it is imported, the package's first import: for a process started as the command
 only, an uncaught KeyboardInterrupt then ends the process quietly. A program that merely imports hrpyc
@@ -37,7 +37,7 @@ def while_loading() -> None:
     sys.excepthook = quietly
     from hrpyc._oslayer import console  # not before: loading it takes a while
 
-    console.break_interrupts()  # Windows' Ctrl-Break too, as cli.main makes it
+    console.break_interrupts()  # Windows' Ctrl-Break too, as the CLI's main() makes it
 
 
 def _is_the_command() -> bool:

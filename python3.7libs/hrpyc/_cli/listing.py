@@ -1,4 +1,4 @@
-"""Caller side: `hrpyc sessions`: this user's sessions on this machine (with `--clients`, who is connected
+"""Client side: `hrpyc sessions`: this user's sessions on this machine (with `--clients`, who is connected
 to each), or the servers a registry knows, each asked what it is."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Client side: what `hrpyc mcp`'s tools do, without the MCP SDK: one connection to the user's Houdini
 (made as `hrpyc shell` makes it, at the first call and again after it is lost), the Houdini half of each
-tool run there as a job (mcp_houdini), the assistant's own jobs, and answers bounded in size as plain dicts.
+tool run there as a job (mcp_tools), the assistant's own jobs, and answers bounded in size as plain dicts.
 
 Every call here blocks, and each exchange with Houdini holds one lock: the MCP server calls them from
 worker threads, and a long wait (a job's end) is a row of short polls, so other tools get their turn.
@@ -21,7 +21,7 @@ from hrpyc._caller.job import Job, submit, undo_group
 from hrpyc._common import png, sessions, userdir
 from hrpyc._common.discovery import describe, runs_in
 from hrpyc._common.printable import printable
-from hrpyc._houdini import mcp_tools as mcp_houdini
+from hrpyc._houdini import mcp_tools
 from hrpyc._wire.job_states import FINISHED, QUEUED
 from hrpyc._wire.rpyc_versions import rpyc_traceback
 from hrpyc.errors import CancelledError, HrpycError, JobTimeoutError, MultipleSessionsError, Setting
@@ -34,14 +34,14 @@ REQUEST_TIMEOUT = 30.0  # seconds of one request on the connection
 MAX_TEXT = 6000  # characters of a job's output or result in one answer
 ERROR = 500  # characters of an error line
 CAPTURES_KEPT = 50  # captures kept in the captures folder; older ones are deleted
-SOURCE = inspect.getsource(mcp_houdini)  # sent with each call: it works with whatever hrpyc Houdini runs
+SOURCE = inspect.getsource(mcp_tools)  # sent with each call: it works with whatever hrpyc Houdini runs
 # Undo steps the assistant's changes make, one per call, named after the tool (houdini_undo undoes these only).
 CHANGE_TOOLS = ("houdini_set_parms", "houdini_create_node", "houdini_connect", "houdini_delete")
 _LINE = re.compile(r'File "<hrpyc\.run>", line (\d+)')
 
 
 def run_shipped(source: str, name: str, args: List[Any]) -> Any:
-    """In Houdini: define mcp_houdini from its source, call its function `name` with `args`."""
+    """In Houdini: define mcp_tools from its source, call its function `name` with `args`."""
     namespace: Dict[str, Any] = {"__name__": "hrpyc_mcp_houdini"}
     exec(compile(source, "<hrpyc mcp>", "exec"), namespace)
     return namespace[name](*args)
@@ -92,7 +92,7 @@ class Link(object):
     # -- the tools' Houdini halves
 
     def call(self, tool: str, function: Callable[..., Any], *args: Any) -> Any:
-        """Run mcp_houdini's `function` in Houdini, as a job; its answer, or ToolError (one line) if it
+        """Run mcp_tools's `function` in Houdini, as a job; its answer, or ToolError (one line) if it
         fails or Houdini does not get to it within TOOL_WAIT (then it is cancelled)."""
         with self._lock:
             job = submit(self.connection(), run_shipped, SOURCE, function.__name__, list(args))
@@ -131,8 +131,8 @@ class Link(object):
 
     def capture(self, width: int, height: int) -> Tuple[str, bytes, float]:
         """(local path, PNG bytes, frame) of the viewport, checked: ToolError when it shows nothing."""
-        frame = self.call("houdini_capture", mcp_houdini.frame)
-        data = self.call("houdini_capture", mcp_houdini.capture, width, height)
+        frame = self.call("houdini_capture", mcp_tools.frame)
+        data = self.call("houdini_capture", mcp_tools.capture, width, height)
         if not isinstance(data, bytes):
             raise ToolError("Houdini's capture came back as {}, not a PNG".format(type(data).__name__))
         why = png.blank(data)

@@ -2,7 +2,7 @@
 `hrpyc[mcp]` extra, Python 3.10+). It is a client of the user's own Houdini with the user's own
 credentials, as `hrpyc shell` is, and listens on nothing: it never widens who can reach Houdini.
 
-The tools' work is in mcp_link (blocking, run here in worker threads) and mcp_houdini (run in Houdini);
+The tools' work is in mcp_link (blocking, run here in worker threads) and mcp_tools (run in Houdini);
 this module names the tools, describes them to the assistant, and turns every answer into bounded JSON
 text and every failure into a one-line tool error (MCP isError), never a traceback. This module imports
 the SDK only when the server is built, so the rest of hrpyc never needs it.
@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from hrpyc._cli.mcp_link import CHANGE_TOOLS, Link, ToolError
 from hrpyc._common.printable import printable
-from hrpyc._houdini import mcp_tools as mcp_houdini
+from hrpyc._houdini import mcp_tools
 from hrpyc._wire.job_states import FAILED
 from hrpyc.errors import HrpycError
 
@@ -161,7 +161,7 @@ def build(link: Link, read_only: bool) -> Any:
         rows a page; pass the answer's next_cursor to read the next page of a large scene."""
         limit = max(1, min(int(limit), 2000))
         depth = None if max_depth is None else max(0, int(max_depth))
-        return text(await work(link.call, "houdini_scene", mcp_houdini.scene, path, cursor, depth, limit, BUDGET))
+        return text(await work(link.call, "houdini_scene", mcp_tools.scene, path, cursor, depth, limit, BUDGET))
 
     @tool("houdini_node", True, "Read one node")
     async def houdini_node(path: str, parm_filter: Optional[str] = None, changed_only: bool = False) -> CallToolResult:
@@ -169,37 +169,37 @@ def build(link: Link, read_only: bool) -> Any:
         values (as many as fit; `parm_filter` a glob on their names such as "t*", `changed_only` those
         not at their default)."""
         args = (path, parm_filter, changed_only, BUDGET)
-        return text(await work(link.call, "houdini_node", mcp_houdini.node_info, *args))
+        return text(await work(link.call, "houdini_node", mcp_tools.node_info, *args))
 
     @tool("houdini_set_parms", False, "Set parameters", destructive=True)
     async def houdini_set_parms(path: str, parms: Dict[str, Any]) -> CallToolResult:
         """Set a node's parameters: {"tx": 1.5} for one, {"t": [0, 1, 0]} for a tuple; all or none. One
         undo step."""
-        return text(await work(link.change, "houdini_set_parms", mcp_houdini.set_parms, path, parms))
+        return text(await work(link.change, "houdini_set_parms", mcp_tools.set_parms, path, parms))
 
     @tool("houdini_create_node", False, "Create a node")
     async def houdini_create_node(parent: str, node_type: str, name: Optional[str] = None) -> CallToolResult:
         """Create a node of `node_type` (e.g. "geo" in /obj, "box" in a geo) inside `parent`. One undo step."""
         args = (parent, node_type, name)
-        return text(await work(link.change, "houdini_create_node", mcp_houdini.create_node, *args))
+        return text(await work(link.change, "houdini_create_node", mcp_tools.create_node, *args))
 
     @tool("houdini_connect", False, "Wire two nodes", destructive=True)
     async def houdini_connect(source: str, target: str, input_index: int = 0, output_index: int = 0) -> CallToolResult:
         """Wire `source`'s output `output_index` into `target`'s input `input_index`. One undo step."""
         args = (source, target, int(input_index), int(output_index))
-        return text(await work(link.change, "houdini_connect", mcp_houdini.connect, *args))
+        return text(await work(link.change, "houdini_connect", mcp_tools.connect, *args))
 
     @tool("houdini_delete", False, "Delete nodes", destructive=True)
     async def houdini_delete(paths: List[str]) -> CallToolResult:
         """Delete nodes (all of them, or none if one is missing). One undo step."""
-        return text(await work(link.change, "houdini_delete", mcp_houdini.delete, list(paths)))
+        return text(await work(link.change, "houdini_delete", mcp_tools.delete, list(paths)))
 
     @tool("houdini_undo", False, "Undo the assistant's changes", destructive=True)
     async def houdini_undo(steps: int = 1) -> CallToolResult:
         """Undo the assistant's last `steps` changes (houdini_set_parms, _create_node, _connect, _delete):
         stops at the first undo step that is not one of them, so the user's own work is never undone."""
         args = (max(1, min(int(steps), 100)), list(CHANGE_TOOLS))
-        return text(await work(link.call, "houdini_undo", mcp_houdini.undo, *args))
+        return text(await work(link.call, "houdini_undo", mcp_tools.undo, *args))
 
     @tool("houdini_capture", True, "Capture the viewport")
     async def houdini_capture(width: int = 800, height: int = 450, include_image: bool = True) -> CallToolResult:

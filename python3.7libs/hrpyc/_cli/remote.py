@@ -1,4 +1,4 @@
-"""Caller side: the verbs that talk to one server, `hrpyc ping` and `hrpyc shell`, and what a server is, as
+"""Client side: the verbs that talk to one server, `hrpyc ping` and `hrpyc shell`, and what a server is, as
 the CLI describes it from its handshake."""
 
 from __future__ import annotations

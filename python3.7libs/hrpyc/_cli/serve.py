@@ -8,7 +8,7 @@ import sys
 
 from hrpyc._common import config
 from hrpyc._common.address import format_address
-from hrpyc._houdini import hou_module as houdini
+from hrpyc._houdini import houdini
 from hrpyc._server.lifecycle import start_first_free
 from hrpyc.errors import HrpycError, Setting
 

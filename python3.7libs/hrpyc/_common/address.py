@@ -42,14 +42,15 @@ def format_address(host: str, port: int) -> str:
     return "[{}]:{}".format(host, port) if is_ipv6(host) else "{}:{}".format(host, port)
 
 
-def same_address(bound: Address, host: str, port: int) -> bool:
+def same_address(bound: Address, host: str, port: int, resolve: bool = True) -> bool:
     """Is the listener bound at `bound` the one host:port asks for? Port 0 asks for any port; `host` is
-    compared as it binds ("localhost" binds 127.0.0.1, "" binds 0.0.0.0)."""
+    compared as it binds ("localhost" binds 127.0.0.1, "" binds 0.0.0.0), or as spelled with `resolve`
+    False: a UI thread never waits on a name server."""
     bound_host, bound_port = bound
     if port not in (0, bound_port):
         return False
-    if host == bound_host:
-        return True
+    if host == bound_host or not resolve:
+        return host == bound_host
     try:
         infos = socket.getaddrinfo(host or None, bound_port, 0, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
     except socket.gaierror:

@@ -4,7 +4,7 @@ secret), removed when it stops; records of processes that died are recognised an
 A record names its machine and its process's start time as well as its pid: a home folder shared over
 NFS holds other machines' records (alive, but not here), and a pid is reused after its process dies
 (another process, maybe another user's, would pass for the server; Windows reuses pids quickly). Each
-OS says when a process started its own way: see oslayer.process.
+OS says when a process started its own way: see _oslayer.process.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ token to their port, or a symbolic link that makes us write the token into their
 and every file read from it must be this user's and closed to everyone else, no symbolic link is
 followed, and files are written to a new name exclusively and then moved into place. "Closed" means
 no one else may write (the folder, records, settings) - and, for the token, read: POSIX mode bits,
-Windows access lists (see oslayer.private).
+Windows access lists (see _oslayer.private).
 """
 
 from __future__ import annotations

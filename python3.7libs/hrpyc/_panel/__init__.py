@@ -13,7 +13,7 @@ import sys
 from contextlib import contextmanager
 from typing import Any, Iterator, Optional, Sequence
 
-from hrpyc._houdini import hou_module as houdini
+from hrpyc._houdini import houdini
 from hrpyc._oslayer import console
 from hrpyc._panel.controller import PanelController
 from hrpyc._panel.qt import QtCompat, QtCore, QtWidgets

@@ -67,7 +67,7 @@ class Fields(object):
 
     def same(self, server: Any, wanted: Wanted) -> bool:
         """Would Apply change nothing? Same address, and the same credential (and typed token)."""
-        if not same_address(server.address, wanted.host, wanted.port):
+        if not same_address(server.address, wanted.host, wanted.port, resolve=False):  # each refresh: no lookup
             return False
         if model.server_credential(server) != wanted.credential:
             return False

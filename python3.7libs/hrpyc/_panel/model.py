@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from hrpyc._common import config, discovery, sessions, userdir
 from hrpyc._common.address import format_address, is_loopback
 from hrpyc._common.printable import printable
-from hrpyc._houdini import hou_module as houdini
+from hrpyc._houdini import houdini
 from hrpyc._server.events import ServerEvent
 from hrpyc.errors import BindError, ConfigError, InsecureBindError, PortInUseError, UnsafeFileError
 

@@ -19,7 +19,7 @@ from typing import Optional
 
 from hrpyc._common import config
 from hrpyc._common.address import format_address
-from hrpyc._houdini import hou_module as houdini
+from hrpyc._houdini import houdini
 from hrpyc._oslayer import console
 from hrpyc._server.lifecycle import running_server, start_first_free
 from hrpyc._server.server import Server

@@ -3,7 +3,7 @@
 A timeout on each read lets a peer that sends one byte at a time stay for ever (a byte every 1.5 s
 outlived a 2 s limit by minutes). A socket given a deadline here is cut when it passes, whatever it is
 doing (shut down; on Windows closed too, as only that is documented to end a blocked call: see
-oslayer.sockets.cut), so its reader fails at once and the server forgets it.
+_oslayer.sockets.cut), so its reader fails at once and the server forgets it.
 """
 
 from __future__ import annotations

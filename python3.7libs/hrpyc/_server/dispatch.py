@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple, Optional
 
-from hrpyc._houdini import hou_module as houdini
+from hrpyc._houdini import houdini
 from hrpyc._server import qtloop
 from hrpyc._server.main_thread_dispatch import Adapt, MainThreadDispatcher, Post
 from hrpyc._server.thread_dispatch import Dispatcher, ThreadDispatcher

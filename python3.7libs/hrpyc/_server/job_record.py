@@ -36,7 +36,7 @@ import time
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from hrpyc._common.printable import printable
-from hrpyc._houdini import hou_module as houdini
+from hrpyc._houdini import houdini
 from hrpyc._server import output
 from hrpyc._server.esc_watch import watcher as esc_watcher
 from hrpyc._server.output import Chunk

@@ -9,7 +9,7 @@ import collections
 import threading
 from typing import Any, Deque
 
-from hrpyc._houdini import hou_module as houdini
+from hrpyc._houdini import houdini
 
 
 class JobThreads(object):

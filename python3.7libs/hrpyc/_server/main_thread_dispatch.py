@@ -12,7 +12,7 @@ import time
 from typing import Any, Callable, Deque, Optional, Tuple
 
 from hrpyc._common.parking import main_thread_is_parked
-from hrpyc._houdini import hou_module as houdini
+from hrpyc._houdini import houdini
 from hrpyc._server import job_threads
 from hrpyc._server.thread_dispatch import Dispatcher
 from hrpyc._wire.remote_errors import busy_refusal

@@ -11,7 +11,7 @@ from typing import Any, Optional, Tuple
 
 from hrpyc._common import sessions
 from hrpyc._common.version import __version__
-from hrpyc._houdini import hou_module as houdini
+from hrpyc._houdini import houdini
 from hrpyc._server import binding, events
 from hrpyc._server.clients import Clients
 from hrpyc._server.gate import Security

@@ -244,7 +244,7 @@ class BridgingServer(ThreadedServer):
 
     def accept(self) -> None:
         """rpyc's accept (the same 4.1.0 to 6.0.2), except that it survives what a busy or hostile moment
-        makes accept() fail with, on every OS (see oslayer.sockets.accept_error): a client that reset
+        makes accept() fail with, on every OS (see _oslayer.sockets.accept_error): a client that reset
         before it was accepted is skipped, and running out of file descriptors or memory (a burst of
         sockets) backs off and accepts again, where rpyc took either for a normal close and the server
         stopped for good; another error is raised, so the server says why it ended."""

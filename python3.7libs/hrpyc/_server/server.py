@@ -11,7 +11,7 @@ from typing import List, Optional, Tuple
 
 from hrpyc._common import config, sessions
 from hrpyc._common.address import DEFAULT_HOST, DEFAULT_PORT, format_address, is_loopback
-from hrpyc._houdini import hou_module as houdini
+from hrpyc._houdini import houdini
 from hrpyc._oslayer import console
 from hrpyc._server import events
 from hrpyc._server.dispatch import make_dispatcher

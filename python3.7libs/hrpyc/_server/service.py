@@ -10,7 +10,7 @@ from typing import Any, Callable, Optional, Tuple, Union
 from rpyc.core.service import SlaveService
 
 from hrpyc._common.printable import printable
-from hrpyc._houdini import hou_module as houdini
+from hrpyc._houdini import houdini
 from hrpyc._server.job_code import compiled, execute
 from hrpyc._server.job_record import Progress
 from hrpyc._server.job_table import MAX_WAIT, JobTable, Refused

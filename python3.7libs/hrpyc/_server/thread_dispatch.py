@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
-from hrpyc._houdini import hou_module as houdini
+from hrpyc._houdini import houdini
 from hrpyc._server import job_threads
 
 

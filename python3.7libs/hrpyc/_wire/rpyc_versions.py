@@ -1,9 +1,7 @@
-"""Both sides: what rpyc puts on the wire and how it differs between rpyc 4.1/5 and 6, picked once.
-
-rpyc keeps the hooks we need underscored: they are touched here, the lowest (it imports nothing of hrpyc's),
-and in hrpyc._server.rpyc_hooks and hrpyc._caller.connection, built on it; elsewhere only through the functions
-at the end of this one. A new rpyc release is checked in these three alone (verified: 4.1.0, 4.1.5, 5.3.1, 6.0.2).
-"""
+"""Both sides: what rpyc puts on the wire and how it differs between rpyc 4.1/5 and 6, picked once. rpyc's
+underscored hooks are touched here (it imports nothing of hrpyc's), in _server.rpyc_hooks and _caller.connection
+(built on it), and elsewhere only through this module's functions: a new rpyc is checked in these three alone
+(verified: 4.1.0, 4.1.5, 5.3.1, 6.0.2)."""
 
 from __future__ import annotations
 
