@@ -35,7 +35,9 @@ from __future__ import annotations
 import errno
 from typing import Any, Callable, List, Optional
 
-from hrpyc._hints import PORT_RANGE, Setting, spelled  # PORT_RANGE and Setting: importable from here too
+from hrpyc._hints import PORT_RANGE as PORT_RANGE  # PORT_RANGE and Setting: importable from here too
+from hrpyc._hints import Setting as Setting
+from hrpyc._hints import spelled
 
 __all__ = [
     "HrpycError",
