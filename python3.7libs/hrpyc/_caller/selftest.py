@@ -20,7 +20,7 @@ from hrpyc._oslayer import interpreter
 STEPS = ("connect", "round trip", "main thread", "time sync", "bulk lane")
 PINGS = 20
 BULK = 4 << 20  # bytes each way: above the lane's inline limit, small enough for a second
-REQUEST_TIMEOUT = 10.0  # seconds per request: a busy Houdini says so within it
+STEP_TIMEOUT = 10.0  # seconds per request: a busy Houdini says so within it
 
 
 def command(host: str, port: int, token: Optional[str] = None) -> Tuple[str, List[str], Dict[str, str]]:
@@ -54,7 +54,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     started = time.perf_counter()
     try:
-        conn = connect(args[0], int(args[1]), timeout=REQUEST_TIMEOUT)
+        conn = connect(args[0], int(args[1]), timeout=STEP_TIMEOUT)
     except HrpycError as exc:
         _report("connect", False, started, str(exc))
         return 1
