@@ -118,3 +118,40 @@ def test_only_config_reads_the_environment():
             if isinstance(node, ast.Attribute) and node.attr in ("getenv", "environ") and id(node) not in writes:
                 readers.append("{}:{}".format(os.path.relpath(path, libs), node.lineno))
     assert readers == []
+
+
+def _package_modules():
+    """(dotted name, path) of every module of the package, from its files."""
+    import os
+
+    import hrpyc
+
+    root = os.path.dirname(hrpyc.__file__)
+    for folder, _, files in os.walk(root):
+        for name in sorted(files):
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                parts = ["hrpyc", *os.path.relpath(path, root)[: -len(".py")].split(os.sep)]
+                yield ".".join(parts[:-1] if parts[-1] == "__init__" else parts), path
+
+
+def test_only_the_front_and_the_errors_are_public_import_paths():
+    """What a user or a tool imports is `hrpyc` (SideFX's names included) and `hrpyc.errors`; every other
+    module is private (a `_` in its path), free to move without breaking anyone."""
+    public = [name for name, _ in _package_modules() if not any(part.startswith("_") for part in name.split("."))]
+    assert sorted(public) == ["hrpyc", "hrpyc.errors"]
+
+
+def test_each_folder_says_in_its_init_what_lives_there_and_no_module_or_class_grows_past_its_size():
+    import ast
+
+    for name, path in _package_modules():
+        with open(path, encoding="utf-8") as handle:
+            source = handle.read()
+        tree = ast.parse(source)
+        assert ast.get_docstring(tree), name
+        assert source.count("\n") <= 400, (name, source.count("\n"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):  # its last line (Python 3.7's ast has no end_lineno)
+                last = max(getattr(part, "end_lineno", None) or getattr(part, "lineno", 0) for part in ast.walk(node))
+                assert last - node.lineno < 200, (name, node.name)
