@@ -203,11 +203,6 @@ def send_ctrl_c(proc):
         kernel32.CloseHandle(event)
 
 
-def kill(pid):
-    """End a process at once, as SIGKILL does (TerminateProcess on Windows)."""
-    os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
-
-
 # What a process costs, for the tests that bound it: /proc on Linux, the Win32 API on Windows.
 PROCESS_STATS = sys.platform.startswith("linux") or os.name == "nt"
 needs_process_stats = pytest.mark.skipif(

@@ -10,7 +10,7 @@ import threading
 
 import pytest
 import rpyc
-from conftest import child_env, free_port, kill, wait_for
+from conftest import child_env, free_port, wait_for
 from rpyc.core.channel import Channel
 
 import hrpyc
@@ -259,17 +259,19 @@ def _server_side_compression(port):
     return flags
 
 
-def test_a_child_process_does_not_keep_the_listening_port():
+def test_a_child_process_does_not_keep_the_listening_port(tmp_path):
+    done = tmp_path / "done"  # the child lives until the test is done: ended by itself, never by its pid
+    lives = "import os, sys, time\nwhile not os.path.exists(sys.argv[1]):\n    time.sleep(0.1)\n"
     script = (  # the child inherits every inheritable descriptor (on Windows, our output pipe too)
         "import subprocess, sys, hrpyc\n"
         "server = hrpyc.start_server(port=0)\n"
-        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'], close_fds=False,\n"
+        "child = subprocess.Popen([sys.executable, '-c', {!r}, {!r}], close_fds=False,\n"
         "                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
-        "print(server.address[1], child.pid, flush=True)\n"
+        "print(server.address[1], flush=True)\n"
         "hrpyc.stop_server()\n"
-    )
+    ).format(lives, str(done))
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=child_env(), text=True)
-    port, child_pid = (int(x) for x in proc.stdout.readline().split())
+    port = int(proc.stdout.readline())
     try:
         assert proc.wait(timeout=60) == 0  # stopped: only its child lives on
         with socket.socket() as probe:
@@ -278,7 +280,7 @@ def test_a_child_process_does_not_keep_the_listening_port():
             probe.bind(("127.0.0.1", port))  # the child, still alive, does not hold the port
             probe.listen(1)
     finally:
-        kill(child_pid)
+        done.touch()
         proc.stdout.close()
 
 
