@@ -143,8 +143,9 @@ watchdog() {  # watchdog PID LOG: a share whose log has not grown for $QUIET s i
     if [ "$now" = "$size" ]; then still=$((still + 10)); else still=0 size=$now; fi
     if [ "$still" -ge "$QUIET" ]; then
       {
-        echo "ci: windows: this share printed nothing for ${QUIET}s: stopped. Wine's processes (pid, seconds, command):"
-        ps -eo pid=,etimes=,args= | grep -i '[.]exe' | cut -c1-200
+        echo "ci: windows: this share printed nothing for ${QUIET}s: stopped. Wine's processes (pid, state,"
+        echo "threads, seconds, command; Z with threads: its main thread ended, the others wait on Wine):"
+        ps -eo pid=,stat=,nlwp=,etimes=,args= | grep -i '[.]exe' | cut -c1-200
       } >>"$log"
       pkill -KILL -P "$pid" || true
       return
@@ -154,11 +155,20 @@ watchdog() {  # watchdog PID LOG: a share whose log has not grown for $QUIET s i
 if [ "$shards" = 1 ]; then
   share 1 "$@" || status=1
 else
+  # Each share has a prefix, and so a wineserver, of its own (a copy of the built one): with one
+  # wineserver for all, a loaded machine now and then left every share's Python waiting on it at
+  # once, for ever (the watchdog's lists: each stuck one's main thread ended, its others waiting).
   logs=$(mktemp -d)
-  trap 'wine_down; rm -rf "$certs" "$logs"' EXIT
+  prefixes=()
+  for ((k = 1; k <= shards; k++)); do prefixes+=("$WINEPREFIX-share$k"); done
+  every_prefix() { local prefix; for prefix in "${prefixes[@]}"; do WINEPREFIX=$prefix "$@"; done; }
+  trap 'wine_down; every_prefix wine_down; rm -rf "$certs" "$logs" "${prefixes[@]}"' EXIT
+  wine_down  # still, while it is copied
+  for prefix in "${prefixes[@]}"; do rm -rf "$prefix" && cp -a "$WINEPREFIX" "$prefix"; done
+  every_prefix wine_up
   pids=()
   for ((k = 1; k <= shards; k++)); do
-    share "$k" "$@" >>"$logs/$k" 2>&1 &  # appended: the watchdog appends too
+    WINEPREFIX=${prefixes[$((k - 1))]} share "$k" "$@" >>"$logs/$k" 2>&1 &  # appended: the watchdog appends too
     pids+=($!)
     watchdog "$!" "$logs/$k" &
   done
@@ -170,6 +180,8 @@ else
     # Named, since a Windows Python can also fail after its last test (at exit, under Wine).
     [ "$share_status" = 0 ] || { echo "ci: windows: share $k of $shards exited with status $share_status"; status=1; }
   done
+  every_prefix wine_down
+  wine_up  # the built prefix again, for the pairs
 fi
 echo "--- windows-py3.13: the suite took $((SECONDS - started))s"
 
