@@ -177,8 +177,13 @@ else
     wait "${pids[$((k - 1))]}" || share_status=$?
     echo "--- windows-py3.13, share $k of $shards:"
     cat "$logs/$k"
-    # Named, since a Windows Python can also fail after its last test (at exit, under Wine).
-    [ "$share_status" = 0 ] || { echo "ci: windows: share $k of $shards exited with status $share_status"; status=1; }
+    # Named, with its last lines (which show whether pytest got to its summary), since a Windows Python
+    # can also fail after its last test (at exit, under Wine), and a reader may see only the recap.
+    if [ "$share_status" != 0 ]; then
+      echo "ci: windows: share $k of $shards exited with status $share_status; its last lines:"
+      tail -n 6 "$logs/$k" | cut -c1-200 | sed 's/^/ci: windows: | /'
+      status=1
+    fi
   done
   every_prefix wine_down
   wine_up  # the built prefix again, for the pairs
