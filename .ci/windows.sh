@@ -151,8 +151,8 @@ except SystemExit as end:
     raise'
 judge() {  # judge K STATUS [LOG]: whether share K passed; if not, says so in a line, with LOG's last lines
   local k=$1 share_status=$2 verdict
-  verdict=$(cat "$verdicts/$k" 2>/dev/null || echo "none, it did not finish")
   [ "$share_status" = 0 ] && return 0
+  verdict=$(cat "$verdicts/$k" 2>/dev/null || echo "none, it did not finish")
   if [ "$share_status" = 137 ] && [ "$verdict" = 0 ]; then
     echo "ci: windows: share $k of $shards passed (pytest's status: 0), then Wine's server SIGKILLed its Python" \
       "as it exited (status 137): a pass (README.md, \"Where Wine is not Windows\")"
