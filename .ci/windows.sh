@@ -43,9 +43,9 @@ unset PYTHONDONTWRITEBYTECODE
 winpath() { local path; path=$(cd "$(dirname "$1")" && pwd)/$(basename "$1"); echo "Z:${path//\//\\}"; }
 # Wine cannot hand a console stream that is a plain file to a Windows program ("init_sys_streams ...
 # Invalid handle"): every Windows Python writes into a pipe. A persistent wineserver, started with its
-# descriptors on /dev/null, keeps Wine's services from holding those pipes open (and makes a start 0.2 s).
+# descriptors off those pipes, keeps Wine's services from holding those pipes open (and makes a start 0.2 s).
 wine_down() { wineserver -k </dev/null >/dev/null 2>&1 || true; wineserver -w </dev/null >/dev/null 2>&1 || true; }
-wine_up() {  # the server's stderr is kept in the prefix: its "Protocol error" lines are all it says of a thread it kills
+wine_up() {  # the server's stderr is kept in the prefix: "wineserver crashed" and "Protocol error" are said only there
   wine_down
   wineserver -p </dev/null >/dev/null 2>"$WINEPREFIX/wineserver.log"
   wine wineboot </dev/null >/dev/null 2>&1
