@@ -173,18 +173,19 @@ def test_ping_answers_while_houdini_is_busy_and_says_for_how_long(gui_houdini, t
 
 
 def test_stopping_with_requests_queued_fails_them_cleanly_and_never_runs_them(gui_houdini):
+    # Connected before the stop (on a slow machine a handshake in the thread could meet the stopped server).
+    remotes = [hrpyc.import_remote_module(*gui_houdini.address, timeout=0) for _ in range(2)]
     occupy_main_thread(gui_houdini.address, 2)
     outcomes = []
 
-    def queued_client():
-        _, hou = hrpyc.import_remote_module(*gui_houdini.address, timeout=0)
+    def queued_client(hou):
         try:
             hou.setFrame(55)
             outcomes.append("ran")
         except Exception as exc:  # the outcome is what we check
             outcomes.append(type(exc).__name__)
 
-    clients = [threading.Thread(target=queued_client) for _ in range(2)]
+    clients = [threading.Thread(target=queued_client, args=(hou,)) for _, hou in remotes]
     for client in clients:
         client.start()
     wait_for(lambda: float(hrpyc.connect(*gui_houdini.address).server_info["busy_for"]) > 0.3, what="queue")
